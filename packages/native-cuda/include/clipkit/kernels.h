@@ -1,0 +1,126 @@
+// clipkit kernels: one signature per kernel, shared by the CPU (src/cpu) and CUDA (src/cuda)
+// implementations. Kernels trust their arguments: every pointer, shape and index is validated
+// once, in the binding (src/binding) or the C++ test harness, before a kernel is called.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace clipkit {
+
+enum class Activation : int { None = 0, QuickGelu = 1, GeluErf = 2 };
+enum class AlphaMode : int { Reference = 0, White = 1, Black = 2 };
+enum class CropRounding : int { Round = 0, Floor = 1 };
+enum class Isa : int { Generic = 0, Avx2 = 1, Avx512 = 2 };
+
+// A decoded image: uint8, interleaved HWC, rows `stride` bytes apart (stride >= width*channels).
+struct ImageU8 {
+  const uint8_t* data;
+  int64_t width;
+  int64_t height;
+  int channels;  // 1 (L), 2 (LA), 3 (RGB), 4 (RGBA)
+  int64_t stride;
+};
+
+struct PreprocessParams {
+  int resize_shortest;  // shorter side after Pillow bicubic resize
+  int crop_size;        // centre crop, square
+  float mean[3];
+  float std[3];
+  AlphaMode alpha;
+  CropRounding crop;
+};
+
+struct AttentionShape {
+  int64_t batch;
+  int64_t tokens;
+  int64_t heads;
+  int64_t head_dim;
+  bool causal;
+  float scale;  // usually 1/sqrt(head_dim)
+};
+
+namespace cpu {
+
+Isa detected_isa();
+int thread_count();
+void set_thread_count(int n);  // n <= 0: one per hardware thread
+
+// One image -> float32 CHW [3, crop, crop] at `out` (normalised). If crop_rgb is non-null the
+// uint8 RGB crop [crop, crop, 3] before normalisation is written there too (for exactness tests).
+void preprocess(const ImageU8& img, const PreprocessParams& p, float* out, uint8_t* crop_rgb);
+
+// out[m,n] = act(x[m,k] · w[n,k]^T + bias[n]) + residual[m,n]; bias/residual may be null.
+// w is a PyTorch Linear weight (row-major [out_features, in_features]). out may alias residual.
+void linear(const float* x, const float* w, const float* bias, const float* residual, float* out,
+            int64_t m, int64_t n, int64_t k, Activation act);
+
+void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t rows,
+                int64_t dim, float eps);  // out may alias x
+void add(const float* a, const float* b, float* out, int64_t n);  // out may alias a or b
+void activation(const float* x, float* out, int64_t n, Activation act);
+void softmax(const float* x, float* out, int64_t rows, int64_t cols);  // row-wise, stable
+
+// q, k, v, out: [batch, tokens, heads, head_dim] with row strides (in floats) between tokens,
+// so a packed QKV projection [b, t, 3*h*d] is read in place (stride 3*h*d, offsets 0/hd/2hd).
+void attention(const float* q, const float* k, const float* v, int64_t qkv_token_stride,
+               float* out, int64_t out_token_stride, const AttentionShape& s);
+
+// scores[m,n] = scale * a[m,d] · b[n,d]
+void similarity_f32(const float* a, const float* b, float* out, int64_t m, int64_t n, int64_t d,
+                    float scale);
+void similarity_f16(const float* a, const uint16_t* b, float* out, int64_t m, int64_t n, int64_t d,
+                    float scale);
+// Per row of a: the k best (highest score) rows of b, sorted descending (ties: lower index
+// first). idx/score are [m,k]. Never materialises m x n.
+void similarity_topk_f32(const float* a, const float* b, int64_t m, int64_t n, int64_t d,
+                         float scale, int64_t k, int32_t* idx, float* score);
+void similarity_topk_f16(const float* a, const uint16_t* b, int64_t m, int64_t n, int64_t d,
+                         float scale, int64_t k, int32_t* idx, float* score);
+
+}  // namespace cpu
+
+namespace cuda {
+
+struct DeviceInfo {
+  std::string name;
+  int major;
+  int minor;
+  uint64_t memory_bytes;
+};
+
+bool compiled();  // false in CPU-only builds (stubs in src/cuda/stub.cc)
+bool available(std::string* error);  // compiled && a device is usable
+std::vector<DeviceInfo> devices();
+
+// Device memory. All kernels below take device pointers and run on one stream, synchronously
+// from the caller's point of view once `synchronize()` returns.
+void* malloc_device(size_t bytes);
+void free_device(void* p);
+void copy_to_device(void* dst, const void* src, size_t bytes);
+void copy_to_host(void* dst, const void* src, size_t bytes);
+void synchronize();
+
+void preprocess(const ImageU8& host_img, const PreprocessParams& p, float* out_device);
+void linear(const float* x, const float* w, const float* bias, const float* residual, float* out,
+            int64_t m, int64_t n, int64_t k, Activation act);
+void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t rows,
+                int64_t dim, float eps);
+void add(const float* a, const float* b, float* out, int64_t n);
+void activation(const float* x, float* out, int64_t n, Activation act);
+void softmax(const float* x, float* out, int64_t rows, int64_t cols);
+void attention(const float* q, const float* k, const float* v, int64_t qkv_token_stride,
+               float* out, int64_t out_token_stride, const AttentionShape& s);
+void similarity_f32(const float* a, const float* b, float* out, int64_t m, int64_t n, int64_t d,
+                    float scale);
+void similarity_f16(const float* a, const uint16_t* b, float* out, int64_t m, int64_t n, int64_t d,
+                    float scale);
+void similarity_topk_f32(const float* a, const float* b, int64_t m, int64_t n, int64_t d,
+                         float scale, int64_t k, int32_t* idx, float* score);
+void similarity_topk_f16(const float* a, const uint16_t* b, int64_t m, int64_t n, int64_t d,
+                         float scale, int64_t k, int32_t* idx, float* score);
+
+}  // namespace cuda
+}  // namespace clipkit

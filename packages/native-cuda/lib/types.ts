@@ -1,0 +1,120 @@
+// The public surface of @clipkit/native-cuda. Core and bench code against these types only.
+// Every function validates its arguments (lengths, shapes, dtypes, k, indices) and throws
+// TypeError / RangeError naming the argument before any native memory is touched.
+
+export type Activation = 'none' | 'quick_gelu' | 'gelu';
+export type Device = 'cpu' | 'cuda';
+export type Isa = 'avx512' | 'avx2' | 'generic';
+
+export interface CudaDeviceInfo {
+  name: string;
+  computeCapability: string; // "9.0"
+  memoryBytes: number;
+}
+
+export interface NativeInfo {
+  version: string;
+  cpu: { isa: Isa; threads: number };
+  cuda: { compiled: boolean; available: boolean; devices: CudaDeviceInfo[]; error: string | null };
+}
+
+/**
+ * Memory owned by the addon (aligned host memory, or device memory when device is 'cuda').
+ * Kernels accept a Tensor wherever they accept a Float32Array. A kernel whose tensor
+ * arguments are all on 'cuda' runs on the GPU; mixing devices throws.
+ * dispose() frees at once; the GC frees a forgotten one eventually.
+ */
+export interface Tensor {
+  readonly shape: readonly number[];
+  readonly dtype: 'f32' | 'f16';
+  readonly device: Device;
+  readonly size: number; // element count
+  readonly disposed: boolean;
+  /** Copy out to a new Float32Array (f16 is widened). */
+  toArray(): Float32Array;
+  /** Copy in from a host array of exactly `size` elements. */
+  write(data: Float32Array): void;
+  dispose(): void;
+}
+
+export type F32 = Float32Array | Tensor;
+
+/** A decoded image, uint8 interleaved HWC (what sharp's raw output gives). */
+export interface RawImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
+
+export interface PreprocessOptions {
+  /** Shorter side after resize (Pillow BICUBIC, antialiased). Default 224. */
+  resizeShortest?: number;
+  /** Square centre crop. Default = resizeShortest. */
+  cropSize?: number;
+  mean?: readonly [number, number, number];
+  std?: readonly [number, number, number];
+  alpha?: 'reference' | 'white' | 'black';
+  crop?: 'round' | 'floor';
+}
+
+export interface LinearOptions {
+  m: number;
+  n: number;
+  k: number;
+  activation?: Activation;
+  /** Added after the activation: out = act(x·wᵀ + bias) + residual. May be the same as out. */
+  residual?: F32 | null;
+}
+
+export interface AttentionOptions {
+  batch: number;
+  tokens: number;
+  heads: number;
+  headDim: number;
+  causal?: boolean;
+  /** Default 1/sqrt(headDim). */
+  scale?: number;
+}
+
+export interface TopK {
+  /** [m, k] row-major, best first. */
+  indices: Int32Array;
+  scores: Float32Array;
+}
+
+export interface NativeKernels {
+  nativeInfo(): NativeInfo;
+  setThreads(n: number): void;
+
+  tensor(data: Float32Array | Uint16Array, shape: readonly number[], opts?: { dtype?: 'f32' | 'f16'; device?: Device }): Tensor;
+
+  /** Batch: image i -> out[i*3*c*c ...]; out is [n,3,c,c] float32 (or larger; `offset` is the first slot). */
+  preprocess(images: RawImage[], out: F32, opts?: PreprocessOptions & { offset?: number }): void;
+  preprocessAsync(images: RawImage[], out: F32, opts?: PreprocessOptions & { offset?: number }): Promise<void>;
+  /** The uint8 RGB crop [c,c,3] before normalisation (what Pillow's pipeline shows as the crop). */
+  preprocessCrop(image: RawImage, opts?: PreprocessOptions): Uint8Array;
+
+  /** out[m,n] = act(x[m,k]·w[n,k]ᵀ + bias[n]) + residual[m,n] */
+  linear(x: F32, w: F32, bias: F32 | null, out: F32, opts: LinearOptions): void;
+  linearAsync(x: F32, w: F32, bias: F32 | null, out: F32, opts: LinearOptions): Promise<void>;
+  layerNorm(x: F32, gamma: F32, beta: F32, out: F32, opts: { rows: number; dim: number; eps: number }): void;
+  add(a: F32, b: F32, out: F32): void;
+  activation(x: F32, out: F32, kind: Activation): void;
+  softmax(x: F32, out: F32, opts: { rows: number; cols: number }): void;
+  /**
+   * qkv: packed projection output [batch, tokens, 3*heads*headDim] (q | k | v blocks per token).
+   * out: [batch, tokens, heads*headDim].
+   */
+  attention(qkv: F32, out: F32, opts: AttentionOptions): void;
+  attentionAsync(qkv: F32, out: F32, opts: AttentionOptions): Promise<void>;
+
+  /** scores[m,n] = scale·a[m,d]·b[n,d]; b float32 or float16 (Uint16Array bits). */
+  similarity(a: F32, b: F32 | Uint16Array, out: F32, opts: { m: number; n: number; d: number; scale?: number }): void;
+  similarityTopK(a: F32, b: F32 | Uint16Array, opts: { m: number; n: number; d: number; k: number; scale?: number }): TopK;
+  similarityTopKAsync(a: F32, b: F32 | Uint16Array, opts: { m: number; n: number; d: number; k: number; scale?: number }): Promise<TopK>;
+
+  /** float32 <-> float16 (IEEE half, round to nearest even) conversions for storage. */
+  toFloat16(x: Float32Array): Uint16Array;
+  fromFloat16(x: Uint16Array): Float32Array;
+}
