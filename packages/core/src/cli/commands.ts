@@ -1,0 +1,5 @@
+// Every CLI command, in the order `clipkit --help` lists them. Add a command by creating
+// `src/cli/<name>.ts` exporting `register(program: Command): void` and listing it here.
+import type { Command } from 'commander';
+
+export const commands: Array<(program: Command) => void> = [];

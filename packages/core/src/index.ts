@@ -1,0 +1,2 @@
+// @clipkit/core public API. Types first; each module below owns one job.
+export * from './errors.js';
