@@ -1,0 +1,19 @@
+// @clipkit/core/testing: seeded fixtures for tests and benchmarks (random CLIP model directories,
+// pixels, token ids). Not part of the runtime API.
+export {
+  writeRandomClipModel,
+  randomPixels,
+  randomInputIds,
+  TINY_VISION,
+  TINY_TEXT,
+  VIT_B32_VISION,
+  VIT_B32_TEXT,
+} from './random-model.js';
+export type {
+  RandomClipModelOptions,
+  RandomClipModel,
+  RandomVisionOptions,
+  RandomTextOptions,
+  RandomIdsOptions,
+} from './random-model.js';
+export { Prng } from './prng.js';
