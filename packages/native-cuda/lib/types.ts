@@ -45,6 +45,10 @@ export interface RawImage {
   width: number;
   height: number;
   channels: 1 | 2 | 3 | 4;
+  /** Pillow resizes palette ("P") and bilevel ("1") images with 'nearest'. Default 'bicubic'. */
+  resample?: 'bicubic' | 'nearest';
+  /** Only with 4 channels: they hold CMYK, not RGBA (resized as-is, then Pillow's naive cmyk2rgb). */
+  cmyk?: boolean;
 }
 
 export interface PreprocessOptions {

@@ -14,6 +14,8 @@ enum class Activation : int { None = 0, QuickGelu = 1, GeluErf = 2 };
 enum class AlphaMode : int { Reference = 0, White = 1, Black = 2 };
 enum class CropRounding : int { Round = 0, Floor = 1 };
 enum class Isa : int { Generic = 0, Avx2 = 1, Avx512 = 2 };
+// Pillow resizes palette ("P") and bilevel ("1") images with NEAREST whatever filter is asked for.
+enum class Resample : int { Bicubic = 0, Nearest = 1 };
 
 // A decoded image: uint8, interleaved HWC, rows `stride` bytes apart (stride >= width*channels).
 struct ImageU8 {
@@ -31,6 +33,9 @@ struct PreprocessParams {
   float std[3];
   AlphaMode alpha;
   CropRounding crop;
+  Resample resample = Resample::Bicubic;
+  // 4 channels hold CMYK (not RGBA): resized as-is, then converted like Pillow's naive cmyk2rgb.
+  bool cmyk = false;
 };
 
 struct AttentionShape {
