@@ -1,5 +1,6 @@
 // Every CLI command, in the order `clipkit --help` lists them. Add a command by creating
 // `src/cli/<name>.ts` exporting `register(program: Command): void` and listing it here.
 import type { Command } from 'commander';
+import { register as pull } from './pull.js';
 
-export const commands: Array<(program: Command) => void> = [];
+export const commands: Array<(program: Command) => void> = [pull];
