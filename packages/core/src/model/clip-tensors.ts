@@ -90,14 +90,3 @@ export function validateClipTensors(file: SafetensorsFile, config: ClipConfig): 
     throw new ModelFormatError(`weights do not match config.json: ${shown}${more}`, file.path);
   }
 }
-
-/** exp(logit_scale) from the weights, else from the config's init value. */
-export function logitScaleOf(file: SafetensorsFile | undefined, config: ClipConfig): number {
-  if (file?.has('logit_scale')) {
-    const t = file.getTensor('logit_scale');
-    const v = t[0];
-    if (v === undefined || !Number.isFinite(v)) throw new ModelFormatError('tensor "logit_scale" is not a finite number', file.path);
-    return Math.exp(v);
-  }
-  return Math.exp(config.logitScaleInit);
-}

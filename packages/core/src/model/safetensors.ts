@@ -44,31 +44,10 @@ export class SafetensorsFile {
   }
 
   static fromBytes(bytes: Uint8Array, path: string): SafetensorsFile {
-    if (bytes.byteLength < 8) {
-      throw new ModelFormatError(`truncated safetensors: ${bytes.byteLength} bytes, need at least 8 for the header length`, path);
-    }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const headerLen = view.getBigUint64(0, true);
-    const available = BigInt(bytes.byteLength - 8);
-    if (headerLen > available) {
-      throw new ModelFormatError(
-        `safetensors header length ${headerLen} exceeds the ${available} bytes after it (truncated or not a safetensors file)`,
-        path,
-      );
-    }
-    if (headerLen > BigInt(MAX_HEADER_BYTES) || headerLen < 2n) {
-      throw new ModelFormatError(`safetensors header length ${headerLen} is implausible`, path);
-    }
-    const hlen = Number(headerLen);
-    let header: unknown;
-    try {
-      header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + hlen)));
-    } catch (err) {
-      throw new ModelFormatError(`safetensors header is not valid UTF-8 JSON: ${(err as Error).message}`, path, { cause: err });
-    }
+    const hlen = checkHeaderLength(bytes.subarray(0, 8), bytes.byteLength, path);
     const dataStart = 8 + hlen;
     const data = bytes.subarray(dataStart);
-    const { infos, metadata } = parseHeader(header, data.byteLength, path);
+    const { infos, metadata } = parseHeader(decodeHeader(bytes.subarray(8, dataStart), path), data.byteLength, path);
     return new SafetensorsFile(path, infos, metadata, data);
   }
 
@@ -140,6 +119,67 @@ function readWholeFile(path: string): Uint8Array {
     }
     if (done !== size) throw new ModelFormatError(`file shrank while reading (${done} of ${size} bytes)`, path);
     return buf;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Validates the 8-byte length prefix against the file size before anything is allocated for it. */
+function checkHeaderLength(prefix: Uint8Array, fileSize: number, path: string): number {
+  if (fileSize < 8 || prefix.byteLength < 8) {
+    throw new ModelFormatError(`truncated safetensors: ${fileSize} bytes, need at least 8 for the header length`, path);
+  }
+  const headerLen = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  const available = BigInt(fileSize - 8);
+  if (headerLen > available) {
+    throw new ModelFormatError(
+      `safetensors header length ${headerLen} exceeds the ${available} bytes after it (truncated or not a safetensors file)`,
+      path,
+    );
+  }
+  if (headerLen > BigInt(MAX_HEADER_BYTES) || headerLen < 2n) {
+    throw new ModelFormatError(`safetensors header length ${headerLen} is implausible`, path);
+  }
+  return Number(headerLen);
+}
+
+function decodeHeader(bytes: Uint8Array, path: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (err) {
+    throw new ModelFormatError(`safetensors header is not valid UTF-8 JSON: ${(err as Error).message}`, path, { cause: err });
+  }
+}
+
+/**
+ * One scalar tensor (e.g. `logit_scale`) without reading the weights: the header is read and
+ * validated exactly as open() does, then only that tensor's bytes. undefined when absent.
+ */
+export function readSafetensorsScalar(path: string, name: string): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new ModelFormatError(`cannot open: ${(err as Error).message}`, path, { cause: err });
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const prefix = Buffer.alloc(8);
+    readSync(fd, prefix, 0, 8, 0);
+    const hlen = checkHeaderLength(prefix, size, path);
+    const headerBytes = Buffer.alloc(hlen);
+    readSync(fd, headerBytes, 0, hlen, 8);
+    const { infos } = parseHeader(decodeHeader(headerBytes, path), size - 8 - hlen, path);
+    const info = infos.get(name);
+    if (info === undefined) return undefined;
+    if (info.shape.reduce((a, b) => a * b, 1) !== 1 || info.dtype === 'I64' || info.dtype === 'I32') {
+      throw new ModelFormatError(`tensor "${name}" is not a float scalar (${info.dtype} [${info.shape.join(', ')}])`, path);
+    }
+    const bytes = Buffer.alloc(info.end - info.begin);
+    readSync(fd, bytes, 0, bytes.byteLength, 8 + hlen + info.begin);
+    const value = info.dtype === 'F32' ? bytes.readFloatLE(0) : (info.dtype === 'F16' ? f16BytesToF32 : bf16BytesToF32)(bytes)[0];
+    if (value === undefined) throw new ModelFormatError(`tensor "${name}" is empty`, path);
+    return value;
   } finally {
     closeSync(fd);
   }
