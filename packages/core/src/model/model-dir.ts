@@ -5,7 +5,8 @@ import path from 'node:path';
 import { ModelFormatError } from '../errors.js';
 import type { ModelInfo } from '../types.js';
 import { parseClipConfig, readJsonObject, type ClipConfig } from './config.js';
-import { readSafetensorsScalar } from './safetensors.js';
+import { validateClipTensors } from './clip-tensors.js';
+import { readSafetensorsScalar, SafetensorsFile } from './safetensors.js';
 
 export type TokenizerFiles =
   | { kind: 'vocab+merges'; vocab: string; merges: string }
@@ -125,6 +126,14 @@ export function openModelDir(dir: string, needs: ModelNeeds = {}): ModelDir {
     logitScale,
   };
   return { files, config, info };
+}
+
+/** model.safetensors read once and checked against every tensor the config implies. */
+export function openWeights(model: ModelDir): SafetensorsFile {
+  requireFiles(model.files, { weights: true });
+  const file = SafetensorsFile.open(model.files.safetensors as string);
+  validateClipTensors(file, model.config);
+  return file;
 }
 
 function readConfig(files: ModelFiles): ClipConfig {
