@@ -1,0 +1,55 @@
+// Private to src/cpu/preprocess.cc and its test: the pieces of OpenAI CLIP's PIL pipeline whose
+// exact integer/double arithmetic decides bit-exactness (Pillow 9.4 Resample.c, Geometry.c,
+// Convert.c; torchvision 0.14 Resize/CenterCrop). Kept separate so the test can check each
+// piece against hand-derived values, not only the fused result.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "clipkit/kernels.h"
+
+namespace clipkit::cpu::pillow {
+
+// Pillow's fixed-point precision for 8-bit resampling: 8 bits of result, 2 bits of headroom for
+// filters whose partial sums leave [0, 1].
+constexpr int kPrecisionBits = 32 - 8 - 2;
+
+// Resampling taps for one axis: output i reads `count[i]` inputs starting at `first[i]`, with
+// fixed-point weights k[i * ksize + j].
+struct Taps {
+  int ksize = 0;
+  std::vector<int32_t> first;
+  std::vector<int32_t> count;
+  std::vector<int32_t> k;
+};
+
+// Pillow's precompute_coeffs + normalize_coeffs_8bpc for BICUBIC (a = -0.5), whole-image box.
+Taps bicubic_taps(int64_t in_size, int64_t out_size);
+
+// Pillow's NEAREST resize (ImagingScaleAffine): source index per output index, -1 when outside.
+std::vector<int64_t> nearest_index(int64_t in_size, int64_t out_size);
+
+// torchvision Resize(int): the shorter side becomes `shortest`, the longer int(shortest*long/short).
+struct Size {
+  int64_t width;
+  int64_t height;
+};
+Size resized_size(int64_t width, int64_t height, int shortest);
+
+// Left/top offset of a centred crop of `crop` in `n`: round-half-even((n-crop)/2) (torchvision) or
+// floor (Hugging Face). When crop > n both pad equally: the offset is -((crop-n)/2).
+int64_t crop_offset(int64_t n, int64_t crop, CropRounding rounding);
+
+// The 8-bit helpers of Pillow's Convert.c.
+inline uint8_t clip8(int v) { return static_cast<uint8_t>(v <= 0 ? 0 : (v < 256 ? v : 255)); }
+inline uint8_t muldiv255(unsigned a, unsigned b) {
+  const unsigned t = a * b + 128;
+  return static_cast<uint8_t>(((t >> 8) + t) >> 8);
+}
+// RGBa/La -> RGBA/LA (remove premultiplication), per colour channel.
+inline uint8_t unpremultiply(uint8_t c, uint8_t alpha) {
+  return (alpha == 255 || alpha == 0) ? c : clip8((255 * static_cast<int>(c)) / alpha);
+}
+
+}  // namespace clipkit::cpu::pillow
