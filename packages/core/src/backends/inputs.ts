@@ -1,0 +1,36 @@
+// Checks of encoder inputs shared by every backend: a wrong shape or an out-of-vocabulary id is
+// the caller's mistake and becomes a UsageError naming the value, before any kernel runs.
+import { UsageError } from '../errors.js';
+import type { ClipConfig } from '../model/config.js';
+import type { PixelBatch } from '../types.js';
+
+export function checkPixelBatch(pixels: PixelBatch, config: ClipConfig): void {
+  const { imageSize: s, numChannels: c } = config.vision;
+  if (!Number.isSafeInteger(pixels.n) || pixels.n < 0) throw new UsageError(`pixels.n must be a non-negative integer, got ${pixels.n}`);
+  if (pixels.size !== s) throw new UsageError(`pixels.size is ${pixels.size}, this model takes ${s}x${s} images`);
+  const per = c * s * s;
+  if (!(pixels.data instanceof Float32Array) || pixels.data.length !== pixels.n * per) {
+    throw new UsageError(`pixels.data has ${pixels.data.length} values, expected n·${c}·${s}·${s} = ${pixels.n * per}`);
+  }
+}
+
+export function checkInputIds(ids: Int32Array, n: number, config: ClipConfig): void {
+  const { contextLength: L, vocabSize } = config.text;
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`n must be a non-negative integer, got ${n}`);
+  if (!(ids instanceof Int32Array) || ids.length !== n * L) throw new UsageError(`ids has ${ids.length} values, expected n·${L} = ${n * L}`);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    if (id < 0 || id >= vocabSize) {
+      throw new UsageError(`ids[${Math.floor(i / L)}][${i % L}] = ${id} is outside the vocabulary [0, ${vocabSize})`);
+    }
+  }
+}
+
+export function checkBatchOptions(opts: { batchSize?: number; threads?: number }): void {
+  if (opts.batchSize !== undefined && (!Number.isSafeInteger(opts.batchSize) || opts.batchSize < 1)) {
+    throw new UsageError(`batchSize must be a positive integer, got ${opts.batchSize}`);
+  }
+  if (opts.threads !== undefined && (!Number.isSafeInteger(opts.threads) || opts.threads < 1)) {
+    throw new UsageError(`threads must be a positive integer, got ${opts.threads}`);
+  }
+}

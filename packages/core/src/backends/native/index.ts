@@ -1,0 +1,114 @@
+// The native backend: CLIP's two towers composed in TypeScript from @clipkit/native-cuda's
+// kernels, weights read once from model.safetensors into native (or device) memory. Calls are
+// serialised because activation buffers are shared between calls of the same batch size.
+import * as addon from '@clipkit/native-cuda';
+import type { NativeKernels } from '@clipkit/native-cuda';
+import { UsageError } from '../../errors.js';
+import { requireFiles, type ModelDir } from '../../model/model-dir.js';
+import { SafetensorsFile } from '../../model/safetensors.js';
+import type { Backend, DeviceName, PixelBatch } from '../../types.js';
+import { checkBatchOptions, checkInputIds, checkPixelBatch } from '../inputs.js';
+import { createDeviceMemory, type DeviceMemory } from './memory.js';
+import { TextTower } from './text.js';
+import { VisionTower } from './vit.js';
+import { loadClipWeights } from './weights.js';
+
+export interface NativeBackendOptions {
+  device?: DeviceName;
+  /** Compute threads of the addon's pool (default: one per core). */
+  threads?: number;
+  /** Largest batch run through the towers at once (default 32). */
+  batchSize?: number;
+}
+
+const DEFAULT_BATCH = 32;
+const kernels: NativeKernels = addon;
+
+export async function createNativeBackend(model: ModelDir, opts: NativeBackendOptions = {}): Promise<Backend> {
+  requireFiles(model.files, { weights: true });
+  checkBatchOptions(opts);
+  const device = opts.device ?? 'cpu';
+  if (device === 'cuda') {
+    const cuda = kernels.nativeInfo().cuda;
+    if (!cuda.available) {
+      const why = cuda.compiled ? (cuda.error ?? 'no usable device') : 'this build of @clipkit/native-cuda has no CUDA support';
+      throw new UsageError(`device 'cuda' is not available to the native backend: ${why}; use device 'cpu'`);
+    }
+  }
+  if (opts.threads !== undefined) kernels.setThreads(opts.threads);
+  const file = SafetensorsFile.open(model.files.safetensors as string);
+  const memory = createDeviceMemory(kernels, device);
+  try {
+    const weights = loadClipWeights(file, model.config, memory);
+    return new NativeBackend(model, memory, weights, opts.batchSize ?? DEFAULT_BATCH);
+  } catch (err) {
+    memory.dispose();
+    throw err;
+  }
+}
+
+class NativeBackend implements Backend {
+  readonly name = 'native' as const;
+  readonly device: DeviceName;
+  private readonly vision: VisionTower;
+  private readonly text: TextTower;
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+
+  constructor(
+    private readonly model: ModelDir,
+    private readonly memory: DeviceMemory,
+    weights: ReturnType<typeof loadClipWeights>,
+    private readonly batchSize: number,
+  ) {
+    this.device = memory.device;
+    const { config } = model;
+    this.vision = new VisionTower(kernels, memory, weights.vision, config.vision, config.projectionDim);
+    this.text = new TextTower(kernels, memory, weights.text, config.text, config.projectionDim);
+  }
+
+  async encodeImages(pixels: PixelBatch): Promise<Float32Array> {
+    this.checkLive();
+    checkPixelBatch(pixels, this.model.config);
+    const { numChannels: c, imageSize: s } = this.model.config.vision;
+    const per = c * s * s;
+    return this.chunked(pixels.n, (start, m, out, offset) => this.vision.encode(pixels.data.subarray(start * per, (start + m) * per), m, out, offset));
+  }
+
+  async encodeTexts(ids: Int32Array, n: number): Promise<Float32Array> {
+    this.checkLive();
+    checkInputIds(ids, n, this.model.config);
+    const L = this.model.config.text.contextLength;
+    return this.chunked(n, (start, m, out, offset) => this.text.encode(ids.subarray(start * L, (start + m) * L), m, out, offset));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    // Wait for a running batch: its kernels still read these buffers.
+    void this.queue.finally(() => {
+      this.vision.dispose();
+      this.text.dispose();
+      this.memory.dispose();
+    });
+  }
+
+  /** Runs `run` per chunk of at most batchSize rows, after any call still in flight. */
+  private chunked(n: number, run: (start: number, m: number, out: Float32Array, offset: number) => Promise<void>): Promise<Float32Array> {
+    const dim = this.model.config.projectionDim;
+    const job = this.queue.then(async () => {
+      const out = new Float32Array(n * dim);
+      for (let start = 0; start < n; start += this.batchSize) {
+        if (this.disposed) throw new UsageError('the native backend was disposed');
+        await run(start, Math.min(this.batchSize, n - start), out, start * dim);
+      }
+      return out;
+    });
+    this.queue = job.catch(() => undefined);
+    return job;
+  }
+
+  private checkLive(): void {
+    if (this.disposed) throw new UsageError('the native backend was disposed');
+  }
+}

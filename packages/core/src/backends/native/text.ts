@@ -1,0 +1,113 @@
+// The CLIP text tower: token + position embeddings gathered in TypeScript, the causal encoder,
+// final_layer_norm at each row's pooled token and the bias-free text projection. Causality means
+// tokens after the last pooled position cannot change the result, so (where buffers allow views)
+// the batch runs only up to that position instead of the full context.
+import type { F32, NativeKernels } from '@clipkit/native-cuda';
+import type { TextConfig } from '../../model/config.js';
+import { BufferPool, type BufferSet } from './buffer-pool.js';
+import { layerNorm, runEncoder, type EncoderBuffers } from './layers.js';
+import type { DeviceMemory } from './memory.js';
+import type { TextWeights } from './weights.js';
+
+interface TextBuffers extends BufferSet {
+  encoder: EncoderBuffers; // sized for n·contextLength rows
+  xHost: Float32Array;
+  pooled: F32; // [n, h]
+  pooledHost: Float32Array;
+  pooledNormed: F32;
+  embeds: F32; // [n, projectionDim]
+}
+
+/**
+ * The token each row is pooled at (Hugging Face CLIPTextTransformer): the first eos_token_id,
+ * or for legacy configs (eos_token_id 2) and rows without one, the first maximum id.
+ */
+export function pooledPosition(row: Int32Array, text: Pick<TextConfig, 'pooling' | 'eosTokenId'>): number {
+  const eos = text.pooling === 'first-eos' ? row.indexOf(text.eosTokenId) : -1;
+  if (eos >= 0) return eos;
+  let best = 0;
+  for (let p = 1; p < row.length; p++) if (row[p]! > row[best]!) best = p;
+  return best;
+}
+
+export class TextTower {
+  private readonly pool: BufferPool<TextBuffers>;
+
+  constructor(
+    private readonly kernels: NativeKernels,
+    private readonly memory: DeviceMemory,
+    private readonly weights: TextWeights,
+    private readonly cfg: TextConfig,
+    private readonly projectionDim: number,
+  ) {
+    this.pool = new BufferPool(memory, (n) => this.allocate(n), (set) => this.release(set));
+  }
+
+  /** ids: [n, contextLength], every id in [0, vocabSize) (validated by the caller). */
+  async encode(ids: Int32Array, n: number, out: Float32Array, offset: number): Promise<void> {
+    const { kernels, memory, weights, cfg } = this;
+    const h = cfg.hiddenSize;
+    const len = cfg.contextLength;
+    const positions = Array.from({ length: n }, (_, r) => pooledPosition(ids.subarray(r * len, (r + 1) * len), cfg));
+    const tokens = memory.prefixViews ? Math.max(...positions) + 1 : len;
+    const rows = n * tokens;
+    const set = this.pool.acquire(n);
+    const view = (buf: F32, width: number, count = rows) => memory.prefix(buf, count * width);
+
+    const { tokenEmbedding: tok, positionEmbedding: pos } = weights;
+    for (let r = 0; r < n; r++) {
+      for (let p = 0; p < tokens; p++) {
+        const id = ids[r * len + p]!;
+        const dst = (r * tokens + p) * h;
+        for (let j = 0; j < h; j++) set.xHost[dst + j] = tok[id * h + j]! + pos[p * h + j]!;
+      }
+    }
+    memory.write(set.encoder.x, set.xHost);
+    const enc = set.encoder;
+    await runEncoder(kernels, weights.layers, { x: view(enc.x, h), normed: view(enc.normed, h), qkv: view(enc.qkv, 3 * h), mlp: view(enc.mlp, cfg.intermediateSize) }, {
+      batch: n,
+      tokens,
+      hidden: h,
+      heads: cfg.numHeads,
+      mlp: cfg.intermediateSize,
+      activation: cfg.hiddenAct,
+      eps: cfg.layerNormEps,
+      causal: true,
+    });
+
+    const hidden = memory.read(enc.x);
+    positions.forEach((p, r) => set.pooledHost.set(hidden.subarray((r * tokens + p) * h, (r * tokens + p + 1) * h), r * h));
+    memory.write(set.pooled, set.pooledHost);
+    const normed = view(set.pooledNormed, h, n);
+    layerNorm(kernels, view(set.pooled, h, n), weights.finalLn, normed, n, h, cfg.layerNormEps);
+    const embeds = view(set.embeds, this.projectionDim, n);
+    await kernels.linearAsync(normed, weights.projection, null, embeds, { m: n, n: this.projectionDim, k: h });
+    out.set(memory.read(embeds).subarray(0, n * this.projectionDim), offset);
+  }
+
+  dispose(): void {
+    this.pool.dispose();
+  }
+
+  private allocate(n: number): TextBuffers {
+    const { memory, cfg } = this;
+    const h = cfg.hiddenSize;
+    const rows = n * cfg.contextLength;
+    const x = memory.alloc([rows, h]);
+    const pooled = memory.alloc([n, h]);
+    return {
+      capacity: n,
+      encoder: { x, normed: memory.alloc([rows, h]), qkv: memory.alloc([rows, 3 * h]), mlp: memory.alloc([rows, cfg.intermediateSize]) },
+      xHost: memory.hostMirror(x),
+      pooled,
+      pooledHost: memory.hostMirror(pooled),
+      pooledNormed: memory.alloc([n, h]),
+      embeds: memory.alloc([n, this.projectionDim]),
+    };
+  }
+
+  private release(set: TextBuffers): void {
+    const e = set.encoder;
+    for (const buf of [e.x, e.normed, e.qkv, e.mlp, set.pooled, set.pooledNormed, set.embeds]) this.memory.free(buf);
+  }
+}

@@ -1,0 +1,140 @@
+// The CLIP vision tower: patch embedding as im2col + one GEMM whose residual input carries the
+// class and position embeddings (each image's class-token row of the im2col matrix is zero, so
+// that row comes out as class + position 0), pre_layrnorm, the encoder, post_layernorm on the
+// class token and the bias-free visual projection.
+import type { F32, NativeKernels } from '@clipkit/native-cuda';
+import type { VisionConfig } from '../../model/config.js';
+import { BufferPool, type BufferSet } from './buffer-pool.js';
+import { layerNorm, runEncoder, type EncoderBuffers, type EncoderShape } from './layers.js';
+import type { DeviceMemory } from './memory.js';
+import type { VisionWeights } from './weights.js';
+
+interface VisionBuffers extends BufferSet {
+  patches: F32; // [n·tokens, c·p·p]
+  patchesHost: Float32Array;
+  tokenBias: F32; // [n·tokens, h]: weights.tokenBias repeated per image
+  encoder: EncoderBuffers;
+  cls: F32; // [n, h]
+  clsHost: Float32Array;
+  clsNormed: F32;
+  embeds: F32; // [n, projectionDim]
+}
+
+export class VisionTower {
+  private readonly grid: number;
+  private readonly tokens: number;
+  private readonly patchDim: number;
+  private readonly pool: BufferPool<VisionBuffers>;
+
+  constructor(
+    private readonly kernels: NativeKernels,
+    private readonly memory: DeviceMemory,
+    private readonly weights: VisionWeights,
+    private readonly cfg: VisionConfig,
+    private readonly projectionDim: number,
+  ) {
+    this.grid = Math.floor(cfg.imageSize / cfg.patchSize);
+    this.tokens = this.grid * this.grid + 1;
+    this.patchDim = cfg.numChannels * cfg.patchSize * cfg.patchSize;
+    this.pool = new BufferPool(memory, (n) => this.allocate(n), (set) => this.release(set));
+  }
+
+  /** pixels: [n, c, size, size] (validated by the caller); writes [n, projectionDim] at out[offset]. */
+  async encode(pixels: Float32Array, n: number, out: Float32Array, offset: number): Promise<void> {
+    const { kernels, memory, weights, cfg } = this;
+    const h = cfg.hiddenSize;
+    const rows = n * this.tokens;
+    const set = this.pool.acquire(n);
+    const view = (buf: F32, width: number, count = rows) => memory.prefix(buf, count * width);
+
+    this.im2col(pixels, n, set.patchesHost);
+    memory.write(set.patches, set.patchesHost);
+    const x = view(set.encoder.x, h);
+    await kernels.linearAsync(view(set.patches, this.patchDim), weights.patchWeight, null, x, {
+      m: rows,
+      n: h,
+      k: this.patchDim,
+      residual: view(set.tokenBias, h),
+    });
+    layerNorm(kernels, x, weights.preLn, x, rows, h, cfg.layerNormEps);
+    const shape: EncoderShape = {
+      batch: n,
+      tokens: this.tokens,
+      hidden: h,
+      heads: cfg.numHeads,
+      mlp: cfg.intermediateSize,
+      activation: cfg.hiddenAct,
+      eps: cfg.layerNormEps,
+      causal: false,
+    };
+    const enc = set.encoder;
+    await runEncoder(kernels, weights.layers, { x, normed: view(enc.normed, h), qkv: view(enc.qkv, 3 * h), mlp: view(enc.mlp, cfg.intermediateSize) }, shape);
+
+    const hidden = memory.read(set.encoder.x);
+    for (let i = 0; i < n; i++) set.clsHost.set(hidden.subarray(i * this.tokens * h, i * this.tokens * h + h), i * h);
+    memory.write(set.cls, set.clsHost);
+    const clsNormed = view(set.clsNormed, h, n);
+    layerNorm(kernels, view(set.cls, h, n), weights.postLn, clsNormed, n, h, cfg.layerNormEps);
+    const embeds = view(set.embeds, this.projectionDim, n);
+    await kernels.linearAsync(clsNormed, weights.projection, null, embeds, { m: n, n: this.projectionDim, k: h });
+    out.set(memory.read(embeds).subarray(0, n * this.projectionDim), offset);
+  }
+
+  dispose(): void {
+    this.pool.dispose();
+  }
+
+  /** Row 1 + gy·grid + gx of image i = patch (gy, gx) flattened (channel, row, column). */
+  private im2col(pixels: Float32Array, n: number, dst: Float32Array): void {
+    const { patchSize: p, imageSize: side, numChannels: c } = this.cfg;
+    const plane = side * side;
+    for (let img = 0; img < n; img++) {
+      const src = img * c * plane;
+      for (let gy = 0; gy < this.grid; gy++) {
+        for (let gx = 0; gx < this.grid; gx++) {
+          let d = (img * this.tokens + 1 + gy * this.grid + gx) * this.patchDim;
+          for (let ch = 0; ch < c; ch++) {
+            for (let i = 0; i < p; i++) {
+              const s = src + ch * plane + (gy * p + i) * side + gx * p;
+              dst.set(pixels.subarray(s, s + p), d);
+              d += p;
+            }
+          }
+        }
+      }
+    }
+  }
+
+  private allocate(n: number): VisionBuffers {
+    const { memory, cfg } = this;
+    const h = cfg.hiddenSize;
+    const rows = n * this.tokens;
+    const patches = memory.alloc([rows, this.patchDim]);
+    const bias = new Float32Array(rows * h);
+    for (let i = 0; i < n; i++) bias.set(this.weights.tokenBias, i * this.tokens * h);
+    const tokenBias = memory.alloc([rows, h]);
+    memory.write(tokenBias, bias);
+    const cls = memory.alloc([n, h]);
+    return {
+      capacity: n,
+      patches,
+      patchesHost: memory.hostMirror(patches),
+      tokenBias,
+      encoder: {
+        x: memory.alloc([rows, h]),
+        normed: memory.alloc([rows, h]),
+        qkv: memory.alloc([rows, 3 * h]),
+        mlp: memory.alloc([rows, cfg.intermediateSize]),
+      },
+      cls,
+      clsHost: memory.hostMirror(cls),
+      clsNormed: memory.alloc([n, h]),
+      embeds: memory.alloc([n, this.projectionDim]),
+    };
+  }
+
+  private release(set: VisionBuffers): void {
+    const e = set.encoder;
+    for (const buf of [set.patches, set.tokenBias, e.x, e.normed, e.qkv, e.mlp, set.cls, set.clsNormed, set.embeds]) this.memory.free(buf);
+  }
+}

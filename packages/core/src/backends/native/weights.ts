@@ -1,0 +1,130 @@
+// Reads the HF CLIPModel parameters the native encoders need, once, into native memory: F16/BF16
+// are already widened by the safetensors reader; q/k/v projections are fused into one [3h, h]
+// matrix (+ [3h] bias) so a single GEMM produces the packed QKV layout the attention kernel reads.
+import type { F32 } from '@clipkit/native-cuda';
+import type { ClipConfig, TextConfig, VisionConfig } from '../../model/config.js';
+import type { SafetensorsFile } from '../../model/safetensors.js';
+import type { DeviceMemory } from './memory.js';
+
+export interface LayerNormWeights {
+  gamma: F32;
+  beta: F32;
+}
+
+export interface EncoderLayerWeights {
+  ln1: LayerNormWeights;
+  qkvWeight: F32; // [3h, h]: q rows, then k, then v
+  qkvBias: F32; // [3h]
+  outWeight: F32; // [h, h]
+  outBias: F32;
+  ln2: LayerNormWeights;
+  fc1Weight: F32; // [mlp, h]
+  fc1Bias: F32;
+  fc2Weight: F32; // [h, mlp]
+  fc2Bias: F32;
+}
+
+export interface VisionWeights {
+  patchWeight: F32; // [h, c·p·p]: the conv kernel flattened in (channel, row, column) order
+  /** Host [tokens, h]: row 0 = class embedding + position 0, row k = position k. */
+  tokenBias: Float32Array;
+  preLn: LayerNormWeights;
+  layers: EncoderLayerWeights[];
+  postLn: LayerNormWeights;
+  projection: F32; // [projectionDim, h]
+}
+
+export interface TextWeights {
+  /** Host [vocab, h] and [contextLength, h]: embeddings are gathered in TypeScript. */
+  tokenEmbedding: Float32Array;
+  positionEmbedding: Float32Array;
+  layers: EncoderLayerWeights[];
+  finalLn: LayerNormWeights;
+  projection: F32; // [projectionDim, h]
+}
+
+export interface ClipWeights {
+  vision: VisionWeights;
+  text: TextWeights;
+}
+
+export function loadClipWeights(file: SafetensorsFile, config: ClipConfig, memory: DeviceMemory): ClipWeights {
+  const get = (name: string, shape: readonly number[]) => file.getTensor(name, shape);
+  const up = (name: string, shape: readonly number[]) => memory.upload(get(name, shape), shape);
+  return {
+    vision: loadVision(get, up, config.vision, config.projectionDim, memory),
+    text: loadText(get, up, config.text, config.projectionDim, memory),
+  };
+}
+
+type Get = (name: string, shape: readonly number[]) => Float32Array;
+type Upload = (name: string, shape: readonly number[]) => F32;
+
+function loadVision(get: Get, up: Upload, v: VisionConfig, projectionDim: number, memory: DeviceMemory): VisionWeights {
+  const h = v.hiddenSize;
+  const patchDim = v.numChannels * v.patchSize * v.patchSize;
+  const grid = Math.floor(v.imageSize / v.patchSize);
+  const tokens = grid * grid + 1;
+  const patch = get('vision_model.embeddings.patch_embedding.weight', [h, v.numChannels, v.patchSize, v.patchSize]);
+  const cls = get('vision_model.embeddings.class_embedding', [h]);
+  const tokenBias = get('vision_model.embeddings.position_embedding.weight', [tokens, h]).slice();
+  for (let j = 0; j < h; j++) tokenBias[j]! += cls[j]!;
+  return {
+    patchWeight: memory.upload(patch, [h, patchDim]),
+    tokenBias,
+    preLn: layerNorm(up, 'vision_model.pre_layrnorm', h),
+    layers: encoderLayers(get, up, memory, 'vision_model.encoder', v),
+    postLn: layerNorm(up, 'vision_model.post_layernorm', h),
+    projection: up('visual_projection.weight', [projectionDim, h]),
+  };
+}
+
+function loadText(get: Get, up: Upload, t: TextConfig, projectionDim: number, memory: DeviceMemory): TextWeights {
+  const h = t.hiddenSize;
+  return {
+    tokenEmbedding: ownArray(get('text_model.embeddings.token_embedding.weight', [t.vocabSize, h])),
+    positionEmbedding: ownArray(get('text_model.embeddings.position_embedding.weight', [t.contextLength, h])),
+    layers: encoderLayers(get, up, memory, 'text_model.encoder', t),
+    finalLn: layerNorm(up, 'text_model.final_layer_norm', h),
+    projection: up('text_projection.weight', [projectionDim, h]),
+  };
+}
+
+type EncoderDims = Pick<VisionConfig, 'hiddenSize' | 'intermediateSize' | 'numLayers'>;
+
+function encoderLayers(get: Get, up: Upload, memory: DeviceMemory, prefix: string, dims: EncoderDims): EncoderLayerWeights[] {
+  const h = dims.hiddenSize;
+  const mlp = dims.intermediateSize;
+  const layers: EncoderLayerWeights[] = [];
+  for (let l = 0; l < dims.numLayers; l++) {
+    const p = `${prefix}.layers.${l}`;
+    const qkvWeight = new Float32Array(3 * h * h);
+    const qkvBias = new Float32Array(3 * h);
+    ['q_proj', 'k_proj', 'v_proj'].forEach((proj, i) => {
+      qkvWeight.set(get(`${p}.self_attn.${proj}.weight`, [h, h]), i * h * h);
+      qkvBias.set(get(`${p}.self_attn.${proj}.bias`, [h]), i * h);
+    });
+    layers.push({
+      ln1: layerNorm(up, `${p}.layer_norm1`, h),
+      qkvWeight: memory.upload(qkvWeight, [3 * h, h]),
+      qkvBias: memory.upload(qkvBias, [3 * h]),
+      outWeight: up(`${p}.self_attn.out_proj.weight`, [h, h]),
+      outBias: up(`${p}.self_attn.out_proj.bias`, [h]),
+      ln2: layerNorm(up, `${p}.layer_norm2`, h),
+      fc1Weight: up(`${p}.mlp.fc1.weight`, [mlp, h]),
+      fc1Bias: up(`${p}.mlp.fc1.bias`, [mlp]),
+      fc2Weight: up(`${p}.mlp.fc2.weight`, [h, mlp]),
+      fc2Bias: up(`${p}.mlp.fc2.bias`, [h]),
+    });
+  }
+  return layers;
+}
+
+function layerNorm(up: Upload, prefix: string, dim: number): LayerNormWeights {
+  return { gamma: up(`${prefix}.weight`, [dim]), beta: up(`${prefix}.bias`, [dim]) };
+}
+
+/** A view into the whole safetensors buffer would keep all of it alive; copy unless it owns its buffer. */
+function ownArray(a: Float32Array): Float32Array {
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice();
+}
