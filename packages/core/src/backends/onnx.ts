@@ -7,6 +7,7 @@ import { ModelFormatError, UsageError } from '../errors.js';
 import type { ModelDir } from '../model/model-dir.js';
 import { requireFiles } from '../model/model-dir.js';
 import type { Backend, DeviceName, PixelBatch } from '../types.js';
+import { checkBatchOptions, checkInputIds, checkPixelBatch } from './inputs.js';
 
 export interface OnnxBackendOptions {
   device?: DeviceName;
@@ -35,12 +36,9 @@ const DEFAULT_BATCH = 32;
 
 export async function createOnnxBackend(model: ModelDir, opts: OnnxBackendOptions = {}): Promise<Backend> {
   requireFiles(model.files, { onnx: true });
+  checkBatchOptions(opts);
   const device = opts.device ?? 'cpu';
   const batchSize = opts.batchSize ?? DEFAULT_BATCH;
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new UsageError(`batchSize must be a positive integer, got ${batchSize}`);
-  if (opts.threads !== undefined && (!Number.isSafeInteger(opts.threads) || opts.threads < 1)) {
-    throw new UsageError(`threads must be a positive integer, got ${opts.threads}`);
-  }
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: [device === 'cuda' ? 'cuda' : 'cpu'],
     graphOptimizationLevel: 'all',
@@ -163,13 +161,9 @@ class OnnxBackend implements Backend {
 
   async encodeImages(pixels: PixelBatch): Promise<Float32Array> {
     this.checkLive();
+    checkPixelBatch(pixels, this.model.config);
     const { imageSize: s, numChannels: c } = this.model.config.vision;
-    if (!Number.isSafeInteger(pixels.n) || pixels.n < 0) throw new UsageError(`pixels.n must be a non-negative integer, got ${pixels.n}`);
-    if (pixels.size !== s) throw new UsageError(`pixels.size is ${pixels.size}, this model takes ${s}x${s} images`);
     const per = c * s * s;
-    if (pixels.data.length !== pixels.n * per) {
-      throw new UsageError(`pixels.data has ${pixels.data.length} values, expected n·${c}·${s}·${s} = ${pixels.n * per}`);
-    }
     const dim = this.model.config.projectionDim;
     const out = new Float32Array(pixels.n * dim);
     for (let start = 0; start < pixels.n; start += this.batchSize) {
@@ -183,15 +177,8 @@ class OnnxBackend implements Backend {
 
   async encodeTexts(ids: Int32Array, n: number): Promise<Float32Array> {
     this.checkLive();
-    const { contextLength: L, vocabSize } = this.model.config.text;
-    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`n must be a non-negative integer, got ${n}`);
-    if (ids.length !== n * L) throw new UsageError(`ids has ${ids.length} values, expected n·${L} = ${n * L}`);
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i] as number;
-      if (id < 0 || id >= vocabSize) {
-        throw new UsageError(`ids[${Math.floor(i / L)}][${i % L}] = ${id} is outside the vocabulary [0, ${vocabSize})`);
-      }
-    }
+    checkInputIds(ids, n, this.model.config);
+    const L = this.model.config.text.contextLength;
     const dim = this.model.config.projectionDim;
     const out = new Float32Array(n * dim);
     for (let start = 0; start < n; start += this.batchSize) {

@@ -5,7 +5,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseClipConfig, type ClipConfig, type HiddenAct } from '../model/config.js';
 import { expectedClipTensors, type TensorSpec } from '../model/clip-tensors.js';
-import { writeSafetensors, type FloatDType, type TensorToWrite } from '../model/safetensors.js';
+import { SafetensorsFile, writeSafetensors, type FloatDType, type TensorToWrite } from '../model/safetensors.js';
+import { writeClipOnnx } from './onnx-export.js';
 import { byteLevelAlphabet, writeTinyVocab } from './vocab.js';
 import { Prng } from './prng.js';
 
@@ -35,6 +36,8 @@ export interface RandomClipModelOptions {
   projectionDim?: number;
   hiddenAct?: HiddenAct;
   dtype?: FloatDType;
+  /** Also write onnx/vision_model.onnx + onnx/text_model.onnx (HF/Xenova I/O layout). */
+  onnx?: boolean;
 }
 
 export interface RandomClipModel {
@@ -117,7 +120,13 @@ export function writeRandomClipModel(dir: string, opts: RandomClipModelOptions =
   writeFileSync(configPath, JSON.stringify(rawConfig, null, 2));
   writeFileSync(path.join(dir, 'preprocessor_config.json'), JSON.stringify(rawPre, null, 2));
   writeTinyVocab(dir, text.vocabSize);
-  writeSafetensors(path.join(dir, 'model.safetensors'), randomWeights(config, opts.seed ?? 0, opts.dtype ?? 'F32'));
+  const weightsPath = path.join(dir, 'model.safetensors');
+  writeSafetensors(weightsPath, randomWeights(config, opts.seed ?? 0, opts.dtype ?? 'F32'));
+  if (opts.onnx) {
+    // From the written file, so F16/BF16 models get exactly the widened weights every backend sees.
+    const st = SafetensorsFile.open(weightsPath);
+    writeClipOnnx(dir, config, (name, shape) => st.getTensor(name, shape));
+  }
   return { dir, config };
 }
 

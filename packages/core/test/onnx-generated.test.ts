@@ -1,0 +1,55 @@
+// Generated ONNX encoders (writeRandomClipModel with onnx: true) run by the onnx backend must
+// match the float64 TypeScript reference forward of the same weights.
+import { describe, expect, it } from 'vitest';
+import { createOnnxBackend } from '../src/backends/onnx.js';
+import { openModelDir, openWeights } from '../src/model/model-dir.js';
+import type { HiddenAct } from '../src/model/config.js';
+import type { FloatDType } from '../src/model/safetensors.js';
+import { referenceEncodeImages, referenceEncodeTexts } from '../src/testing/reference-forward.js';
+import { randomInputIds, randomPixels, writeRandomClipModel } from '../src/testing/random-model.js';
+import { expectClose } from './helpers/compare.js';
+import { scratchDir } from './helpers/tmp-dir.js';
+
+const tmp = scratchDir('onnx-generated');
+const BOUNDS = { rel: 1e-5, maxAbs: 1e-4 };
+
+const variants: Array<{ act: HiddenAct; dtype: FloatDType; seed: number }> = [
+  { act: 'quick_gelu', dtype: 'F32', seed: 1 },
+  { act: 'gelu', dtype: 'F16', seed: 2 },
+  { act: 'quick_gelu', dtype: 'BF16', seed: 3 },
+];
+
+describe.each(variants)('generated $act $dtype model', ({ act, dtype, seed }) => {
+  it('onnx backend matches the float64 reference for images and texts', async () => {
+    const dir = tmp();
+    writeRandomClipModel(dir, {
+      seed,
+      hiddenAct: act,
+      dtype,
+      onnx: true,
+      vision: { imageSize: 32, patchSize: 8, hidden: 48, layers: 2, heads: 3, mlp: 96 },
+      text: { vocabSize: 600, hidden: 32, layers: 2, heads: 2, mlp: 64, contextLength: 16 },
+      projectionDim: 24,
+    });
+    const model = openModelDir(dir, { weights: true, onnx: true });
+    const st = openWeights(model);
+    const weights = (name: string, shape: readonly number[]) => st.getTensor(name, shape);
+    const backend = await createOnnxBackend(model, { threads: 1, batchSize: 2 });
+    try {
+      const pixels = randomPixels(3, 32, seed + 10);
+      const img = await backend.encodeImages({ data: pixels, n: 3, size: 32 });
+      expectClose(img, referenceEncodeImages(model.config, weights, pixels, 3).embeds, BOUNDS, 'image_embeds');
+
+      // Lengths cover 2 (bos, eos) and the full context; pad 0 and pad eos must give the same.
+      const lengths = [2, 7, 16, 11];
+      const ids = randomInputIds(4, { contextLength: 16, vocabSize: 600, seed: seed + 20, lengths });
+      const ref = referenceEncodeTexts(model.config, weights, ids, 4).embeds;
+      expectClose(await backend.encodeTexts(ids, 4), ref, BOUNDS, 'text_embeds (pad 0)');
+      const eosPadded = randomInputIds(4, { contextLength: 16, vocabSize: 600, seed: seed + 20, lengths, pad: 599 });
+      expect(eosPadded).not.toEqual(ids);
+      expectClose(await backend.encodeTexts(eosPadded, 4), ref, BOUNDS, 'text_embeds (pad eos)');
+    } finally {
+      backend.dispose();
+    }
+  });
+});
