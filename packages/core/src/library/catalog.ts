@@ -141,18 +141,13 @@ export class Catalog {
   }
 
   /**
-   * Records the model on first use; afterwards refuses any other model (embeddings of two
-   * models are not comparable) and any other storage format.
+   * Throws CatalogMismatchError unless `model` is the one the catalog was built with (embeddings
+   * of two models are not comparable) and `store`, when given, its storage format.
+   * An empty catalog accepts any model.
    */
-  bindModel(model: ModelIdentity, store?: StoreFormat): CatalogModel {
+  checkModel(model: ModelIdentity, store?: StoreFormat): void {
     const current = this.model();
-    if (!current) {
-      this.db
-        .prepare('INSERT INTO model VALUES (1, ?, ?, ?, ?, ?)')
-        .run(model.id, model.projectionDim, model.configHash, store ?? 'f32', model.dir);
-      this.writes++;
-      return { ...model, store: store ?? 'f32' };
-    }
+    if (!current) return;
     if (current.configHash !== model.configHash || current.projectionDim !== model.projectionDim) {
       throw new CatalogMismatchError(
         `catalog was built with model ${current.id} (dim ${current.projectionDim}, config ${current.configHash.slice(0, 12)}); ` +
@@ -165,6 +160,19 @@ export class Catalog {
         `catalog stores ${current.store} embeddings; cannot add ${store} ones: use another --db`,
         this.path,
       );
+    }
+  }
+
+  /** Checks the model, then records it (first use) or where it now lives. */
+  bindModel(model: ModelIdentity, store?: StoreFormat): CatalogModel {
+    this.checkModel(model, store);
+    const current = this.model();
+    if (!current) {
+      this.db
+        .prepare('INSERT INTO model VALUES (1, ?, ?, ?, ?, ?)')
+        .run(model.id, model.projectionDim, model.configHash, store ?? 'f32', model.dir);
+      this.writes++;
+      return { ...model, store: store ?? 'f32' };
     }
     if (model.dir !== null && model.dir !== current.dir) {
       this.db.prepare('UPDATE model SET model_dir = ?').run(model.dir);

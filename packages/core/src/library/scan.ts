@@ -1,7 +1,7 @@
 // Walks a photo folder: recursive, symlinks followed (each real directory entered once, so link
 // loops end), hidden entries skipped unless asked. Files are recognised as images by their
 // first bytes, not their names.
-import fs from 'node:fs/promises';
+import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -96,14 +96,10 @@ export function hasImageExtension(file: string): boolean {
   return IMAGE_EXTENSIONS.has(path.extname(file).toLowerCase());
 }
 
-/** The first SNIFF_BYTES bytes of a file (fewer for a shorter file). */
-export async function readHead(file: string): Promise<Uint8Array> {
-  const fh = await fs.open(file, 'r');
-  try {
-    const buf = new Uint8Array(SNIFF_BYTES);
-    const { bytesRead } = await fh.read(buf, 0, SNIFF_BYTES, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
+/** The first SNIFF_BYTES bytes of an open file (fewer for a shorter one); positional, so the
+ * handle's own position stays at 0 for a following readFile(). */
+export async function readHead(fh: FileHandle): Promise<Uint8Array> {
+  const buf = new Uint8Array(SNIFF_BYTES);
+  const { bytesRead } = await fh.read(buf, 0, SNIFF_BYTES, 0);
+  return buf.subarray(0, bytesRead);
 }

@@ -1,0 +1,160 @@
+// The catalog on its own: model identity, batch writes, content sharing, missing/prune,
+// the embedding matrix, schema versions and the writer lock.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { CatalogBusyError, CatalogMismatchError, UsageError } from '../src/errors.js';
+import { Catalog, type ModelIdentity } from '../src/library/catalog.js';
+import { SCHEMA_VERSION } from '../src/library/schema.js';
+import { WriterLock } from '../src/library/writer-lock.js';
+import { scratchDir } from './helpers/tmp-dir.js';
+
+const tmp = scratchDir('catalog');
+const MODEL: ModelIdentity = { id: 'tiny', projectionDim: 4, configHash: 'a'.repeat(64), dir: '/models/tiny' };
+const stat = (p: string, size = 10, mtimeMs = 1000.5) => ({ path: p, size, mtimeMs });
+const f32 = (...v: number[]) => new Uint8Array(Float32Array.from(v).buffer);
+
+function fresh(): Catalog {
+  return Catalog.open(path.join(tmp(), 'c.db'), { create: true });
+}
+
+describe('Catalog', () => {
+  it('records the model once and refuses another model or storage format', () => {
+    const c = fresh();
+    expect(c.model()).toBeNull();
+    expect(c.bindModel(MODEL, 'f16')).toMatchObject({ id: 'tiny', store: 'f16' });
+    expect(c.bindModel({ ...MODEL, dir: '/elsewhere' }).dir).toBe('/elsewhere');
+    expect(c.model()?.dir).toBe('/elsewhere');
+    expect(() => c.bindModel({ ...MODEL, configHash: 'b'.repeat(64) })).toThrow(CatalogMismatchError);
+    expect(() => c.checkModel({ ...MODEL, projectionDim: 8 })).toThrow(/refusing to mix/);
+    expect(() => c.bindModel(MODEL, 'f32')).toThrow(/stores f16 embeddings/);
+    c.close();
+  });
+
+  it('stores shared content once, validates embedding size, and writes a batch atomically', () => {
+    const c = fresh();
+    c.bindModel(MODEL);
+    c.writeBatch([
+      { files: [stat('/lib/a.jpg'), stat('/lib/copy.jpg')], content: { hash: 'h1', embedding: f32(1, 0, 0, 0) } },
+      { files: [stat('/lib/bad.jpg')], content: { hash: 'h2', error: { code: 'IMAGE_DECODE', message: 'truncated' } } },
+    ]);
+    expect(c.counts()).toEqual({ files: 3, missing: 0, contents: 2, ok: 2, errors: 1 });
+    expect(c.file('/lib/copy.jpg')?.contentId).toBe(c.contentId('h1'));
+    expect(c.errors()).toEqual([{ path: '/lib/bad.jpg', code: 'IMAGE_DECODE', message: 'truncated' }]);
+
+    // A wrong-sized embedding aborts the whole batch: the first entry must not land either.
+    expect(() =>
+      c.writeBatch([
+        { files: [stat('/lib/b.jpg')], content: { hash: 'h3', embedding: f32(0, 1, 0, 0) } },
+        { files: [stat('/lib/c.jpg')], content: { hash: 'h4', embedding: f32(0, 1, 0) } },
+      ]),
+    ).toThrow(RangeError);
+    expect(c.file('/lib/b.jpg')).toBeUndefined();
+    expect(c.contentId('h3')).toBeUndefined();
+    expect(c.integrityCheck()).toBe('ok');
+    c.close();
+  });
+
+  it('marks vanished files missing, or prunes them with orphaned contents', () => {
+    const c = fresh();
+    c.bindModel(MODEL);
+    c.writeBatch([
+      { files: [stat('/lib/a.jpg')], content: { hash: 'h1', embedding: f32(1, 0, 0, 0) } },
+      { files: [stat('/lib/sub/b.jpg')], content: { hash: 'h2', embedding: f32(0, 1, 0, 0) } },
+      { files: [stat('/library2/c.jpg')], content: { hash: 'h3', embedding: f32(0, 0, 1, 0) } },
+    ]);
+    // Only paths under /lib/ are reconciled; /library2 shares the prefix string but is not under it.
+    expect(c.reconcile('/lib', new Set(['/lib/a.jpg']), false)).toBe(1);
+    expect(c.file('/lib/sub/b.jpg')?.missing).toBe(true);
+    expect(c.file('/library2/c.jpg')?.missing).toBe(false);
+    expect(c.embeddings().rows).toBe(2); // missing files leave the search matrix
+    expect(c.reconcile('/lib', new Set(['/lib/a.jpg']), true)).toBe(1);
+    expect(c.file('/lib/sub/b.jpg')).toBeUndefined();
+    expect(c.contentId('h2')).toBeUndefined();
+    expect(c.counts()).toEqual({ files: 2, missing: 0, contents: 2, ok: 2, errors: 0 });
+    c.close();
+  });
+
+  it('loads embeddings into one matrix aligned with content ids (f32 and f16)', () => {
+    for (const store of ['f32', 'f16'] as const) {
+      const c = fresh();
+      c.bindModel(MODEL, store);
+      const blob = (v: number[]) =>
+        store === 'f32' ? f32(...v) : new Uint8Array(Uint16Array.from(v.map((x) => (x === 1 ? 0x3c00 : 0))).buffer);
+      c.writeBatch([
+        { files: [stat('/l/a.jpg')], content: { hash: 'h1', embedding: blob([1, 0, 0, 0]) } },
+        { files: [stat('/l/x.jpg')], content: { hash: 'hx', error: { code: 'IMAGE_DECODE', message: 'bad' } } },
+        { files: [stat('/l/b.jpg')], content: { hash: 'h2', embedding: blob([0, 0, 0, 1]) } },
+      ]);
+      const m = c.embeddings();
+      expect(m.rows).toBe(2);
+      expect(m.store).toBe(store);
+      expect(m.data).toBeInstanceOf(store === 'f32' ? Float32Array : Uint16Array);
+      expect(Array.from(m.contentIds)).toEqual([c.contentId('h1'), c.contentId('h2')]);
+      const one = store === 'f32' ? 1 : 0x3c00;
+      expect(Array.from(m.data)).toEqual([one, 0, 0, 0, 0, 0, 0, one]);
+      expect(c.paths(m.contentIds)).toEqual(
+        new Map([
+          [c.contentId('h1'), ['/l/a.jpg']],
+          [c.contentId('h2'), ['/l/b.jpg']],
+        ]),
+      );
+      c.close();
+    }
+  });
+
+  it('refuses a newer schema and a file that is not a database; requires an existing file unless creating', () => {
+    const dir = tmp();
+    const newer = path.join(dir, 'newer.db');
+    const raw = new Database(newer);
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    raw.close();
+    expect(() => Catalog.open(newer)).toThrow(/newer than this clipkit supports/);
+    const junk = path.join(dir, 'junk.db');
+    fs.writeFileSync(junk, 'this is not sqlite, just text long enough to be read as a header......');
+    expect(() => Catalog.open(junk)).toThrow(CatalogMismatchError);
+    expect(() => Catalog.open(path.join(dir, 'absent.db'))).toThrow(UsageError);
+    expect(fs.existsSync(path.join(dir, 'absent.db'))).toBe(false);
+  });
+
+  it('migrates a fresh file to the current schema version', () => {
+    const c = fresh();
+    const raw = new Database(c.path, { readonly: true });
+    expect(raw.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    raw.close();
+    c.close();
+  });
+});
+
+describe('WriterLock', () => {
+  it('lets one writer in, reports busy to the next, and frees on release', () => {
+    const db = path.join(tmp(), 'c.db');
+    const first = WriterLock.acquire(db);
+    expect(() => WriterLock.acquire(db)).toThrow(CatalogBusyError);
+    expect(() => WriterLock.acquire(db)).toThrow(/database is busy/);
+    first.release();
+    WriterLock.acquire(db).release();
+  });
+
+  it('is freed by the kernel when its holder is killed with SIGKILL', async () => {
+    const db = path.join(tmp(), 'c.db');
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const D = require('better-sqlite3');` +
+          `const d = new D(${JSON.stringify(`${db}.lock`)}, { timeout: 0 }); d.exec('BEGIN EXCLUSIVE');` +
+          `process.stdout.write('held\\n'); setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    expect(() => WriterLock.acquire(db)).toThrow(CatalogBusyError);
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder.once('exit', resolve));
+    WriterLock.acquire(db).release();
+  });
+});

@@ -1,0 +1,82 @@
+// The folder walk (recursion, hidden entries, symlink loops) and image sniffing by content.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../src/errors.js';
+import { hasImageExtension, sniffImage, walk } from '../src/library/scan.js';
+import { scratchDir } from './helpers/tmp-dir.js';
+
+const tmp = scratchDir('scan');
+
+async function collect(root: string, hidden = false): Promise<string[]> {
+  const out: string[] = [];
+  for await (const f of walk(root, { hidden })) out.push(path.relative(root, f.path));
+  return out;
+}
+
+describe('walk', () => {
+  it('recurses, skips hidden entries unless asked, and follows links without looping', async () => {
+    const root = tmp();
+    fs.mkdirSync(path.join(root, 'a/b'), { recursive: true });
+    fs.mkdirSync(path.join(root, '.thumbs'));
+    fs.writeFileSync(path.join(root, 'a/b/1.jpg'), 'x');
+    fs.writeFileSync(path.join(root, 'a/2.png'), 'xy');
+    fs.writeFileSync(path.join(root, '.hidden.jpg'), 'x');
+    fs.writeFileSync(path.join(root, '.thumbs/t.jpg'), 'x');
+    fs.symlinkSync(root, path.join(root, 'a/b/loop')); // a cycle back to the root
+    fs.symlinkSync(path.join(root, 'a/2.png'), path.join(root, 'link.png'));
+    fs.symlinkSync(path.join(root, 'nowhere'), path.join(root, 'dangling.jpg'));
+
+    expect(await collect(root)).toEqual(['a/2.png', 'a/b/1.jpg', 'link.png']);
+    expect(await collect(root, true)).toEqual(['.hidden.jpg', '.thumbs/t.jpg', 'a/2.png', 'a/b/1.jpg', 'link.png']);
+  });
+
+  it('reports size and mtime from stat', async () => {
+    const root = tmp();
+    fs.writeFileSync(path.join(root, 'f.bin'), Buffer.alloc(1234));
+    const found = [];
+    for await (const f of walk(root)) found.push(f);
+    expect(found).toHaveLength(1);
+    expect(found[0]?.size).toBe(1234);
+    expect(found[0]?.mtimeMs).toBe(fs.statSync(path.join(root, 'f.bin')).mtimeMs);
+  });
+
+  it('rejects a missing root or a file with UsageError naming it', async () => {
+    const root = tmp();
+    fs.writeFileSync(path.join(root, 'file'), 'x');
+    await expect(collect(path.join(root, 'nope'))).rejects.toThrow(UsageError);
+    await expect(collect(path.join(root, 'file'))).rejects.toThrow(/file: not a folder/);
+  });
+});
+
+describe('sniffImage', () => {
+  const bytes = (...parts: Array<number[] | string>) =>
+    Uint8Array.from(parts.flatMap((p) => (typeof p === 'string' ? [...p].map((c) => c.charCodeAt(0)) : p)));
+
+  it.each([
+    ['jpeg', bytes([0xff, 0xd8, 0xff, 0xe0], 'JFIF')],
+    ['png', bytes([0x89], 'PNG', [0x0d, 0x0a, 0x1a, 0x0a])],
+    ['gif', bytes('GIF89a')],
+    ['webp', bytes('RIFF', [1, 2, 3, 4], 'WEBPVP8 ')],
+    ['tiff', bytes('II', [0x2a, 0])],
+    ['tiff', bytes('MM', [0, 0x2a])],
+    ['avif', bytes([0, 0, 0, 0x20], 'ftypavif')],
+    ['heif', bytes([0, 0, 0, 0x18], 'ftypheic')],
+    ['jxl', bytes([0xff, 0x0a])],
+    ['bmp', bytes('BM', new Array<number>(30).fill(0))],
+  ])('recognises %s', (format, head) => {
+    expect(sniffImage(head)).toBe(format);
+  });
+
+  it('returns null for non-images, short heads and video ftyp brands', () => {
+    expect(sniffImage(bytes('hello world, not an image'))).toBeNull();
+    expect(sniffImage(bytes([0xff, 0xd8]))).toBeNull();
+    expect(sniffImage(new Uint8Array(0))).toBeNull();
+    expect(sniffImage(bytes([0, 0, 0, 0x20], 'ftypisom'))).toBeNull();
+  });
+
+  it('knows image extensions case-insensitively', () => {
+    expect(hasImageExtension('/x/IMG_1.JPG')).toBe(true);
+    expect(hasImageExtension('/x/notes.txt')).toBe(false);
+  });
+});
