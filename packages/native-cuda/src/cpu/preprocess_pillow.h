@@ -1,4 +1,5 @@
-// Private to src/cpu/preprocess.cc and its test: the pieces of OpenAI CLIP's PIL pipeline whose
+// Private to src/cpu/preprocess.cc, its test and src/cuda/preprocess.cu (which reuses these so the
+// GPU kernel stays bit-identical): the pieces of OpenAI CLIP's PIL pipeline whose
 // exact integer/double arithmetic decides bit-exactness (Pillow 9.4 Resample.c, Geometry.c,
 // Convert.c; torchvision 0.14 Resize/CenterCrop). Kept separate so the test can check each
 // piece against hand-derived values, not only the fused result.
