@@ -1,0 +1,31 @@
+// A validated kernel call, runnable now (sync API) or on a libuv worker thread (async API).
+#pragma once
+
+#include <napi.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace clipkit::binding {
+
+struct Job {
+  // The kernel work. Touches only native memory captured by value (raw pointers into typed
+  // arrays listed in `keep`, and shared_ptr<Storage> of Tensors), never JS values.
+  std::function<void()> run;
+  // JS objects whose memory `run` reads or writes: referenced until the job settles.
+  std::vector<Napi::Value> keep;
+  // Native allocations (Tensor storage) `run` uses: a dispose() meanwhile cannot free them.
+  std::vector<std::shared_ptr<void>> owners;
+  // What the call returns / the promise resolves with, built on the main thread from the
+  // `keep` values (same order; napi_value handles do not outlive the call, so the async path
+  // passes them back from its references). Undefined when empty.
+  std::function<Napi::Value(Napi::Env, const std::vector<Napi::Value>& keep)> result;
+};
+
+// Runs on the calling thread and returns the result.
+Napi::Value run_now(Napi::Env env, Job job);
+// Queues on the libuv pool; returns a promise. Kernel exceptions reject it with an Error.
+Napi::Value run_async(Napi::Env env, const char* name, Job job);
+
+}  // namespace clipkit::binding

@@ -1,0 +1,74 @@
+// linear / linearAsync: out[m,n] = act(x[m,k]·w[n,k]ᵀ + bias[n]) + residual[m,n].
+#include "binding/args.h"
+#include "binding/module.h"
+#include "clipkit/kernels.h"
+
+namespace clipkit::binding {
+namespace {
+
+Job prepare_linear(const Napi::CallbackInfo& info, const char* fn) {
+  Args args(info, fn);
+  const Buffer x = args.f32(info[0], "x");
+  const Buffer w = args.f32(info[1], "w");
+  const bool has_bias = !info[2].IsNull() && !info[2].IsUndefined();
+  const Buffer bias = has_bias ? args.f32(info[2], "bias") : Buffer{};
+  const Buffer out = args.f32(info[3], "out");
+  const Napi::Object opts = args.options(4, "opts", true);
+  const int64_t m = args.dim(opts, "m");
+  const int64_t n = args.dim(opts, "n");
+  const int64_t k = args.dim(opts, "k");
+  const auto act = static_cast<Activation>(
+      args.choice(opts, "activation", {"none", "quick_gelu", "gelu"}, 0));
+  const Napi::Value residual_js = opts.Get("residual");
+  const bool has_residual = !residual_js.IsNull() && !residual_js.IsUndefined();
+  const Buffer residual = has_residual ? args.f32(residual_js, "residual") : Buffer{};
+
+  // Weights must match their shape exactly; activations may be larger buffers reused across
+  // batch sizes (only the first rows are read/written).
+  args.need(x, "x", args.product({m, k}, "m*k"), "m*k", false);
+  args.need(w, "w", args.product({n, k}, "n*k"), "n*k", true);
+  if (has_bias) args.need(bias, "bias", static_cast<uint64_t>(n), "n", true);
+  args.need(out, "out", args.product({m, n}, "m*n"), "m*n", false);
+  if (has_residual) args.need(residual, "residual", args.product({m, n}, "m*n"), "m*n", false);
+
+  const Device device = args.device_of({&x, &w, has_bias ? &bias : nullptr, &out,
+                                        has_residual ? &residual : nullptr});
+  args.no_overlap(out, "out", x, "x", false);
+  args.no_overlap(out, "out", w, "w", false);
+  if (has_bias) args.no_overlap(out, "out", bias, "bias", false);
+  if (has_residual) args.no_overlap(out, "out", residual, "residual", true);
+
+  Job job;
+  for (const Buffer* b : {&x, &w, &bias, &out, &residual}) keep_alive(job, *b);
+  const float* px = x.f32();
+  const float* pw = w.f32();
+  const float* pb = has_bias ? bias.f32() : nullptr;
+  const float* pr = has_residual ? residual.f32() : nullptr;
+  float* po = out.f32_mut();
+  job.run = [=] {
+    if (device == Device::Cuda) {
+      cuda::linear(px, pw, pb, pr, po, m, n, k, act);
+      cuda::synchronize();
+    } else {
+      cpu::linear(px, pw, pb, pr, po, m, n, k, act);
+    }
+  };
+  return job;
+}
+
+Napi::Value linear(const Napi::CallbackInfo& info) {
+  return run_now(info.Env(), prepare_linear(info, "linear"));
+}
+
+Napi::Value linear_async(const Napi::CallbackInfo& info) {
+  return run_async(info.Env(), "clipkit.linear", prepare_linear(info, "linearAsync"));
+}
+
+}  // namespace
+
+void register_linear(Napi::Env env, Napi::Object exports) {
+  exports.Set("linear", Napi::Function::New<linear>(env, "linear"));
+  exports.Set("linearAsync", Napi::Function::New<linear_async>(env, "linearAsync"));
+}
+
+}  // namespace clipkit::binding

@@ -1,0 +1,177 @@
+// preprocess / preprocessAsync (batch of decoded images -> normalised CHW slots of `out`) and
+// preprocessCrop (the uint8 RGB crop, for exactness checks).
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "binding/args.h"
+#include "binding/module.h"
+#include "clipkit/kernels.h"
+#include "cpu/preprocess_pillow.h"
+
+namespace clipkit::binding {
+namespace {
+
+// Pillow's resampling boxes are float: sides stay below 2^24 so they are exact.
+constexpr int64_t kMaxSide = (1 << 24) - 1;
+constexpr int64_t kMaxOutputSide = 8192;
+
+struct Image {
+  ImageU8 img;
+  Resample resample;
+  bool cmyk;
+  Napi::Value data_js;
+};
+
+Image read_image(const Args& args, Napi::Value value, const std::string& name,
+                 int resize_shortest) {
+  if (!value.IsObject() || value.IsArray() || value.IsTypedArray())
+    args.type_error(name + " must be an object {data, width, height, channels}");
+  const Napi::Object o = value.As<Napi::Object>();
+  const TypedView data = args.typed(o.Get("data"), name + ".data",
+                                    {napi_uint8_array, napi_uint8_clamped_array}, "a Uint8Array");
+  const int64_t width = args.integer(o.Get("width"), name + ".width", 1, kMaxSide);
+  const int64_t height = args.integer(o.Get("height"), name + ".height", 1, kMaxSide);
+  const int64_t channels = args.integer(o.Get("channels"), name + ".channels", 1, 4);
+  const uint64_t need = static_cast<uint64_t>(width) * static_cast<uint64_t>(height) *
+                        static_cast<uint64_t>(channels);  // < 2^50: no overflow
+  if (data.length < need) {
+    args.range_error(name + ".data has " + std::to_string(data.length) +
+                     " bytes, expected width*height*channels = " + std::to_string(need));
+  }
+  const cpu::pillow::Size rs = cpu::pillow::resized_size(width, height, resize_shortest);
+  if (rs.width > kMaxSide || rs.height > kMaxSide) {
+    args.range_error(name + ": resizing " + std::to_string(width) + "x" + std::to_string(height) +
+                     " to a shorter side of " + std::to_string(resize_shortest) + " gives " +
+                     std::to_string(rs.width) + "x" + std::to_string(rs.height) +
+                     ", beyond the supported " + std::to_string(kMaxSide) + " per side");
+  }
+  Image im{};
+  im.img = ImageU8{static_cast<const uint8_t*>(data.data), width, height,
+                   static_cast<int>(channels), width * channels};
+  const Napi::Value resample = o.Get("resample");
+  im.resample = resample.IsUndefined()
+                    ? Resample::Bicubic
+                    : static_cast<Resample>(args.choice(resample, name + ".resample",
+                                                        {"bicubic", "nearest"}));
+  const Napi::Value cmyk = o.Get("cmyk");
+  if (!cmyk.IsUndefined() && !cmyk.IsBoolean())
+    args.type_error(name + ".cmyk must be a boolean");
+  im.cmyk = cmyk.IsBoolean() && cmyk.As<Napi::Boolean>().Value();
+  if (im.cmyk && channels != 4)
+    args.range_error(name + ".cmyk needs 4 channels, got " + std::to_string(channels));
+  im.data_js = data.js;
+  return im;
+}
+
+void read_triple(const Args& args, const Napi::Object& opts, const char* key, const float* fallback,
+                 bool positive, float* out) {
+  const Napi::Value v = opts.Get(key);
+  if (v.IsUndefined()) {
+    for (int i = 0; i < 3; ++i) out[i] = fallback[i];
+    return;
+  }
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != 3)
+    args.type_error(std::string(key) + " must be an array of 3 numbers");
+  const Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < 3; ++i) {
+    const Napi::Value e = a.Get(i);
+    const std::string name = std::string(key) + "[" + std::to_string(i) + "]";
+    if (!e.IsNumber()) args.type_error(name + " must be a number");
+    const double d = e.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || (positive && !(d > 0.0)))
+      args.range_error(name + (positive ? " must be finite and > 0" : " must be finite"));
+    out[i] = static_cast<float>(d);
+  }
+}
+
+// OpenAI CLIP's normalisation constants.
+constexpr float kClipMean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+constexpr float kClipStd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+
+PreprocessParams read_params(const Args& args, const Napi::Object& opts) {
+  PreprocessParams p{};
+  p.resize_shortest = static_cast<int>(args.integer(opts, "resizeShortest", 1, kMaxOutputSide, 224));
+  p.crop_size = static_cast<int>(args.integer(opts, "cropSize", 1, kMaxOutputSide, p.resize_shortest));
+  read_triple(args, opts, "mean", kClipMean, false, p.mean);
+  read_triple(args, opts, "std", kClipStd, true, p.std);
+  p.alpha = static_cast<AlphaMode>(args.choice(opts, "alpha", {"reference", "white", "black"}, 0));
+  p.crop = static_cast<CropRounding>(args.choice(opts, "crop", {"round", "floor"}, 0));
+  return p;
+}
+
+Job prepare_batch(const Napi::CallbackInfo& info, const char* fn) {
+  Args args(info, fn);
+  if (!info[0].IsArray()) args.type_error("images must be an array of images");
+  const Napi::Array list = info[0].As<Napi::Array>();
+  const Buffer out = args.f32(info[1], "out");
+  const Napi::Object opts = args.options(2, "opts", false);
+  const PreprocessParams params = read_params(args, opts);
+  const int64_t offset = args.integer(opts, "offset", 0, kMaxDim, 0);
+
+  std::vector<Image> images;
+  images.reserve(list.Length());
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    images.push_back(
+        read_image(args, list.Get(i), "images[" + std::to_string(i) + "]", params.resize_shortest));
+  }
+  const int64_t c = params.crop_size;
+  const uint64_t slot = args.product({3, c, c}, "3*cropSize*cropSize");
+  const uint64_t slots = static_cast<uint64_t>(offset) + images.size();
+  uint64_t want = 0;
+  if (__builtin_mul_overflow(slots, slot, &want)) args.range_error("offset is too large");
+  args.need(out, "out", want, "(offset+images.length)*3*cropSize*cropSize", false);
+  const Device device = args.device_of({&out});
+
+  Job job;
+  keep_alive(job, out);
+  for (const Image& im : images) job.keep.push_back(im.data_js);
+  float* base = out.f32_mut() + static_cast<size_t>(offset) * slot;
+  job.run = [=] {
+    for (size_t i = 0; i < images.size(); ++i) {
+      PreprocessParams p = params;
+      p.resample = images[i].resample;
+      p.cmyk = images[i].cmyk;
+      float* dst = base + i * slot;
+      if (device == Device::Cuda) {
+        cuda::preprocess(images[i].img, p, dst);
+      } else {
+        cpu::preprocess(images[i].img, p, dst, nullptr);
+      }
+    }
+    if (device == Device::Cuda) cuda::synchronize();
+  };
+  return job;
+}
+
+Napi::Value preprocess(const Napi::CallbackInfo& info) {
+  return run_now(info.Env(), prepare_batch(info, "preprocess"));
+}
+
+Napi::Value preprocess_async(const Napi::CallbackInfo& info) {
+  return run_async(info.Env(), "clipkit.preprocess", prepare_batch(info, "preprocessAsync"));
+}
+
+Napi::Value preprocess_crop(const Napi::CallbackInfo& info) {
+  Args args(info, "preprocessCrop");
+  const Napi::Object opts = args.options(1, "opts", false);
+  PreprocessParams p = read_params(args, opts);
+  const Image im = read_image(args, info[0], "image", p.resize_shortest);
+  p.resample = im.resample;
+  p.cmyk = im.cmyk;
+  const auto c = static_cast<size_t>(p.crop_size);
+  std::vector<float> normalised(3 * c * c);
+  Napi::Uint8Array crop = Napi::Uint8Array::New(info.Env(), 3 * c * c);
+  cpu::preprocess(im.img, p, normalised.data(), crop.Data());
+  return crop;
+}
+
+}  // namespace
+
+void register_preprocess(Napi::Env env, Napi::Object exports) {
+  exports.Set("preprocess", Napi::Function::New<preprocess>(env, "preprocess"));
+  exports.Set("preprocessAsync", Napi::Function::New<preprocess_async>(env, "preprocessAsync"));
+  exports.Set("preprocessCrop", Napi::Function::New<preprocess_crop>(env, "preprocessCrop"));
+}
+
+}  // namespace clipkit::binding

@@ -1,0 +1,249 @@
+#include "binding/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "binding/args.h"
+#include "binding/half.h"
+#include "binding/module.h"
+#include "clipkit/kernels.h"
+
+namespace clipkit::binding {
+namespace {
+
+// Only native code holds this pointer, so `new Tensor()` from JS cannot build an empty handle.
+int g_construct_token = 0;
+
+constexpr size_t kAlign = 64;
+constexpr size_t kMaxRank = 8;
+
+const char* device_name(Device d) { return d == Device::Cuda ? "cuda" : "cpu"; }
+
+}  // namespace
+
+std::shared_ptr<Storage> Storage::allocate(Device device, size_t bytes) {
+  if (device == Device::Cuda) {
+    void* p = cuda::malloc_device(bytes);
+    return std::shared_ptr<Storage>(new Storage(device, p, bytes));
+  }
+  const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
+  void* p = std::aligned_alloc(kAlign, rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  return std::shared_ptr<Storage>(new Storage(device, p, bytes));
+}
+
+Storage::~Storage() {
+  if (device_ == Device::Cuda) {
+    try {
+      cuda::free_device(data_);
+    } catch (...) {
+      // A failing free during teardown (driver already gone) has nothing left to release.
+    }
+  } else {
+    std::free(data_);
+  }
+}
+
+void Tensor::define(Napi::Env env) {
+  Napi::Function cls = DefineClass(
+      env, "Tensor",
+      {InstanceAccessor<&Tensor::shape_getter>("shape"),
+       InstanceAccessor<&Tensor::dtype_getter>("dtype"),
+       InstanceAccessor<&Tensor::device_getter>("device"),
+       InstanceAccessor<&Tensor::size_getter>("size"),
+       InstanceAccessor<&Tensor::disposed_getter>("disposed"),
+       InstanceMethod<&Tensor::to_array>("toArray"), InstanceMethod<&Tensor::write>("write"),
+       InstanceMethod<&Tensor::dispose>("dispose")});
+  addon_data(env).tensor_class = Napi::Persistent(cls);
+}
+
+Tensor* Tensor::from(Napi::Value value) {
+  if (!value.IsObject()) return nullptr;
+  Napi::Env env = value.Env();
+  if (!value.As<Napi::Object>().InstanceOf(addon_data(env).tensor_class.Value())) return nullptr;
+  // A prototype-spoofed plain object passes InstanceOf but has nothing wrapped.
+  void* wrapped = nullptr;
+  if (napi_unwrap(env, value, &wrapped) != napi_ok || wrapped == nullptr) return nullptr;
+  return static_cast<Tensor*>(wrapped);
+}
+
+Napi::Object Tensor::wrap(Napi::Env env, std::shared_ptr<Storage> storage, DType dtype,
+                          std::vector<int64_t> shape) {
+  Napi::Object obj =
+      addon_data(env).tensor_class.New({Napi::External<int>::New(env, &g_construct_token)});
+  Tensor* t = Unwrap(obj);
+  t->device_ = storage->device();
+  t->dtype_ = dtype;
+  t->shape_ = std::move(shape);
+  t->size_ = storage->bytes() / dtype_bytes(dtype);
+  t->storage_ = std::move(storage);
+  if (t->device_ == Device::Cpu)
+    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(t->storage_->bytes()));
+  return obj;
+}
+
+Tensor::Tensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal() ||
+      info[0].As<Napi::External<int>>().Data() != &g_construct_token) {
+    throw Napi::TypeError::New(info.Env(), "Tensor: use tensor(data, shape) to create tensors");
+  }
+}
+
+Tensor::~Tensor() {
+  // GC safety net for tensors that were never disposed.
+  if (storage_ != nullptr && device_ == Device::Cpu)
+    Napi::MemoryManagement::AdjustExternalMemory(Env(), -static_cast<int64_t>(storage_->bytes()));
+}
+
+void Tensor::release(Napi::Env env) {
+  if (storage_ == nullptr) return;
+  if (device_ == Device::Cpu)
+    Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(storage_->bytes()));
+  storage_.reset();
+}
+
+void Tensor::require_live(Napi::Env env, const char* method) const {
+  if (storage_ == nullptr)
+    throw Napi::Error::New(env, std::string("Tensor.") + method + ": tensor is disposed");
+}
+
+Napi::Value Tensor::shape_getter(const Napi::CallbackInfo& info) {
+  Napi::Array a = Napi::Array::New(info.Env(), shape_.size());
+  for (size_t i = 0; i < shape_.size(); ++i)
+    a.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), static_cast<double>(shape_[i])));
+  return a;
+}
+
+Napi::Value Tensor::dtype_getter(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), dtype_ == DType::F32 ? "f32" : "f16");
+}
+
+Napi::Value Tensor::device_getter(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), device_name(device_));
+}
+
+Napi::Value Tensor::size_getter(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(size_));
+}
+
+Napi::Value Tensor::disposed_getter(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), storage_ == nullptr);
+}
+
+Napi::Value Tensor::to_array(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_live(env, "toArray");
+  Napi::Float32Array out = Napi::Float32Array::New(env, size_);
+  const void* src = storage_->data();
+  std::vector<uint8_t> staging;
+  if (device_ == Device::Cuda) {
+    staging.resize(storage_->bytes());
+    cuda::copy_to_host(staging.data(), src, staging.size());
+    src = staging.data();
+  }
+  if (dtype_ == DType::F32) {
+    std::memcpy(out.Data(), src, size_ * 4);
+  } else {
+    const auto* h = static_cast<const uint16_t*>(src);
+    for (size_t i = 0; i < size_; ++i) out[i] = half_to_float(h[i]);
+  }
+  return out;
+}
+
+void Tensor::write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_live(env, "write");
+  Args args(info, "Tensor.write");
+  const TypedView data = args.typed(info[0], "data", {napi_float32_array}, "a Float32Array");
+  if (data.length != size_) {
+    args.range_error("data has " + std::to_string(data.length) + " elements, expected size = " +
+                     std::to_string(size_));
+  }
+  const auto* src = static_cast<const float*>(data.data);
+  std::vector<uint16_t> halves;
+  const void* bytes = src;
+  if (dtype_ == DType::F16) {
+    halves.resize(size_);
+    for (size_t i = 0; i < size_; ++i) halves[i] = float_to_half(src[i]);
+    bytes = halves.data();
+  }
+  if (device_ == Device::Cuda) {
+    cuda::copy_to_device(storage_->data(), bytes, storage_->bytes());
+  } else {
+    std::memcpy(storage_->data(), bytes, storage_->bytes());
+  }
+}
+
+void Tensor::dispose(const Napi::CallbackInfo& info) { release(info.Env()); }
+
+Napi::Value create_tensor(const Napi::CallbackInfo& info) {
+  Args args(info, "tensor");
+  Napi::Env env = info.Env();
+  const TypedView data = args.typed(info[0], "data", {napi_float32_array, napi_uint16_array},
+                                    "a Float32Array or Uint16Array (f16 bits)");
+  const bool data_is_half = info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
+
+  if (!info[1].IsArray()) args.type_error("shape must be an array of dimensions");
+  Napi::Array shape_js = info[1].As<Napi::Array>();
+  if (shape_js.Length() == 0 || shape_js.Length() > kMaxRank)
+    args.range_error("shape must have 1 to " + std::to_string(kMaxRank) + " dimensions");
+  std::vector<int64_t> shape;
+  uint64_t size = 1;
+  for (uint32_t i = 0; i < shape_js.Length(); ++i) {
+    const int64_t d = args.integer(shape_js.Get(i), "shape[" + std::to_string(i) + "]", 1, kMaxDim);
+    if (__builtin_mul_overflow(size, static_cast<uint64_t>(d), &size))
+      args.range_error("shape is too large (element count overflows 64 bits)");
+    shape.push_back(d);
+  }
+  if (size != data.length) {
+    args.range_error("data has " + std::to_string(data.length) +
+                     " elements, expected the product of shape = " + std::to_string(size));
+  }
+
+  const Napi::Object opts = args.options(2, "opts", false);
+  const DType dtype =
+      args.choice(opts, "dtype", {"f32", "f16"}, data_is_half ? 1 : 0) == 1 ? DType::F16 : DType::F32;
+  const Device device = args.choice(opts, "device", {"cpu", "cuda"}, 0) == 1 ? Device::Cuda : Device::Cpu;
+  if (device == Device::Cuda) {
+    std::string why;
+    if (!cuda::available(&why)) throw Napi::Error::New(env, "tensor: CUDA is not available: " + why);
+  }
+
+  // Convert on the host when the data's type differs from the tensor's dtype.
+  std::vector<uint8_t> converted;
+  const void* src = data.data;
+  if (dtype == DType::F16 && !data_is_half) {
+    converted.resize(size * 2);
+    auto* dst = reinterpret_cast<uint16_t*>(converted.data());
+    for (size_t i = 0; i < size; ++i) dst[i] = float_to_half(static_cast<const float*>(data.data)[i]);
+    src = converted.data();
+  } else if (dtype == DType::F32 && data_is_half) {
+    converted.resize(size * 4);
+    auto* dst = reinterpret_cast<float*>(converted.data());
+    for (size_t i = 0; i < size; ++i) dst[i] = half_to_float(static_cast<const uint16_t*>(data.data)[i]);
+    src = converted.data();
+  }
+
+  const size_t bytes = size * dtype_bytes(dtype);
+  std::shared_ptr<Storage> storage;
+  try {
+    storage = Storage::allocate(device, bytes);
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(env, "tensor: cannot allocate " + std::to_string(bytes) + " bytes");
+  }
+  if (device == Device::Cuda) {
+    cuda::copy_to_device(storage->data(), src, bytes);
+  } else {
+    std::memcpy(storage->data(), src, bytes);
+  }
+  return Tensor::wrap(env, std::move(storage), dtype, std::move(shape));
+}
+
+void register_tensor(Napi::Env env, Napi::Object exports) {
+  Tensor::define(env);
+  exports.Set("tensor", Napi::Function::New<create_tensor>(env, "tensor"));
+}
+
+}  // namespace clipkit::binding
