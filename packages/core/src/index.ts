@@ -14,3 +14,6 @@ export type { ModelDir, ModelFiles, ModelNeeds, TokenizerFiles } from './model/m
 export { createBackend } from './backends/create.js';
 export { createOnnxBackend } from './backends/onnx.js';
 export type { OnnxBackendOptions } from './backends/onnx.js';
+export { Clip } from './clip.js';
+export { SIMPLE_TEMPLATES, IMAGENET80_TEMPLATES } from './templates.js';
+export type { NativeBackendOptions } from './backends/native/index.js';

@@ -1,6 +1,9 @@
 // Every CLI command, in the order `clipkit --help` lists them. Add a command by creating
 // `src/cli/<name>.ts` exporting `register(program: Command): void` and listing it here.
 import type { Command } from 'commander';
+import { register as encode } from './encode.js';
+import { register as info } from './info.js';
+import { register as classify } from './classify.js';
 import { register as pull } from './pull.js';
 
-export const commands: Array<(program: Command) => void> = [pull];
+export const commands: Array<(program: Command) => void> = [encode, pull, info];

@@ -4,8 +4,7 @@
 import * as addon from '@clipkit/native-cuda';
 import type { NativeKernels } from '@clipkit/native-cuda';
 import { UsageError } from '../../errors.js';
-import { requireFiles, type ModelDir } from '../../model/model-dir.js';
-import { SafetensorsFile } from '../../model/safetensors.js';
+import { openWeights, type ModelDir } from '../../model/model-dir.js';
 import type { Backend, DeviceName, PixelBatch } from '../../types.js';
 import { checkBatchOptions, checkInputIds, checkPixelBatch } from '../inputs.js';
 import { createDeviceMemory, type DeviceMemory } from './memory.js';
@@ -25,7 +24,6 @@ const DEFAULT_BATCH = 32;
 const kernels: NativeKernels = addon;
 
 export async function createNativeBackend(model: ModelDir, opts: NativeBackendOptions = {}): Promise<Backend> {
-  requireFiles(model.files, { weights: true });
   checkBatchOptions(opts);
   const device = opts.device ?? 'cpu';
   if (device === 'cuda') {
@@ -36,7 +34,7 @@ export async function createNativeBackend(model: ModelDir, opts: NativeBackendOp
     }
   }
   if (opts.threads !== undefined) kernels.setThreads(opts.threads);
-  const file = SafetensorsFile.open(model.files.safetensors as string);
+  const file = openWeights(model);
   const memory = createDeviceMemory(kernels, device);
   try {
     const weights = loadClipWeights(file, model.config, memory);

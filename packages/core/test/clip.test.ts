@@ -1,0 +1,119 @@
+// The Clip API on a generated model, through both backends: text/image embeddings, L2
+// normalisation, and zero-shot classification checked against a computation from the embeddings.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Clip } from '../src/clip.js';
+import { UsageError } from '../src/errors.js';
+import { IMAGENET80_TEMPLATES } from '../src/templates.js';
+import { randomPixels, writeRandomClipModel } from '../src/testing/index.js';
+import type { PixelBatch } from '../src/types.js';
+import { expectClose } from './helpers/compare.js';
+
+const root = mkdtempSync(path.join(tmpdir(), 'clipkit-clip-'));
+const { dir, config } = writeRandomClipModel(path.join(root, 'model'), { seed: 5, onnx: true });
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const dim = config.projectionDim;
+const pixels: PixelBatch = { data: randomPixels(3, config.vision.imageSize, 9), n: 3, size: config.vision.imageSize };
+const labels = ['cat', 'dog', 'a red car'];
+
+function row(m: Float32Array, i: number): Float32Array {
+  return m.subarray(i * dim, (i + 1) * dim);
+}
+
+function unit(v: ArrayLike<number>): number[] {
+  const norm = Math.hypot(...Array.from(v));
+  return Array.from(v, (x) => x / norm);
+}
+
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] as number) * (b[i] as number);
+  return s;
+}
+
+describe.each(['onnx', 'native'] as const)('Clip with the %s backend', (backend) => {
+  let clip: Clip;
+  beforeAll(async () => {
+    clip = await Clip.load(dir, { backend, batchSize: 2 });
+  });
+  afterAll(() => clip.dispose());
+
+  it('describes the model and the runtime', () => {
+    expect(clip.info.projectionDim).toBe(dim);
+    expect(clip.info.imageSize).toBe(config.vision.imageSize);
+    expect(clip.runtime).toEqual({ backend, device: 'cpu' });
+  });
+
+  it('encodes texts and images to [n, projectionDim]; normalize gives unit rows in the same direction', async () => {
+    const texts = await clip.encodeTexts(labels);
+    const textsUnit = await clip.encodeTexts(labels, { normalize: true });
+    const images = await clip.encodeImages(pixels);
+    const imagesUnit = await clip.encodeImages(pixels, { normalize: true });
+    expect(texts).toHaveLength(labels.length * dim);
+    expect(images).toHaveLength(pixels.n * dim);
+    for (let i = 0; i < labels.length; i++) {
+      expect(Math.hypot(...row(textsUnit, i))).toBeCloseTo(1, 5);
+      expectClose(row(textsUnit, i), unit(row(texts, i)), { rel: 1e-6, maxAbs: 1e-6 }, `text ${i}`);
+    }
+    for (let i = 0; i < pixels.n; i++) expectClose(row(imagesUnit, i), unit(row(images, i)), { rel: 1e-6, maxAbs: 1e-6 }, `image ${i}`);
+    // Different texts really give different embeddings.
+    expect(dot(row(textsUnit, 0), row(textsUnit, 1))).toBeLessThan(0.999);
+  });
+
+  it('classify: softmax over logitScale·cos, sorted, matching a manual computation', async () => {
+    const results = await clip.classify(pixels, labels);
+    const images = await clip.encodeImages(pixels, { normalize: true });
+    const prompts = await clip.encodeTexts(labels.map((l) => `a photo of a ${l}.`), { normalize: true });
+    expect(results).toHaveLength(pixels.n);
+    results.forEach((scores, i) => {
+      expect(scores.map((s) => s.label).sort()).toEqual([...labels].sort());
+      expect(scores.reduce((a, s) => a + s.probability, 0)).toBeCloseTo(1, 10);
+      for (let k = 1; k < scores.length; k++) expect(scores[k - 1]!.probability).toBeGreaterThanOrEqual(scores[k]!.probability);
+      const logits = labels.map((_, l) => clip.info.logitScale * dot(row(images, i), row(prompts, l)));
+      const z = logits.map((x) => Math.exp(x - Math.max(...logits)));
+      const total = z.reduce((a, b) => a + b, 0);
+      for (const s of scores) {
+        const l = labels.indexOf(s.label);
+        expect(s.logit).toBeCloseTo(logits[l]!, 4);
+        expect(s.probability).toBeCloseTo(z[l]! / total, 6);
+      }
+    });
+  });
+
+  it('imagenet80: each label is the re-normalised mean of its 80 normalised prompt embeddings', async () => {
+    const [scores] = await clip.classify({ ...pixels, n: 1, data: pixels.data.subarray(0, pixels.data.length / 3) }, ['cat', 'dog'], { templates: 'imagenet80' });
+    const image = await clip.encodeImages({ ...pixels, n: 1, data: pixels.data.subarray(0, pixels.data.length / 3) }, { normalize: true });
+    for (const label of ['cat', 'dog']) {
+      const prompts = await clip.encodeTexts(IMAGENET80_TEMPLATES.map((t) => t.replace('{}', label)), { normalize: true });
+      const mean = new Float64Array(dim);
+      for (let t = 0; t < 80; t++) for (let j = 0; j < dim; j++) mean[j]! += prompts[t * dim + j]!;
+      const expected = clip.info.logitScale * dot(image, unit(mean));
+      expect(scores!.find((s) => s.label === label)!.logit).toBeCloseTo(expected, 4);
+    }
+  });
+
+  it('custom templates replace the default prompt', async () => {
+    const [simple] = await clip.classify(pixels, labels);
+    const [custom] = await clip.classify(pixels, labels, { templates: ['{}', 'an image of {}'] });
+    expect(custom!.map((s) => s.logit)).not.toEqual(simple!.map((s) => s.logit));
+    expect(custom!.reduce((a, s) => a + s.probability, 0)).toBeCloseTo(1, 10);
+  });
+
+  it('rejects empty or duplicate labels and templates without {}', async () => {
+    await expect(clip.classify(pixels, [])).rejects.toThrow(UsageError);
+    await expect(clip.classify(pixels, ['cat', 'cat'])).rejects.toThrow(/"cat" appears twice/);
+    await expect(clip.classify(pixels, ['cat', ' '])).rejects.toThrow(/labels\[1\] is empty/);
+    await expect(clip.classify(pixels, ['cat'], { templates: ['no slot'] })).rejects.toThrow(/no \{\} placeholder/);
+  });
+});
+
+describe('Clip lifecycle', () => {
+  it('refuses work after dispose', async () => {
+    const clip = await Clip.load(dir, { backend: 'onnx' });
+    clip.dispose();
+    await expect(clip.encodeTexts(['x'])).rejects.toThrow(/disposed/);
+  });
+});
