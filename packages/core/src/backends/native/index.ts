@@ -1,8 +1,7 @@
 // The native backend: CLIP's two towers composed in TypeScript from @clipkit/native-cuda's
 // kernels, weights read once from model.safetensors into native (or device) memory. Calls are
 // serialised because activation buffers are shared between calls of the same batch size.
-import * as addon from '@clipkit/native-cuda';
-import type { NativeKernels } from '@clipkit/native-cuda';
+import { loadNative, type NativeKernels } from '@clipkit/native-cuda';
 import { UsageError } from '../../errors.js';
 import { openWeights, type ModelDir } from '../../model/model-dir.js';
 import type { Backend, DeviceName, PixelBatch } from '../../types.js';
@@ -21,10 +20,11 @@ export interface NativeBackendOptions {
 }
 
 const DEFAULT_BATCH = 32;
-const kernels: NativeKernels = addon;
 
 export async function createNativeBackend(model: ModelDir, opts: NativeBackendOptions = {}): Promise<Backend> {
   checkBatchOptions(opts);
+  // Throws a plain Error saying how to build the addon when it is missing.
+  const kernels = loadNative();
   const device = opts.device ?? 'cpu';
   if (device === 'cuda') {
     const cuda = kernels.nativeInfo().cuda;
@@ -38,7 +38,7 @@ export async function createNativeBackend(model: ModelDir, opts: NativeBackendOp
   const memory = createDeviceMemory(kernels, device);
   try {
     const weights = loadClipWeights(file, model.config, memory);
-    return new NativeBackend(model, memory, weights, opts.batchSize ?? DEFAULT_BATCH);
+    return new NativeBackend(kernels, model, memory, weights, opts.batchSize ?? DEFAULT_BATCH);
   } catch (err) {
     memory.dispose();
     throw err;
@@ -54,6 +54,7 @@ class NativeBackend implements Backend {
   private disposed = false;
 
   constructor(
+    kernels: NativeKernels,
     private readonly model: ModelDir,
     private readonly memory: DeviceMemory,
     weights: ReturnType<typeof loadClipWeights>,
