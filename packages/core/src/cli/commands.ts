@@ -5,5 +5,6 @@ import { register as encode } from './encode.js';
 import { register as info } from './info.js';
 import { register as classify } from './classify.js';
 import { register as pull } from './pull.js';
+import { register as preprocess } from './preprocess.js';
 
-export const commands: Array<(program: Command) => void> = [encode, pull, info];
+export const commands: Array<(program: Command) => void> = [encode, pull, info, preprocess];

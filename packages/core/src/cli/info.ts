@@ -1,0 +1,75 @@
+// `clipkit info`: what this installation can run: the native addon's build, CPU ISA and threads,
+// CUDA status, and onnxruntime's execution providers. Works (and says why) without the addon.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { NativeInfo } from '@clipkit/native-cuda';
+import { action } from './action.js';
+
+interface InstallInfo {
+  core: string;
+  native: NativeInfo | { error: string };
+  onnxruntime: { version: string; executionProviders: Array<{ name: string; bundled: boolean }> } | { error: string };
+}
+
+function coreVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function nativeStatus(): Promise<InstallInfo['native']> {
+  try {
+    const addon = await import('@clipkit/native-cuda');
+    return addon.nativeInfo();
+  } catch (err) {
+    return { error: `native addon not available: ${(err as Error).message}` };
+  }
+}
+
+async function onnxStatus(): Promise<InstallInfo['onnxruntime']> {
+  try {
+    const ort = await import('onnxruntime-node');
+    return { version: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown', executionProviders: ort.listSupportedBackends() };
+  } catch (err) {
+    return { error: `onnxruntime-node not available: ${(err as Error).message}` };
+  }
+}
+
+export async function installInfo(): Promise<InstallInfo> {
+  return { core: coreVersion(), native: await nativeStatus(), onnxruntime: await onnxStatus() };
+}
+
+function formatInfo(info: InstallInfo): string {
+  const lines = [`@clipkit/core ${info.core}`];
+  const n = info.native;
+  if ('error' in n) {
+    lines.push(`native addon: ${n.error}`);
+  } else {
+    lines.push(`native addon: ${n.version}`, `  CPU: ${n.cpu.isa}, ${n.cpu.threads} threads`);
+    const cuda = !n.cuda.compiled ? 'not compiled in' : n.cuda.available ? 'available' : `compiled, unavailable (${n.cuda.error ?? 'no device'})`;
+    lines.push(`  CUDA: ${cuda}`);
+    for (const [i, d] of n.cuda.devices.entries()) {
+      lines.push(`    device ${i}: ${d.name}, compute ${d.computeCapability}, ${(d.memoryBytes / 2 ** 30).toFixed(1)} GiB`);
+    }
+  }
+  const o = info.onnxruntime;
+  if ('error' in o) {
+    lines.push(`onnxruntime: ${o.error}`);
+  } else {
+    const eps = o.executionProviders.map((e) => (e.bundled ? e.name : `${e.name} (needs its provider library)`));
+    lines.push(`onnxruntime-node ${o.version}: ${eps.join(', ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function register(program: Command): void {
+  program
+    .command('info')
+    .description('show the native addon build, CPU ISA and threads, CUDA status and onnxruntime providers')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(async (opts: { json?: boolean }) => {
+        const info = await installInfo();
+        process.stdout.write(opts.json ? `${JSON.stringify(info, null, 2)}\n` : formatInfo(info));
+      }),
+    );
+}
