@@ -3,11 +3,14 @@
 import { ClipTokenizer, TokenizerError } from '@clipkit/tokenizer';
 import { createBackend } from './backends/create.js';
 import { normalizeRows, zeroShotScores } from './embeddings.js';
+import { ImagePreprocessor } from './image/preprocess.js';
 import { ModelFormatError, UsageError } from './errors.js';
 import { resolveModel } from './model/hub.js';
 import { openModelDir, requireFiles, type ModelDir } from './model/model-dir.js';
 import { fillTemplates, resolveTemplates } from './templates.js';
 import type { Backend, ClassifyOptions, ClipLoadOptions, EncodeOptions, ImageInput, LabelScore, ModelInfo, PixelBatch } from './types.js';
+
+const DEFAULT_BATCH = 32;
 
 export class Clip {
   private tokenizer: Promise<ClipTokenizer> | undefined;
@@ -16,14 +19,17 @@ export class Clip {
   private constructor(
     private readonly model: ModelDir,
     private readonly backend: Backend,
+    private readonly images: ImagePreprocessor,
+    private readonly batchSize: number,
   ) {}
 
   /** A model directory, or a hub repo id / alias fetched into the local cache. */
   static async load(dirOrRepo: string, opts: ClipLoadOptions = {}): Promise<Clip> {
     const dir = await resolveModel(dirOrRepo);
     const model = openModelDir(dir);
+    const images = new ImagePreprocessor(model.config.preprocess, opts.image);
     const backend = await createBackend(model, opts);
-    return new Clip(model, backend);
+    return new Clip(model, backend, images, opts.batchSize ?? DEFAULT_BATCH);
   }
 
   get info(): ModelInfo {
@@ -35,11 +41,14 @@ export class Clip {
     return { backend: this.backend.name, device: this.backend.device };
   }
 
-  /** [n, projectionDim] embeddings of preprocessed pixels (or images, through the image pipeline). */
+  /**
+   * [n, projectionDim] embeddings of images: paths, encoded bytes or decoded pixels (decoded and
+   * preprocessed as the model's preprocessor_config.json says), or an already preprocessed batch.
+   * The first image that fails to decode throws its typed error naming it.
+   */
   async encodeImages(images: readonly ImageInput[] | PixelBatch, opts: EncodeOptions = {}): Promise<Float32Array> {
     this.checkLive();
-    const pixels = this.toPixels(images);
-    const out = await this.backend.encodeImages(pixels);
+    const out = Array.isArray(images) ? await this.encodeImageInputs(images) : await this.backend.encodeImages(images as PixelBatch);
     return opts.normalize ? normalizeRows(out, this.info.projectionDim) : out;
   }
 
@@ -87,9 +96,23 @@ export class Clip {
     return normalizeRows(perLabel, dim);
   }
 
-  private toPixels(images: readonly ImageInput[] | PixelBatch): PixelBatch {
-    if (!Array.isArray(images)) return images as PixelBatch;
-    throw new UsageError('image files and buffers need the image pipeline; pass a preprocessed PixelBatch');
+  /** Batch by batch, decoding the next batch while the current one encodes. */
+  private async encodeImageInputs(inputs: readonly ImageInput[]): Promise<Float32Array> {
+    const dim = this.info.projectionDim;
+    const out = new Float32Array(inputs.length * dim);
+    const prepare = (start: number) => {
+      const pending = this.images.preprocessOrThrow(inputs.slice(start, start + this.batchSize));
+      pending.catch(() => undefined); // awaited below; this only stops it counting as unhandled meanwhile
+      return pending;
+    };
+    let next = inputs.length > 0 ? prepare(0) : undefined;
+    for (let start = 0; next !== undefined; start += this.batchSize) {
+      const pixels = await next;
+      // The preprocessor's two reused buffers let one batch fill while the previous one encodes.
+      next = start + this.batchSize < inputs.length ? prepare(start + this.batchSize) : undefined;
+      out.set(await this.backend.encodeImages(pixels), start * dim);
+    }
+    return out;
   }
 
   /** Loaded on first use: image-only work never pays for the 49k-merge vocabulary. */

@@ -10,6 +10,7 @@ export interface ClipLoadOptions {
   device?: DeviceName; // default 'cpu'
   threads?: number; // compute threads (default: all cores)
   batchSize?: number; // largest batch sent to a backend at once (default 32)
+  image?: ImageOptions; // how Clip decodes and preprocesses image files and buffers
 }
 
 /** What a model directory says about itself (from config.json + preprocessor_config.json). */
