@@ -1,0 +1,48 @@
+// The option style shared by import, search and duplicates: --db, --model, --backend, --json.
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Library, type LibraryOptions } from '../library/index.js';
+import type { BackendName } from '../types.js';
+
+export interface LibraryCliOptions {
+  db: string;
+  model?: string;
+  backend: BackendName;
+  json?: boolean;
+}
+
+export function addLibraryOptions(cmd: Command): Command {
+  return cmd
+    .option('--db <path>', 'catalog database', './clipkit.db')
+    .option('--model <dir|repo>', "model directory, hub repo or alias (default: the catalog's model, else the hub default)")
+    .addOption(new Option('--backend <name>', 'encoder backend').choices(['auto', 'onnx', 'native']).default('auto'))
+    .option('--json', 'machine-readable output on stdout');
+}
+
+export function libraryOptions(opts: LibraryCliOptions, extra: Partial<LibraryOptions> = {}): LibraryOptions {
+  return { model: opts.model, backend: opts.backend, ...extra };
+}
+
+/** Opens the catalog, closes it whatever fn does. */
+export async function withLibrary<T>(
+  open: () => Promise<Library>,
+  fn: (library: Library) => Promise<T>,
+): Promise<T> {
+  const library = await open();
+  try {
+    return await fn(library);
+  } finally {
+    await library.close();
+  }
+}
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+export function similarity(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= -1 || n > 1) throw new InvalidArgumentError('must be a number in (-1, 1]');
+  return n;
+}

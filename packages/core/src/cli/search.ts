@@ -1,0 +1,33 @@
+// clipkit search QUERY [--image PATH]: the catalog's closest photos to a text, an image, or a
+// weighted combination such as  "beach" + "sunset" - "people".
+import type { Command } from 'commander';
+import { Library } from '../library/index.js';
+import { action } from './action.js';
+import { addLibraryOptions, libraryOptions, positiveInt, withLibrary, type LibraryCliOptions } from './library-options.js';
+
+interface SearchCliOptions extends LibraryCliOptions {
+  image?: string;
+  k: number;
+}
+
+export function register(program: Command): void {
+  addLibraryOptions(
+    program
+      .command('search')
+      .description('find photos by text, by image, or by combined queries: "beach" + "sunset" - "people", 2*"dog"')
+      .argument('[query]', 'text query; terms joined by + and - (spaced), weights as 2*"term", image:PATH terms', ''),
+  )
+    .option('--image <path>', 'find photos similar to this image (combines with the query)')
+    .option('--k <n>', 'number of results', positiveInt, 20)
+    .action(
+      action(async (query: string, opts: SearchCliOptions) => {
+        const open = () => Library.openExisting(opts.db, libraryOptions(opts));
+        const hits = await withLibrary(open, (library) => library.search(query, opts.k, { image: opts.image }));
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(hits)}\n`);
+          return;
+        }
+        for (const h of hits) process.stdout.write(`${h.score.toFixed(4)}  ${h.path}\n`);
+      }),
+    );
+}

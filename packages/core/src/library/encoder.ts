@@ -1,0 +1,24 @@
+// What the library needs from a model, and nothing more: decode+preprocess a batch of files,
+// encode pixels, encode texts. Keeping this seam narrow lets the import pipeline overlap
+// decoding (libuv / sharp threads) with encoding (the backend's compute pool).
+import type { ClipkitError } from '../errors.js';
+import type { PixelBatch } from '../types.js';
+import type { ModelIdentity } from './catalog.js';
+
+export interface PreparedBatch {
+  /** One slot per input, in input order (a failed input's slot holds no image). */
+  pixels: PixelBatch;
+  /** For each input: its row in `pixels`, or the error that kept it out. */
+  rows: Array<number | ClipkitError>;
+}
+
+export interface LibraryEncoder {
+  readonly identity: ModelIdentity;
+  /** Decodes and preprocesses encoded image files (fast mode); never throws for a bad image. */
+  prepare(files: ReadonlyArray<{ path: string; bytes: Uint8Array }>): Promise<PreparedBatch>;
+  /** L2-normalised image embeddings, [n, projectionDim]. */
+  encodeImages(pixels: PixelBatch): Promise<Float32Array>;
+  /** L2-normalised text embeddings, [n, projectionDim]. */
+  encodeTexts(texts: readonly string[]): Promise<Float32Array>;
+  dispose(): void;
+}

@@ -1,0 +1,34 @@
+// The LibraryEncoder over a real model: Clip for the encoders, the image pipeline in fast mode
+// (shrink-on-load) for decoding. Query images go through the same pipeline as imported ones, so
+// a photo searched by itself scores ≈ 1.
+import { Clip } from '../clip.js';
+import { ClipkitError } from '../errors.js';
+import { ImagePreprocessor } from '../image/preprocess.js';
+import type { ClipLoadOptions } from '../types.js';
+import type { LibraryEncoder, PreparedBatch } from './encoder.js';
+
+export async function loadLibraryEncoder(dir: string, opts: ClipLoadOptions = {}): Promise<LibraryEncoder> {
+  const clip = await Clip.load(dir, opts);
+  // Two batch buffers suffice: the import pipeline fills batch i+1 only after batch i-1 has
+  // been encoded and written.
+  const images = ImagePreprocessor.fromModelDir(dir, { mode: 'fast', buffers: 2 });
+  const info = clip.info;
+  return {
+    identity: { id: info.id, projectionDim: info.projectionDim, configHash: info.configHash, dir: info.dir },
+    async prepare(files): Promise<PreparedBatch> {
+      const { pixels, errors } = await images.preprocess(files.map((f) => f.bytes));
+      const rows = errors.map((err, i) => (err === null ? i : withPath(err, (files[i] as { path: string }).path)));
+      return { pixels, rows };
+    },
+    encodeImages: (pixels) => clip.encodeImages(pixels, { normalize: true }),
+    encodeTexts: (texts) => clip.encodeTexts(texts, { normalize: true }),
+    dispose: () => clip.dispose(),
+  };
+}
+
+/** The pipeline names a buffer input "<buffer of N bytes>"; the catalog wants the file. */
+function withPath(err: ClipkitError, file: string): ClipkitError {
+  const prefix = err.path !== undefined ? `${err.path}: ` : '';
+  const reason = prefix && err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+  return new ClipkitError(err.code, reason, file, { cause: err });
+}
