@@ -6,5 +6,8 @@ import { register as info } from './info.js';
 import { register as classify } from './classify.js';
 import { register as pull } from './pull.js';
 import { register as preprocess } from './preprocess.js';
+import { register as importPhotos } from './import.js';
+import { register as search } from './search.js';
+import { register as duplicates } from './duplicates.js';
 
-export const commands: Array<(program: Command) => void> = [encode, pull, info, preprocess];
+export const commands: Array<(program: Command) => void> = [encode, pull, info, preprocess, importPhotos, search, duplicates];
