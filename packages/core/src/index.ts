@@ -23,3 +23,18 @@ export { ImagePreprocessor, defaultImageConfig } from './image/preprocess.js';
 export type { ImagePreprocessorOptions, PreprocessResult, ImageSizeConfig } from './image/preprocess.js';
 export { readNpy, parseNpy, writeNpy, encodeNpy } from './util/npy.js';
 export type { NpyArray } from './util/npy.js';
+export { Library, ImportJob, parseQuery } from './library/index.js';
+export type {
+  LibraryOptions,
+  SearchOptions,
+  ImportOptions,
+  ImportProgress,
+  ImportSummary,
+  SearchHit,
+  DuplicateGroup,
+  CatalogCounts,
+  CatalogModel,
+  FileError,
+  StoreFormat,
+  QueryTerm,
+} from './library/index.js';
