@@ -2,6 +2,7 @@
 // match the float64 TypeScript reference forward of the same weights.
 import { describe, expect, it } from 'vitest';
 import { createOnnxBackend } from '../src/backends/onnx.js';
+import { UsageError } from '../src/errors.js';
 import { openModelDir, openWeights } from '../src/model/model-dir.js';
 import type { HiddenAct } from '../src/model/config.js';
 import type { FloatDType } from '../src/model/safetensors.js';
@@ -51,5 +52,38 @@ describe.each(variants)('generated $act $dtype model', ({ act, dtype, seed }) =>
     } finally {
       backend.dispose();
     }
+  });
+});
+
+describe('onnx backend options', () => {
+  it("device 'cuda' either runs on CUDA or says why not", async () => {
+    const dir = tmp();
+    writeRandomClipModel(dir, { seed: 9, onnx: true });
+    const model = openModelDir(dir);
+    const result = await createOnnxBackend(model, { device: 'cuda' }).then(
+      (b) => b,
+      (e: unknown) => e,
+    );
+    if (result instanceof Error) {
+      expect(result).toBeInstanceOf(UsageError);
+      expect(result.message).toMatch(/device 'cuda': onnxruntime-node could not start its CUDA execution provider .*vision_model.onnx/);
+    } else {
+      expect((result as { device: string }).device).toBe('cuda');
+      (result as { dispose(): void }).dispose();
+    }
+  });
+
+  it('refuses inputs of the wrong shape before running', async () => {
+    const dir = tmp();
+    writeRandomClipModel(dir, { seed: 10, onnx: true });
+    const backend = await createOnnxBackend(openModelDir(dir), { threads: 1 });
+    try {
+      await expect(backend.encodeImages({ data: new Float32Array(3 * 16 * 16), n: 1, size: 16 })).rejects.toThrow(/pixels.size is 16, this model takes 32x32/);
+      await expect(backend.encodeTexts(new Int32Array(77).fill(1000), 1)).rejects.toThrow(/ids\[0\]\[0\] = 1000 is outside the vocabulary \[0, 1000\)/);
+      await expect(backend.encodeTexts(new Int32Array(76), 1)).rejects.toThrow(UsageError);
+    } finally {
+      backend.dispose();
+    }
+    await expect(backend.encodeTexts(new Int32Array(77), 1)).rejects.toThrow(/disposed/);
   });
 });
