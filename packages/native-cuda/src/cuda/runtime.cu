@@ -36,8 +36,20 @@ namespace {
 bool memory_pools_supported() {
   static const bool supported = [] {
     int value = 0;
-    return cudaDeviceGetAttribute(&value, cudaDevAttrMemoryPoolsSupported, 0) == cudaSuccess &&
-           value != 0;
+    if (cudaDeviceGetAttribute(&value, cudaDevAttrMemoryPoolsSupported, 0) != cudaSuccess ||
+        value == 0) {
+      cudaGetLastError();
+      return false;
+    }
+    // Keep freed scratch cached in the pool across synchronisations (the default threshold 0
+    // returns it to the driver each time, and the next call pays for a fresh allocation).
+    cudaMemPool_t pool = nullptr;
+    uint64_t keep = uint64_t{1} << 30;
+    if (cudaDeviceGetDefaultMemPool(&pool, 0) == cudaSuccess) {
+      cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+    }
+    cudaGetLastError();
+    return true;
   }();
   return supported;
 }
