@@ -1,0 +1,376 @@
+// Every kernel through the JS API against a double-precision JS reference on seeded random
+// inputs (CPU path; the CUDA path is compared with the CPU kernels by the C++ tests).
+import { describe, expect, it } from 'vitest';
+
+import * as native from '../../lib/index.js';
+import {
+  type Act, attentionRef, halfToNumber, layerNormRef, linearRef, randomF32, relError, rng,
+  similarityRef, softmaxRef, activate,
+} from './reference.js';
+
+const TOL = 1e-5;
+const acts: Act[] = ['none', 'quick_gelu', 'gelu'];
+
+describe('linear', () => {
+  const shapes: Array<[number, number, number]> = [[1, 1, 1], [3, 5, 7], [17, 33, 65], [50, 48, 96]];
+  for (const [m, n, k] of shapes) {
+    for (const act of acts) {
+      it(`m=${m} n=${n} k=${k} ${act}, with and without bias/residual`, () => {
+        const next = rng(m * 1000 + n * 10 + k);
+        const x = randomF32(next, m * k);
+        const w = randomF32(next, n * k);
+        const bias = randomF32(next, n);
+        const residual = randomF32(next, m * n);
+        const out = new Float32Array(m * n);
+        native.linear(x, w, bias, out, { m, n, k, activation: act, residual });
+        expect(relError(out, linearRef(x, w, bias, residual, m, n, k, act))).toBeLessThan(TOL);
+        native.linear(x, w, null, out, { m, n, k, activation: act });
+        expect(relError(out, linearRef(x, w, null, null, m, n, k, act))).toBeLessThan(TOL);
+      });
+    }
+  }
+
+  it('accepts out === residual (in-place residual add)', () => {
+    const next = rng(7);
+    const [m, n, k] = [4, 6, 5];
+    const x = randomF32(next, m * k);
+    const w = randomF32(next, n * k);
+    const residual = randomF32(next, m * n);
+    const ref = linearRef(x, w, null, residual, m, n, k, 'gelu');
+    native.linear(x, w, null, residual, { m, n, k, activation: 'gelu', residual });
+    expect(relError(residual, ref)).toBeLessThan(TOL);
+  });
+
+  it('uses only the first m rows of larger activation buffers', () => {
+    const next = rng(8);
+    const [m, n, k] = [2, 3, 4];
+    const x = randomF32(next, (m + 3) * k);
+    const w = randomF32(next, n * k);
+    const out = new Float32Array((m + 3) * n).fill(42);
+    native.linear(x, w, null, out, { m, n, k });
+    expect(relError(out.subarray(0, m * n), linearRef(x, w, null, null, m, n, k, 'none'))).toBeLessThan(TOL);
+    expect(Array.from(out.subarray(m * n))).toEqual(new Array(3 * n).fill(42));
+  });
+
+  it('propagates NaN and Inf to the affected rows only', () => {
+    const [m, n, k] = [3, 4, 5];
+    const x = randomF32(rng(9), m * k);
+    const w = randomF32(rng(10), n * k);
+    x[0] = NaN;
+    x[k] = Infinity;
+    const out = new Float32Array(m * n);
+    native.linear(x, w, null, out, { m, n, k });
+    expect(Array.from(out.subarray(0, n)).every(Number.isNaN)).toBe(true);
+    expect(Array.from(out.subarray(n, 2 * n)).every((v) => !Number.isFinite(v))).toBe(true);
+    expect(Array.from(out.subarray(2 * n)).every(Number.isFinite)).toBe(true);
+  });
+
+  it('linearAsync gives the same result, on tensors too', async () => {
+    const next = rng(11);
+    const [m, n, k] = [9, 10, 11];
+    const x = randomF32(next, m * k);
+    const w = randomF32(next, n * k);
+    const bias = randomF32(next, n);
+    const ref = linearRef(x, w, bias, null, m, n, k, 'quick_gelu');
+    const out = new Float32Array(m * n);
+    await native.linearAsync(x, w, bias, out, { m, n, k, activation: 'quick_gelu' });
+    expect(relError(out, ref)).toBeLessThan(TOL);
+    const tw = native.tensor(w, [n, k]);
+    const tout = native.tensor(new Float32Array(m * n), [m, n]);
+    await native.linearAsync(native.tensor(x, [m, k]), tw, bias, tout, { m, n, k, activation: 'quick_gelu' });
+    expect(relError(tout.toArray(), ref)).toBeLessThan(TOL);
+    tw.dispose();
+    tout.dispose();
+  });
+});
+
+describe('layerNorm, add, activation, softmax', () => {
+  it.each([[1, 1], [3, 7], [50, 768]])('layerNorm rows=%i dim=%i, also in place', (rows, dim) => {
+    const next = rng(rows * 31 + dim);
+    const x = randomF32(next, rows * dim, -3, 5);
+    const gamma = randomF32(next, dim);
+    const beta = randomF32(next, dim);
+    const ref = layerNormRef(x, gamma, beta, rows, dim, 1e-5);
+    const out = new Float32Array(rows * dim);
+    native.layerNorm(x, gamma, beta, out, { rows, dim, eps: 1e-5 });
+    expect(relError(out, ref)).toBeLessThan(TOL);
+    native.layerNorm(x, gamma, beta, x, { rows, dim, eps: 1e-5 });
+    expect(relError(x, ref)).toBeLessThan(TOL);
+  });
+
+  it.each([1, 17, 1000])('add n=%i, also in place', (n) => {
+    const next = rng(n);
+    const a = randomF32(next, n);
+    const b = randomF32(next, n);
+    const ref = Array.from(a, (v, i) => Math.fround(v + b[i]!));
+    const out = new Float32Array(n);
+    native.add(a, b, out);
+    expect(relError(out, ref)).toBe(0);
+    native.add(a, b, b);
+    expect(relError(b, ref)).toBe(0);
+  });
+
+  it.each(acts)('activation %s, also in place', (act) => {
+    const x = randomF32(rng(5), 333, -6, 6);
+    const ref = Array.from(x, (v) => activate(v, act));
+    const out = new Float32Array(x.length);
+    native.activation(x, out, act);
+    expect(relError(out, ref)).toBeLessThan(TOL);
+    native.activation(x, x, act);
+    expect(relError(x, ref)).toBeLessThan(TOL);
+  });
+
+  it.each([[1, 1], [3, 17], [4, 77]])('softmax rows=%i cols=%i is stable for large logits', (rows, cols) => {
+    const x = randomF32(rng(rows + cols), rows * cols, 990, 1010);
+    const ref = softmaxRef(x, rows, cols);
+    const out = new Float32Array(rows * cols);
+    native.softmax(x, out, { rows, cols });
+    expect(relError(out, ref)).toBeLessThan(TOL);
+    native.softmax(x, x, { rows, cols });
+    expect(relError(x, ref)).toBeLessThan(TOL);
+  });
+});
+
+describe('attention', () => {
+  const shapes: Array<[number, number, number, number]> = [[1, 1, 1, 1], [2, 5, 3, 4], [1, 50, 12, 64], [2, 77, 8, 64]];
+  for (const [b, t, h, d] of shapes) {
+    for (const causal of [false, true]) {
+      it(`b=${b} t=${t} h=${h} d=${d} causal=${causal}`, () => {
+        const qkv = randomF32(rng(b + t + h + d), b * t * 3 * h * d, -2, 2);
+        const out = new Float32Array(b * t * h * d);
+        native.attention(qkv, out, { batch: b, tokens: t, heads: h, headDim: d, causal });
+        expect(relError(out, attentionRef(qkv, b, t, h, d, causal, 1 / Math.sqrt(d)))).toBeLessThan(TOL);
+      });
+    }
+  }
+
+  it('attentionAsync with an explicit scale matches the reference', async () => {
+    const [b, t, h, d] = [2, 9, 2, 8];
+    const qkv = randomF32(rng(3), b * t * 3 * h * d);
+    const out = new Float32Array(b * t * h * d);
+    await native.attentionAsync(qkv, out, { batch: b, tokens: t, heads: h, headDim: d, scale: 0.7 });
+    expect(relError(out, attentionRef(qkv, b, t, h, d, false, 0.7))).toBeLessThan(TOL);
+  });
+});
+
+// Small integers keep every dot product exact, so ordering and ties are exact too.
+function intMatrix(next: () => number, n: number): Float32Array {
+  return Float32Array.from({ length: n }, () => Math.floor(next() * 5) - 2);
+}
+
+function topKRef(scores: Float64Array, m: number, n: number, k: number) {
+  const indices: number[] = [];
+  const values: number[] = [];
+  for (let i = 0; i < m; i++) {
+    const order = Array.from({ length: n }, (_, j) => j).sort(
+      (x, y) => scores[i * n + y]! - scores[i * n + x]! || x - y,
+    );
+    for (const j of order.slice(0, k)) {
+      indices.push(j);
+      values.push(scores[i * n + j]!);
+    }
+  }
+  return { indices, values };
+}
+
+describe('similarity and top-k', () => {
+  it('similarity f32 and f16 storage (Uint16Array and f16 tensor)', () => {
+    const next = rng(21);
+    const [m, n, d] = [5, 37, 19];
+    const a = randomF32(next, m * d);
+    const b = randomF32(next, n * d);
+    const out = new Float32Array(m * n);
+    native.similarity(a, b, out, { m, n, d, scale: 2.5 });
+    expect(relError(out, similarityRef(a, b, m, n, d, 2.5))).toBeLessThan(TOL);
+
+    const b16 = native.toFloat16(b);
+    const decoded = Array.from(b16, halfToNumber);
+    native.similarity(a, b16, out, { m, n, d });
+    expect(relError(out, similarityRef(a, decoded, m, n, d, 1))).toBeLessThan(TOL);
+    const t16 = native.tensor(b16, [n, d]);
+    expect(t16.dtype).toBe('f16');
+    out.fill(0);
+    native.similarity(a, t16, out, { m, n, d });
+    expect(relError(out, similarityRef(a, decoded, m, n, d, 1))).toBeLessThan(TOL);
+    t16.dispose();
+  });
+
+  for (const k of [1, 5, 50]) {
+    it(`top-${k} of 50 equals a full sort (ties: lower index first), f32 and f16`, () => {
+      const next = rng(100 + k);
+      const [m, n, d] = [3, 50, 8];
+      const a = intMatrix(next, m * d);
+      const b = intMatrix(next, n * d);
+      const ref = topKRef(similarityRef(a, b, m, n, d, 0.5), m, n, k);
+      const r = native.similarityTopK(a, b, { m, n, d, k, scale: 0.5 });
+      expect(Array.from(r.indices)).toEqual(ref.indices);
+      expect(Array.from(r.scores)).toEqual(ref.values);
+      const r16 = native.similarityTopK(a, native.toFloat16(b), { m, n, d, k, scale: 0.5 });
+      expect(Array.from(r16.indices)).toEqual(ref.indices);
+    });
+  }
+
+  it('top-1024 of 2000 and the async variant agree with a full sort', async () => {
+    const next = rng(1024);
+    const [m, n, d, k] = [2, 2000, 4, 1024];
+    const a = intMatrix(next, m * d);
+    const b = intMatrix(next, n * d);
+    const ref = topKRef(similarityRef(a, b, m, n, d, 1), m, n, k);
+    const r = await native.similarityTopKAsync(a, b, { m, n, d, k });
+    expect(Array.from(r.indices)).toEqual(ref.indices);
+    expect(Array.from(r.scores)).toEqual(ref.values);
+  });
+
+  it('NaN rows in b never crash and never produce out-of-range indices', () => {
+    const [m, n, d, k] = [2, 20, 3, 20];
+    const a = randomF32(rng(1), m * d);
+    const b = randomF32(rng(2), n * d);
+    b[4 * d] = NaN;
+    const r = native.similarityTopK(a, b, { m, n, d, k });
+    for (let i = 0; i < m; i++) {
+      const row = Array.from(r.indices.subarray(i * k, (i + 1) * k));
+      expect(new Set(row).size).toBe(n);
+      expect(row.every((j) => j >= 0 && j < n)).toBe(true);
+    }
+  });
+});
+
+describe('float16 conversion', () => {
+  it('converts known values with round-to-nearest-even', () => {
+    const x = new Float32Array([1, -2, 65504, 65520, 2 ** -24, 2 ** -26, Infinity, -0, 1 + 2 ** -11, 1 + 3 * 2 ** -11]);
+    expect(Array.from(native.toFloat16(x))).toEqual(
+      [0x3c00, 0xc000, 0x7bff, 0x7c00, 0x0001, 0x0000, 0x7c00, 0x8000, 0x3c00, 0x3c02]);
+    expect(Number.isNaN(native.fromFloat16(native.toFloat16(new Float32Array([NaN])))[0])).toBe(true);
+  });
+
+  it('round-trips every non-NaN half exactly and decodes it exactly', () => {
+    const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
+    const wide = native.fromFloat16(all);
+    const back = native.toFloat16(wide);
+    const wrong: number[] = [];
+    for (let i = 0; i < 65536; i++) {
+      const v = halfToNumber(i);
+      const ok = Number.isNaN(v) ? Number.isNaN(wide[i]) : wide[i] === v && back[i] === i;
+      if (!ok) wrong.push(i);
+    }
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe('tensors', () => {
+  it('expose shape, dtype, device and size, and copy in and out', () => {
+    const t = native.tensor(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+    expect([t.shape, t.dtype, t.device, t.size, t.disposed]).toEqual([[2, 3], 'f32', 'cpu', 6, false]);
+    expect(Array.from(t.toArray())).toEqual([1, 2, 3, 4, 5, 6]);
+    t.write(new Float32Array([6, 5, 4, 3, 2, 1]));
+    expect(Array.from(t.toArray())).toEqual([6, 5, 4, 3, 2, 1]);
+    t.dispose();
+    t.dispose();
+    expect(t.disposed).toBe(true);
+  });
+
+  it('f16 tensors round on write and widen on read', () => {
+    const t = native.tensor(new Float32Array([1 / 3, 70000]), [2], { dtype: 'f16' });
+    expect(t.dtype).toBe('f16');
+    expect(Array.from(t.toArray())).toEqual([halfToNumber(0x3555), Infinity]);
+    const wide = native.tensor(new Uint16Array([0x3c00, 0xc000]), [2], { dtype: 'f32' });
+    expect(Array.from(wide.toArray())).toEqual([1, -2]);
+  });
+
+  it('a tensor being used by an async job survives dispose() until the job ends', async () => {
+    const [m, n, k] = [64, 64, 64];
+    const x = randomF32(rng(77), m * k);
+    const w = native.tensor(randomF32(rng(78), n * k), [n, k]);
+    const ref = linearRef(x, w.toArray(), null, null, m, n, k, 'none');
+    const out = new Float32Array(m * n);
+    const done = native.linearAsync(x, w, null, out, { m, n, k });
+    w.dispose();
+    await done;
+    expect(relError(out, ref)).toBeLessThan(TOL);
+  });
+});
+
+describe('preprocess', () => {
+  const mean = [0.48145466, 0.4578275, 0.40821073];
+  const std = [0.26862954, 0.26130258, 0.27577711];
+  const normalise = (v: number, c: number) => (Math.fround(v / 255) - Math.fround(mean[c]!)) / Math.fround(std[c]!);
+
+  function image(width: number, height: number, channels: 1 | 2 | 3 | 4, seed: number) {
+    const next = rng(seed);
+    const data = Uint8Array.from({ length: width * height * channels }, () => Math.floor(next() * 256));
+    return { data, width, height, channels };
+  }
+
+  it('an image already at the crop size passes through unchanged, then is normalised', () => {
+    const img = image(8, 8, 3, 1);
+    expect(Array.from(native.preprocessCrop(img, { resizeShortest: 8 }))).toEqual(Array.from(img.data));
+    const out = new Float32Array(3 * 64);
+    native.preprocess([img], out, { resizeShortest: 8 });
+    for (let c = 0; c < 3; c++) {
+      for (let i = 0; i < 64; i++) expect(out[c * 64 + i]).toBeCloseTo(normalise(img.data[i * 3 + c]!, c), 5);
+    }
+  });
+
+  it('grey images are replicated into three channels; RGBA drops alpha (reference mode)', () => {
+    const grey = image(6, 6, 1, 2);
+    const crop = native.preprocessCrop(grey, { resizeShortest: 6 });
+    expect(Array.from(crop)).toEqual(Array.from(grey.data).flatMap((v) => [v, v, v]));
+    const rgba = image(6, 6, 4, 3);
+    const cropA = native.preprocessCrop(rgba, { resizeShortest: 6 });
+    expect(Array.from(cropA)).toEqual(Array.from(rgba.data).filter((_, i) => i % 4 !== 3));
+  });
+
+  it('a constant image stays constant through the bicubic resize', () => {
+    const img = { data: new Uint8Array(40 * 30 * 3).fill(200), width: 40, height: 30, channels: 3 as const };
+    const crop = native.preprocessCrop(img, { resizeShortest: 16 });
+    expect(crop.length).toBe(16 * 16 * 3);
+    expect(crop.every((v) => v === 200)).toBe(true);
+  });
+
+  it('batch slots at an offset equal the normalised crops; other slots stay untouched', async () => {
+    const imgs = [image(37, 23, 3, 4), image(5, 300, 3, 5), image(1, 1, 3, 6)];
+    const s = 12;
+    const slot = 3 * s * s;
+    const out = new Float32Array(slot * 5).fill(-7);
+    native.preprocess(imgs, out, { resizeShortest: s, offset: 1 });
+    expect(out.subarray(0, slot).every((v) => v === -7)).toBe(true);
+    expect(out.subarray(4 * slot).every((v) => v === -7)).toBe(true);
+    imgs.forEach((img, i) => {
+      const crop = native.preprocessCrop(img, { resizeShortest: s });
+      const got = out.subarray((i + 1) * slot, (i + 2) * slot);
+      for (let c = 0; c < 3; c++) {
+        for (let p = 0; p < s * s; p++) expect(got[c * s * s + p]).toBeCloseTo(normalise(crop[p * 3 + c]!, c), 5);
+      }
+    });
+    const again = new Float32Array(slot * 5).fill(-7);
+    await native.preprocessAsync(imgs, again, { resizeShortest: s, offset: 1 });
+    expect(Array.from(again)).toEqual(Array.from(out));
+  });
+});
+
+describe('nativeInfo and setThreads', () => {
+  it('reports version, CPU ISA and threads, and CUDA status', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const info = native.nativeInfo();
+    expect(info.version).toBe(pkg.version);
+    expect(['avx512', 'avx2', 'generic']).toContain(info.cpu.isa);
+    expect(info.cpu.threads).toBeGreaterThanOrEqual(1);
+    expect(typeof info.cuda.compiled).toBe('boolean');
+    if (info.cuda.available) {
+      expect(info.cuda.devices.length).toBeGreaterThan(0);
+      expect(info.cuda.error).toBeNull();
+    } else {
+      expect(info.cuda.devices).toEqual([]);
+      expect(info.cuda.error).toMatch(/\S/);
+    }
+  });
+
+  it('setThreads changes the pool size; 0 restores one per hardware thread', () => {
+    const before = native.nativeInfo().cpu.threads;
+    native.setThreads(1);
+    expect(native.nativeInfo().cpu.threads).toBe(1);
+    native.setThreads(0);
+    expect(native.nativeInfo().cpu.threads).toBe(before);
+  });
+});
