@@ -9,5 +9,6 @@ import { register as preprocess } from './preprocess.js';
 import { register as importPhotos } from './import.js';
 import { register as search } from './search.js';
 import { register as duplicates } from './duplicates.js';
+import { register as tokenize } from './tokenize.js';
 
-export const commands: Array<(program: Command) => void> = [encode, pull, info, preprocess, importPhotos, search, duplicates];
+export const commands: Array<(program: Command) => void> = [encode, pull, info, preprocess, importPhotos, search, duplicates, tokenize];
