@@ -2,6 +2,10 @@
 // cuBLAS (loaded at run time, see cublas.cu) does the product when present, followed by an
 // epilogue kernel; otherwise a shared-memory tiled fp32 kernel does everything in one pass.
 //
+// Few rows (m <= 8, e.g. one search query against a million embeddings) use a skinny kernel
+// instead: the tiled kernel would spend >90% of its work on padding while the product is bound
+// by reading b.
+//
 // Tiled kernel: a 128x128 output tile per 256-thread block, k in steps of 8. Each thread owns
 // an 8x8 sub-tile split as rows {ty*4.., 64+ty*4..} x cols {tx*4.., 64+tx*4..}, so its float4
 // shared-memory reads are conflict-free. The next k-step is fetched into registers while the
@@ -119,6 +123,41 @@ __global__ void __launch_bounds__(kThreads, 2)
   }
 }
 
+// Skinny kernel: a[m <= kSkinnyRows, k] staged in shared memory; one warp per row j of b (lanes
+// split k, so b is read coalesced, once), m dot products reduced by shuffles.
+constexpr int kSkinnyRows = 8;
+constexpr int kSkinnyWarps = 8;
+constexpr int64_t kSkinnyMaxBlocks = 4096;  // each block re-reads a: keep that traffic small
+constexpr size_t kSkinnyMaxShared = 48 * 1024;
+
+template <typename TB>
+__global__ void __launch_bounds__(kSkinnyWarps * 32)
+    gemm_nt_skinny_kernel(const float* a, const TB* b, float* out, int64_t m, int64_t n,
+                          int64_t k, Epilogue ep) {
+  extern __shared__ float a_s[];  // [m, k]
+  for (int64_t i = threadIdx.x; i < m * k; i += blockDim.x) a_s[i] = a[i];
+  __syncthreads();
+  const int lane = threadIdx.x % 32;
+  const int64_t warps = int64_t{gridDim.x} * kSkinnyWarps;
+  for (int64_t j = int64_t{blockIdx.x} * kSkinnyWarps + threadIdx.x / 32; j < n; j += warps) {
+    const TB* brow = b + j * k;
+    float acc[kSkinnyRows] = {};
+    for (int64_t i = lane; i < k; i += 32) {
+      const float bv = to_float(brow[i]);
+#pragma unroll
+      for (int r = 0; r < kSkinnyRows; ++r) {
+        if (r < m) acc[r] = fmaf(a_s[r * k + i], bv, acc[r]);
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < kSkinnyRows; ++r) {
+      float v = acc[r];
+      for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+      if (lane == r && r < m) out[r * n + j] = finish(v, r, j, n, ep);
+    }
+  }
+}
+
 // The epilogue alone, after cuBLAS: out = act(prod + bias) + residual, elementwise.
 __global__ void epilogue_kernel(const float* prod, float* out, int64_t m, int64_t n,
                                 Epilogue ep) {
@@ -133,15 +172,26 @@ bool use_cublas(int64_t m, int64_t n, int64_t k) {
   return m <= INT_MAX && n <= INT_MAX && k >= 1 && k <= INT_MAX && detail::cublas_enabled();
 }
 
+// The product by clipkit's own kernels: skinny for a few rows, tiled otherwise.
 template <typename TB>
-void tiled(const float* a, const TB* b, float* out, int64_t m, int64_t n, int64_t k,
-           const Epilogue& ep) {
+void own_kernel(const float* a, const TB* b, float* out, int64_t m, int64_t n, int64_t k,
+                const Epilogue& ep) {
+  const cudaStream_t st = detail::stream();
+  const size_t a_bytes = sizeof(float) * static_cast<size_t>(m * k);
+  if (m <= kSkinnyRows && a_bytes <= kSkinnyMaxShared) {
+    int64_t blocks = detail::ceil_div(n, kSkinnyWarps);
+    if (blocks > kSkinnyMaxBlocks) blocks = kSkinnyMaxBlocks;
+    gemm_nt_skinny_kernel<TB><<<static_cast<unsigned>(blocks), kSkinnyWarps * 32, a_bytes, st>>>(
+        a, b, out, m, n, k, ep);
+    detail::check_launch("gemm skinny kernel");
+    return;
+  }
   const int64_t n_tiles = detail::ceil_div(n, kTile);
   const int64_t m_tiles = detail::ceil_div(m, kTile);
-  if (n_tiles > 0x7fffffff) throw std::runtime_error("cuda linear: n too large for the grid");
+  if (n_tiles > 0x7fffffff) throw std::runtime_error("cuda gemm: n too large for the grid");
   const dim3 grid(static_cast<unsigned>(n_tiles),
                   static_cast<unsigned>(m_tiles < 65535 ? m_tiles : 65535));
-  gemm_nt_kernel<TB><<<grid, kThreads, 0, detail::stream()>>>(a, b, out, m, n, k, ep);
+  gemm_nt_kernel<TB><<<grid, kThreads, 0, st>>>(a, b, out, m, n, k, ep);
   detail::check_launch("gemm kernel");
 }
 
@@ -156,13 +206,13 @@ void matmul_nt(const float* a, const float* b, float* out, int64_t m, int64_t n,
     cublas_gemm_nt(a, b, out, m, n, k, alpha);
     return;
   }
-  tiled(a, b, out, m, n, k, Epilogue{alpha, nullptr, nullptr, Activation::None});
+  own_kernel(a, b, out, m, n, k, Epilogue{alpha, nullptr, nullptr, Activation::None});
 }
 
 void matmul_nt_f16(const float* a, const __half* b, float* out, int64_t m, int64_t n, int64_t k,
                    float alpha) {
   if (m <= 0 || n <= 0) return;
-  tiled(a, b, out, m, n, k, Epilogue{alpha, nullptr, nullptr, Activation::None});
+  own_kernel(a, b, out, m, n, k, Epilogue{alpha, nullptr, nullptr, Activation::None});
 }
 
 }  // namespace detail
@@ -172,7 +222,7 @@ void linear(const float* x, const float* w, const float* bias, const float* resi
   if (m <= 0 || n <= 0) return;
   const Epilogue ep{1.0f, bias, residual, act};
   if (!use_cublas(m, n, k)) {
-    tiled(x, w, out, m, n, k, ep);
+    own_kernel(x, w, out, m, n, k, ep);
     return;
   }
   // When out is also the residual, the product needs its own buffer until the epilogue has
