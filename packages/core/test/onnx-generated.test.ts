@@ -1,5 +1,7 @@
 // Generated ONNX encoders (writeRandomClipModel with onnx: true) run by the onnx backend must
 // match the float64 TypeScript reference forward of the same weights.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createOnnxBackend } from '../src/backends/onnx.js';
 import { UsageError } from '../src/errors.js';
@@ -8,6 +10,7 @@ import type { HiddenAct } from '../src/model/config.js';
 import type { FloatDType } from '../src/model/safetensors.js';
 import { referenceEncodeImages, referenceEncodeTexts } from '../src/testing/reference-forward.js';
 import { randomInputIds, randomPixels, writeRandomClipModel } from '../src/testing/random-model.js';
+import { writeClipOnnx } from '../src/testing/onnx-export.js';
 import { expectClose } from './helpers/compare.js';
 import { scratchDir } from './helpers/tmp-dir.js';
 
@@ -85,5 +88,46 @@ describe('onnx backend options', () => {
       backend.dispose();
     }
     await expect(backend.encodeTexts(new Int32Array(77), 1)).rejects.toThrow(/disposed/);
+  });
+});
+
+describe('Immich/open_clip layout', () => {
+  it('discovers image/text inputs (text int32) and matches the float64 reference', async () => {
+    const hfDir = tmp();
+    const { config } = writeRandomClipModel(hfDir, {
+      seed: 11,
+      vision: { imageSize: 32, patchSize: 8, hidden: 48, layers: 2, heads: 3, mlp: 192 },
+      text: { vocabSize: 600, hidden: 32, layers: 2, heads: 2, mlp: 128, contextLength: 16 },
+      projectionDim: 24,
+    });
+    const st = openWeights(openModelDir(hfDir));
+    const weights = (name: string, shape: readonly number[]) => st.getTensor(name, shape);
+
+    const dir = tmp();
+    writeFileSync(
+      path.join(dir, 'config.json'),
+      JSON.stringify({
+        embed_dim: 24,
+        quick_gelu: true,
+        vision_cfg: { image_size: 32, patch_size: 8, width: 48, layers: 2, head_width: 16, mlp_ratio: 4 },
+        text_cfg: { context_length: 16, vocab_size: 600, width: 32, heads: 2, layers: 2, mlp_ratio: 4 },
+      }),
+    );
+    writeClipOnnx(dir, config, weights, 'immich');
+    const model = openModelDir(dir, { onnx: true });
+    expect(model.files.layout).toBe('open_clip');
+    expect(model.config.vision).toEqual(config.vision);
+    expect({ ...model.config.text, pooling: 'first-eos', bosTokenId: 598, eosTokenId: 599 }).toEqual(config.text);
+
+    const backend = await createOnnxBackend(model, { threads: 1 });
+    try {
+      const pixels = randomPixels(2, 32, 12);
+      expectClose(await backend.encodeImages({ data: pixels, n: 2, size: 32 }), referenceEncodeImages(config, weights, pixels, 2).embeds, BOUNDS, 'image embedding');
+      // open_clip pools at argmax(ids): the EOT is the largest id, so that is the first EOT.
+      const ids = randomInputIds(3, { contextLength: 16, vocabSize: 600, seed: 13 });
+      expectClose(await backend.encodeTexts(ids, 3), referenceEncodeTexts(config, weights, ids, 3).embeds, BOUNDS, 'text embedding');
+    } finally {
+      backend.dispose();
+    }
   });
 });

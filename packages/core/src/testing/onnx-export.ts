@@ -1,7 +1,9 @@
-// Writes onnx/vision_model.onnx and onnx/text_model.onnx for a CLIP model's weights, node by node,
-// in the I/O layout of the Hugging Face/Xenova export: pixel_values f32 [n,3,S,S] → image_embeds,
-// input_ids i64 [n,L] → text_embeds. The graphs follow modeling_clip.py op for op, so onnxruntime
-// running them is an independent check of the native backend on any generated model.
+// Writes ONNX vision and text encoders for a CLIP model's weights, node by node, in the I/O layout
+// of the Hugging Face/Xenova export (onnx/vision_model.onnx: pixel_values f32 [n,3,S,S] →
+// image_embeds; onnx/text_model.onnx: input_ids i64 [n,L] → text_embeds) or of Immich's open_clip
+// export (visual/model.onnx: image → embedding; textual/model.onnx: text i32 → embedding).
+// The graphs follow modeling_clip.py op for op, so onnxruntime running them is an independent
+// check of the native backend on any generated model.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ClipConfig, HiddenAct } from '../model/config.js';
@@ -13,10 +15,44 @@ export type Weights = (name: string, shape: readonly number[]) => Float32Array;
 /** HF masks future tokens with float32's most negative value, not -inf. */
 const MASK_VALUE = -3.4028234663852886e38;
 
-export function writeClipOnnx(dir: string, config: ClipConfig, weights: Weights): void {
-  mkdirSync(path.join(dir, 'onnx'), { recursive: true });
-  visionGraph(config, weights).write(path.join(dir, 'onnx', 'vision_model.onnx'));
-  textGraph(config, weights).write(path.join(dir, 'onnx', 'text_model.onnx'));
+export type OnnxLayout = 'hf' | 'immich';
+
+interface LayoutIO {
+  visionFile: string[];
+  textFile: string[];
+  image: string;
+  imageOut: string;
+  text: string;
+  textType: 'int64' | 'int32';
+  textOut: string;
+}
+
+const LAYOUTS: Record<OnnxLayout, LayoutIO> = {
+  hf: {
+    visionFile: ['onnx', 'vision_model.onnx'],
+    textFile: ['onnx', 'text_model.onnx'],
+    image: 'pixel_values',
+    imageOut: 'image_embeds',
+    text: 'input_ids',
+    textType: 'int64',
+    textOut: 'text_embeds',
+  },
+  immich: {
+    visionFile: ['visual', 'model.onnx'],
+    textFile: ['textual', 'model.onnx'],
+    image: 'image',
+    imageOut: 'embedding',
+    text: 'text',
+    textType: 'int32',
+    textOut: 'embedding',
+  },
+};
+
+export function writeClipOnnx(dir: string, config: ClipConfig, weights: Weights, layout: OnnxLayout = 'hf'): void {
+  const io = LAYOUTS[layout];
+  for (const file of [io.visionFile, io.textFile]) mkdirSync(path.join(dir, ...file.slice(0, -1)), { recursive: true });
+  visionGraph(config, weights, io).write(path.join(dir, ...io.visionFile));
+  textGraph(config, weights, io).write(path.join(dir, ...io.textFile));
 }
 
 /** Linear weights are [out, in] in PyTorch; MatMul wants [in, out]. */
@@ -96,13 +132,13 @@ interface LayerDims {
   act: HiddenAct;
 }
 
-function visionGraph(config: ClipConfig, weights: Weights): ClipGraph {
+function visionGraph(config: ClipConfig, weights: Weights, io: LayoutIO): ClipGraph {
   const v = config.vision;
   const h = v.hiddenSize;
   const grid = v.imageSize / v.patchSize;
   const tokens = grid * grid + 1;
   const g = new ClipGraph('clip_vision', weights);
-  const pixels = g.input('pixel_values', 'float32', ['batch_size', v.numChannels, v.imageSize, v.imageSize]);
+  const pixels = g.input(io.image, 'float32', ['batch_size', v.numChannels, v.imageSize, v.imageSize]);
   const patchW = g.param('vision_model.embeddings.patch_embedding.weight', [h, v.numChannels, v.patchSize, v.patchSize]);
   const conv = g.node('Conv', [pixels, patchW], { kernel_shape: [v.patchSize, v.patchSize], strides: [v.patchSize, v.patchSize] });
   const flat = g.node('Reshape', [conv, g.int64s('patch_flat_shape', [0, h, -1])]);
@@ -120,17 +156,17 @@ function visionGraph(config: ClipConfig, weights: Weights): ClipGraph {
   const first = g.node('Gather', [x, g.int64s('cls_index', [0])], { axis: 1 });
   const clsToken = g.node('Reshape', [first, g.int64s('cls_shape', [0, h])]);
   const pooled = g.layerNorm(clsToken, 'vision_model.post_layernorm', h, v.layerNormEps);
-  g.node('MatMul', [pooled, g.floats('visual_projection.weight.T', [h, config.projectionDim], transposed(weights('visual_projection.weight', [config.projectionDim, h]), config.projectionDim, h))], {}, 'image_embeds');
-  g.output('image_embeds', 'float32', ['batch_size', config.projectionDim]);
+  g.node('MatMul', [pooled, g.floats('visual_projection.weight.T', [h, config.projectionDim], transposed(weights('visual_projection.weight', [config.projectionDim, h]), config.projectionDim, h))], {}, io.imageOut);
+  g.output(io.imageOut, 'float32', ['batch_size', config.projectionDim]);
   return g;
 }
 
-function textGraph(config: ClipConfig, weights: Weights): ClipGraph {
+function textGraph(config: ClipConfig, weights: Weights, io: LayoutIO): ClipGraph {
   const t = config.text;
   const h = t.hiddenSize;
   const L = t.contextLength;
   const g = new ClipGraph('clip_text', weights);
-  const ids = g.input('input_ids', 'int64', ['batch_size', L]);
+  const ids = g.input(io.text, io.textType, ['batch_size', L]);
   const tok = g.param('text_model.embeddings.token_embedding.weight', [t.vocabSize, h]);
   let x = g.node('Add', [g.node('Gather', [tok, ids], { axis: 0 }), g.param('text_model.embeddings.position_embedding.weight', [L, h])]);
   const causal = new Float32Array(L * L);
@@ -142,11 +178,11 @@ function textGraph(config: ClipConfig, weights: Weights): ClipGraph {
   // Pool at the first EOT (or, for legacy configs, at the largest id): ArgMax picks the first maximum.
   const key =
     t.pooling === 'first-eos'
-      ? g.node('Cast', [g.node('Equal', [ids, g.int64s('eos_id', [t.eosTokenId])])], { to: 1 })
+      ? g.node('Cast', [g.node('Equal', [ids, io.textType === 'int64' ? g.int64s('eos_id', [t.eosTokenId]) : g.int32s('eos_id', [t.eosTokenId])])], { to: 1 })
       : g.node('Cast', [ids], { to: 1 });
   const at = g.node('ArgMax', [key], { axis: 1, keepdims: 1 });
   const pooled = g.node('GatherND', [x, at], { batch_dims: 1 });
-  g.node('MatMul', [pooled, g.floats('text_projection.weight.T', [h, config.projectionDim], transposed(weights('text_projection.weight', [config.projectionDim, h]), config.projectionDim, h))], {}, 'text_embeds');
-  g.output('text_embeds', 'float32', ['batch_size', config.projectionDim]);
+  g.node('MatMul', [pooled, g.floats('text_projection.weight.T', [h, config.projectionDim], transposed(weights('text_projection.weight', [config.projectionDim, h]), config.projectionDim, h))], {}, io.textOut);
+  g.output(io.textOut, 'float32', ['batch_size', config.projectionDim]);
   return g;
 }

@@ -54,6 +54,12 @@ export class OnnxGraph {
     return name;
   }
 
+  int32s(name: string, values: number[]): string {
+    const data = Int32Array.from(values);
+    this.initializers.push({ name, dims: [values.length], dataType: ELEM.int32, rawData: new Uint8Array(data.buffer) });
+    return name;
+  }
+
   /** Adds a node; returns its (single) output name. */
   node(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, output?: string): string {
     const out = output ?? `${opType.toLowerCase()}_${this.counter++}`;
