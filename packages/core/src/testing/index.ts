@@ -18,7 +18,7 @@ export type {
 } from './random-model.js';
 export { Prng } from './prng.js';
 export { writeClipOnnx } from './onnx-export.js';
-export type { Weights } from './onnx-export.js';
+export type { Weights, OnnxLayout } from './onnx-export.js';
 export { OnnxGraph } from './onnx-graph.js';
 export { referenceEncodeImages, referenceEncodeTexts } from './reference-forward.js';
 export type { WeightLookup, ReferenceOutput } from './reference-forward.js';
