@@ -11,6 +11,7 @@ import type { FloatDType } from '../src/model/safetensors.js';
 import { referenceEncodeImages, referenceEncodeTexts } from '../src/testing/reference-forward.js';
 import { randomInputIds, randomPixels, writeRandomClipModel } from '../src/testing/random-model.js';
 import { writeClipOnnx } from '../src/testing/onnx-export.js';
+import { OnnxGraph } from '../src/testing/onnx-graph.js';
 import { expectClose } from './helpers/compare.js';
 import { scratchDir } from './helpers/tmp-dir.js';
 
@@ -59,6 +60,36 @@ describe.each(variants)('generated $act $dtype model', ({ act, dtype, seed }) =>
 });
 
 describe('onnx backend options', () => {
+  it('feeds an attention_mask input with 1 up to each first EOT, 0 after', async () => {
+    const dir = tmp();
+    const L = 16;
+    const { config } = writeRandomClipModel(dir, { seed: 14, onnx: true, text: { vocabSize: 600, hidden: 32, layers: 1, heads: 2, mlp: 64, contextLength: L } });
+    // A text graph whose output is the mask it was given: text_embeds[r] = mask[r] · [I | 0].
+    const g = new OnnxGraph('mask_echo');
+    const ids = g.input('input_ids', 'int64', ['batch_size', L]);
+    const mask = g.input('attention_mask', 'int64', ['batch_size', L]);
+    const dim = config.projectionDim;
+    const eye = new Float32Array(L * dim);
+    for (let i = 0; i < L; i++) eye[i * dim + i] = 1;
+    const zeroIds = g.node('Mul', [g.node('Cast', [ids], { to: 1 }), g.floats('zero', [], Float32Array.of(0))]);
+    const maskF = g.node('Add', [g.node('Cast', [mask], { to: 1 }), zeroIds]);
+    g.node('MatMul', [maskF, g.floats('eye', [L, dim], eye)], {}, 'text_embeds');
+    g.output('text_embeds', 'float32', ['batch_size', dim]);
+    g.write(path.join(dir, 'onnx', 'text_model.onnx'));
+
+    const backend = await createOnnxBackend(openModelDir(dir), { threads: 1 });
+    try {
+      const rows = randomInputIds(2, { contextLength: L, vocabSize: 600, seed: 15, lengths: [3, L], pad: 599 });
+      const out = await backend.encodeTexts(rows, 2);
+      const expected = new Float32Array(2 * dim);
+      expected.fill(1, 0, 3);
+      expected.fill(1, dim, dim + L);
+      expect(out).toEqual(expected);
+    } finally {
+      backend.dispose();
+    }
+  });
+
   it("device 'cuda' either runs on CUDA or says why not", async () => {
     const dir = tmp();
     writeRandomClipModel(dir, { seed: 9, onnx: true });

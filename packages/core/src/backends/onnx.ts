@@ -72,10 +72,20 @@ async function openSession(file: string, options: ort.InferenceSession.SessionOp
     return await ort.InferenceSession.create(file, options);
   } catch (err) {
     const msg = (err as Error).message;
-    if (device === 'cuda') {
+    // Blame CUDA only when the same file loads on the CPU; otherwise the file is at fault.
+    if (device === 'cuda' && (await loadsOnCpu(file, options))) {
       throw new UsageError(`device 'cuda': onnxruntime-node could not start its CUDA execution provider for ${file} (${msg}); use device 'cpu'`, { cause: err });
     }
     throw new ModelFormatError(`onnxruntime cannot load this model: ${msg}`, file, { cause: err });
+  }
+}
+
+async function loadsOnCpu(file: string, options: ort.InferenceSession.SessionOptions): Promise<boolean> {
+  try {
+    await (await ort.InferenceSession.create(file, { ...options, executionProviders: ['cpu'] })).release();
+    return true;
+  } catch {
+    return false;
   }
 }
 
