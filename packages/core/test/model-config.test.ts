@@ -50,6 +50,12 @@ describe('Hugging Face CLIPConfig', () => {
     });
   });
 
+  it('reads *_config_dict sub-configs of old transformers versions', () => {
+    const c = parseClipConfig({ text_config: null, text_config_dict: { hidden_size: 768, num_attention_heads: 12 }, vision_config_dict: { patch_size: 14 } }, F);
+    expect(c.text).toMatchObject({ hiddenSize: 768, numHeads: 12 });
+    expect(c.vision.patchSize).toBe(14);
+  });
+
   it('treats eos_token_id 2 as the legacy argmax pooling', () => {
     expect(parseClipConfig({ text_config: { eos_token_id: 2 } }, F).text.pooling).toBe('argmax');
   });

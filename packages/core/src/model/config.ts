@@ -108,8 +108,10 @@ type ConfigBody = Omit<ClipConfig, 'configHash' | 'preprocess'>;
 
 function parseHf(raw: Json, file: string): ConfigBody {
   const r = new Fields(raw, file, '');
-  const tc = new Fields(r.object('text_config'), file, 'text_config.');
-  const vc = new Fields(r.object('vision_config'), file, 'vision_config.');
+  // Configs saved by old transformers versions carry the sub-configs as *_config_dict.
+  const sub = (key: string) => (raw[key] == null && raw[`${key}_dict`] != null ? `${key}_dict` : key);
+  const tc = new Fields(r.object(sub('text_config')), file, `${sub('text_config')}.`);
+  const vc = new Fields(r.object(sub('vision_config')), file, `${sub('vision_config')}.`);
   const eosTokenId = tc.int('eos_token_id', 49407, 0);
   const text: TextConfig = {
     vocabSize: tc.int('vocab_size', 49408, 1),
