@@ -87,6 +87,12 @@ export interface TopK {
   scores: Float32Array;
 }
 
+/**
+ * Buffer sizes: weights and parameters (w, bias, gamma, beta) must have exactly the elements
+ * their shape needs; activations (x, out, residual, qkv, a, b) may be larger buffers reused
+ * across batch sizes, of which only the leading elements are used. Outputs never overlap
+ * inputs, except being the very same buffer where a kernel says "in place".
+ */
 export interface NativeKernels {
   nativeInfo(): NativeInfo;
   setThreads(n: number): void;
@@ -102,9 +108,13 @@ export interface NativeKernels {
   /** out[m,n] = act(x[m,k]·w[n,k]ᵀ + bias[n]) + residual[m,n] */
   linear(x: F32, w: F32, bias: F32 | null, out: F32, opts: LinearOptions): void;
   linearAsync(x: F32, w: F32, bias: F32 | null, out: F32, opts: LinearOptions): Promise<void>;
+  /** In place allowed (out === x). */
   layerNorm(x: F32, gamma: F32, beta: F32, out: F32, opts: { rows: number; dim: number; eps: number }): void;
+  /** a, b and out have equal lengths; in place allowed (out === a or out === b). */
   add(a: F32, b: F32, out: F32): void;
+  /** x and out have equal lengths; in place allowed (out === x). */
   activation(x: F32, out: F32, kind: Activation): void;
+  /** Row-wise, stable; in place allowed (out === x). */
   softmax(x: F32, out: F32, opts: { rows: number; cols: number }): void;
   /**
    * qkv: packed projection output [batch, tokens, 3*heads*headDim] (q | k | v blocks per token).
