@@ -75,7 +75,8 @@ async function decodeBytes(bytes: Uint8Array, opts: DecodeOptions, maxPixels: nu
   // failOn 'error': truncated or corrupt data aborts (Pillow refuses those too); mere warnings,
   // such as extraneous bytes between JPEG markers, do not.
   const input = { failOn: 'error', limitInputPixels: maxPixels, ignoreIcc: true, autoOrient: opts.orientation !== 'ignore' } as const;
-  const meta = await sharp(bytes, input).metadata();
+  // The header alone (no pixel limit yet), so an oversized image is reported with its size.
+  const meta = await sharp(bytes, { ...input, limitInputPixels: false }).metadata();
   const format = meta.format ?? 'unknown';
   if (format === 'heif' && meta.compression === 'hevc') {
     throw new UnsupportedImageError('HEIC (HEVC-coded HEIF) is not supported by the installed libvips; convert it to JPEG or AVIF', name);
@@ -94,17 +95,26 @@ async function decodeBytes(bytes: Uint8Array, opts: DecodeOptions, maxPixels: nu
   if (cmyk) {
     // The CMYK bands as stored (Adobe inversion undone), for Pillow's naive conversion.
     pipeline = pipeline.pipelineColourspace('cmyk').toColourspace('cmyk');
-  } else if (meta.space === 'b-w' || meta.space === 'grey16') {
+  } else if ((meta.space === 'b-w' || meta.space === 'grey16') && meta.hasAlpha !== true) {
     pipeline = pipeline.toColourspace('b-w');
   } else {
+    // sRGB, or gray+alpha: sharp's b-w output drops alpha, so that comes back as RGBA and is
+    // packed to LA below.
     pipeline = pipeline.toColourspace('srgb');
   }
+  // Worth it only when the decoder can at least halve the image and still leave twice the target:
+  // below that sharp would merely add a second resampling.
   const shrinkTo = opts.shrinkTo;
-  if (shrinkTo !== undefined && (format === 'jpeg' || format === 'webp')) {
+  if (shrinkTo !== undefined && (format === 'jpeg' || format === 'webp') && Math.min(meta.width, meta.height) >= 4 * shrinkTo) {
     const target = 2 * shrinkTo;
     pipeline = pipeline.resize({ width: target, height: target, fit: 'outside', withoutEnlargement: true, fastShrinkOnLoad: true });
   }
   const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  if ((meta.space === 'b-w' || meta.space === 'grey16') && info.channels === 4) {
+    const image: DecodedImage = { data: rgbaToLa(data), width: info.width, height: info.height, channels: 2, format };
+    if (nearest) image.resample = 'nearest';
+    return image;
+  }
   const channels = info.channels;
   if (channels < 1 || channels > 4) throw new UnsupportedImageError(`${channels} channels per pixel are not supported`, name);
   const image: DecodedImage = {
@@ -117,6 +127,15 @@ async function decodeBytes(bytes: Uint8Array, opts: DecodeOptions, maxPixels: nu
   if (nearest) image.resample = 'nearest';
   if (cmyk && channels === 4) image.cmyk = true;
   return image;
+}
+
+function rgbaToLa(rgba: Uint8Array): Uint8Array {
+  const la = new Uint8Array(rgba.length / 2);
+  for (let i = 0, j = 0; j < la.length; i += 4, j += 2) {
+    la[j] = rgba[i] as number;
+    la[j + 1] = rgba[i + 3] as number;
+  }
+  return la;
 }
 
 // Pillow opens 16-bit grayscale as mode 'I' (0..65535) and its conversion to RGB clamps to 255;
