@@ -11,7 +11,6 @@ import type { BatchEntry, Catalog, FileError, FileStat, StoreFormat } from './ca
 import { encodeEmbeddingRows } from './embedding-codec.js';
 import type { LibraryEncoder } from './encoder.js';
 import { hasImageExtension, readHead, sniffImage, walk } from './scan.js';
-import { WriterLock } from './writer-lock.js';
 
 export interface ImportOptions {
   /** Images per encoder batch (default 32). */
@@ -106,6 +105,7 @@ function slowBatchMs(): number {
   return Number.isFinite(v) && v > 0 ? v : 0;
 }
 
+/** Runs one import; the caller holds the catalog's writer lock. */
 export async function runImport(
   job: ImportJob,
   catalog: Catalog,
@@ -119,185 +119,180 @@ export async function runImport(
   const readAhead = Math.max(1, opts.readAhead ?? 4);
   const root = path.resolve(dir);
   const started = performance.now();
-  const lock = WriterLock.acquire(catalog.path);
-  try {
-    const p: ImportProgress = {
-      phase: 'scan', scanned: 0, total: 0, done: 0, unchanged: 0, encoded: 0, linked: 0, errors: 0,
-      elapsedSeconds: 0, imagesPerSecond: 0, etaSeconds: null,
-    };
-    let encodeStarted = 0;
-    const emit = () => {
-      const now = performance.now();
-      p.elapsedSeconds = (now - started) / 1000;
-      const encodeSeconds = encodeStarted ? (now - encodeStarted) / 1000 : 0;
-      p.imagesPerSecond = encodeSeconds > 0 ? p.encoded / encodeSeconds : 0;
-      const filesPerSecond = encodeSeconds > 0 ? p.done / encodeSeconds : 0;
-      p.etaSeconds = p.phase === 'done' ? 0 : filesPerSecond > 0 ? (p.total - p.done) / filesPerSecond : null;
-      job.emit('progress', { ...p });
-    };
+  const p: ImportProgress = {
+    phase: 'scan', scanned: 0, total: 0, done: 0, unchanged: 0, encoded: 0, linked: 0, errors: 0,
+    elapsedSeconds: 0, imagesPerSecond: 0, etaSeconds: null,
+  };
+  let encodeStarted = 0;
+  const emit = () => {
+    const now = performance.now();
+    p.elapsedSeconds = (now - started) / 1000;
+    const encodeSeconds = encodeStarted ? (now - encodeStarted) / 1000 : 0;
+    p.imagesPerSecond = encodeSeconds > 0 ? p.encoded / encodeSeconds : 0;
+    const filesPerSecond = encodeSeconds > 0 ? p.done / encodeSeconds : 0;
+    p.etaSeconds = p.phase === 'done' ? 0 : filesPerSecond > 0 ? (p.total - p.done) / filesPerSecond : null;
+    job.emit('progress', { ...p });
+  };
 
-    // Phase 1: scan. Unchanged files (same size and mtime) are settled here without reading them.
-    const seen = new Set<string>();
-    const todo: FileStat[] = [];
-    const revived: BatchEntry[] = [];
-    const errors: FileError[] = [];
-    for await (const f of walk(root, { hidden: opts.hidden })) {
-      seen.add(f.path);
-      p.scanned++;
-      const known = catalog.file(f.path);
-      if (known && known.size === f.size && known.mtimeMs === f.mtimeMs) {
-        p.unchanged++;
-        if (known.missing) revived.push({ files: [f], contentId: known.contentId });
-      } else {
-        todo.push(f);
-      }
-      if (p.scanned % 500 === 0) emit();
+  // Phase 1: scan. Unchanged files (same size and mtime) are settled here without reading them.
+  const seen = new Set<string>();
+  const todo: FileStat[] = [];
+  const revived: BatchEntry[] = [];
+  const errors: FileError[] = [];
+  for await (const f of walk(root, { hidden: opts.hidden })) {
+    seen.add(f.path);
+    p.scanned++;
+    const known = catalog.file(f.path);
+    if (known && known.size === f.size && known.mtimeMs === f.mtimeMs) {
+      p.unchanged++;
+      if (known.missing) revived.push({ files: [f], contentId: known.contentId });
+    } else {
+      todo.push(f);
     }
-    if (revived.length > 0) catalog.writeBatch(revived);
-    p.total = todo.length;
-    p.phase = 'encode';
-    encodeStarted = performance.now();
+    if (p.scanned % 500 === 0) emit();
+  }
+  if (revived.length > 0) catalog.writeBatch(revived);
+  p.total = todo.length;
+  p.phase = 'encode';
+  encodeStarted = performance.now();
+  emit();
+
+  // Phase 2: read, hash, batch, decode, encode, write.
+  const inflight = new Map<string, PendingContent>();
+  let links: BatchEntry[] = [];
+  let batch: PendingContent[] = [];
+  let batchIndex = 0;
+  let encoding: Promise<void> = Promise.resolve();
+  let notImages = 0;
+  const pause = slowBatchMs();
+
+  const flushLinks = () => {
+    if (links.length === 0) return;
+    catalog.writeBatch(links);
+    links = [];
+  };
+
+  const encodeAndWrite = async (items: PendingContent[], index: number, prepared: ReturnType<LibraryEncoder['prepare']>) => {
+    const { pixels, rows } = await prepared;
+    const good = rows.filter((r) => typeof r === 'number').length;
+    // Rows of failed images are encoded too (zeros; cheaper than compacting) and ignored.
+    const vectors = good > 0 ? await encoder.encodeImages(pixels) : new Float32Array(pixels.n * encoder.identity.projectionDim);
+    const dim = encoder.identity.projectionDim;
+    if (vectors.length !== pixels.n * dim) {
+      throw new RangeError(`encoder returned ${vectors.length} values for ${pixels.n} images of dim ${dim}`);
+    }
+    const encodedRows = encodeEmbeddingRows(vectors, dim, store, kernels);
+    if (pause) await new Promise((r) => setTimeout(r, pause));
+    let batchErrors = 0;
+    const entries: BatchEntry[] = items.map((item, i) => {
+      const row = rows[i];
+      if (row instanceof ClipkitError || row === undefined) {
+        const error = row ?? new ImageDecodeError('decoder returned no result', item.path);
+        batchErrors += item.files.length;
+        for (const f of item.files) errors.push({ path: f.path, code: error.code, message: error.message });
+        return { files: item.files, content: { hash: item.hash, error: { code: error.code, message: error.message } } };
+      }
+      return { files: item.files, content: { hash: item.hash, embedding: encodedRows[row] as Uint8Array } };
+    });
+    entries.push(...links);
+    links = [];
+    catalog.writeBatch(entries);
+    for (const item of items) {
+      inflight.delete(item.hash);
+      p.done += item.files.length;
+    }
+    p.encoded += good;
+    p.errors += batchErrors;
+    job.emit('batch', { index, encoded: good, errors: batchErrors });
     emit();
+  };
 
-    // Phase 2: read, hash, batch, decode, encode, write.
-    const inflight = new Map<string, PendingContent>();
-    let links: BatchEntry[] = [];
-    let batch: PendingContent[] = [];
-    let batchIndex = 0;
-    let encoding: Promise<void> = Promise.resolve();
-    let notImages = 0;
-    const pause = slowBatchMs();
+  const dispatch = async () => {
+    if (batch.length === 0) return;
+    const items = batch;
+    batch = [];
+    const index = batchIndex++;
+    const prepared = encoder.prepare(items.map((it) => ({ path: it.path, bytes: it.bytes as Uint8Array })));
+    prepared.then(() => { for (const it of items) it.bytes = null; }, () => undefined);
+    // Backpressure: at most one batch encodes while this one decodes.
+    await encoding;
+    encoding = encodeAndWrite(items, index, prepared);
+    encoding.catch(() => undefined); // surfaced by the next await
+  };
 
-    const flushLinks = () => {
-      if (links.length === 0) return;
-      catalog.writeBatch(links);
-      links = [];
-    };
-
-    const encodeAndWrite = async (items: PendingContent[], index: number, prepared: ReturnType<LibraryEncoder['prepare']>) => {
-      const { pixels, rows } = await prepared;
-      const good = rows.filter((r) => typeof r === 'number').length;
-      // Rows of failed images are encoded too (zeros; cheaper than compacting) and ignored.
-      const vectors = good > 0 ? await encoder.encodeImages(pixels) : new Float32Array(pixels.n * encoder.identity.projectionDim);
-      const dim = encoder.identity.projectionDim;
-      if (vectors.length !== pixels.n * dim) {
-        throw new RangeError(`encoder returned ${vectors.length} values for ${pixels.n} images of dim ${dim}`);
-      }
-      const encodedRows = encodeEmbeddingRows(vectors, dim, store, kernels);
-      if (pause) await new Promise((r) => setTimeout(r, pause));
-      let batchErrors = 0;
-      const entries: BatchEntry[] = items.map((item, i) => {
-        const row = rows[i];
-        if (row instanceof ClipkitError || row === undefined) {
-          const error = row ?? new ImageDecodeError('decoder returned no result', item.path);
-          batchErrors += item.files.length;
-          for (const f of item.files) errors.push({ path: f.path, code: error.code, message: error.message });
-          return { files: item.files, content: { hash: item.hash, error: { code: error.code, message: error.message } } };
-        }
-        return { files: item.files, content: { hash: item.hash, embedding: encodedRows[row] as Uint8Array } };
-      });
-      entries.push(...links);
-      links = [];
-      catalog.writeBatch(entries);
-      for (const item of items) {
-        inflight.delete(item.hash);
-        p.done += item.files.length;
-      }
-      p.encoded += good;
-      p.errors += batchErrors;
-      job.emit('batch', { index, encoded: good, errors: batchErrors });
-      emit();
-    };
-
-    const dispatch = async () => {
-      if (batch.length === 0) return;
-      const items = batch;
-      batch = [];
-      const index = batchIndex++;
-      const prepared = encoder.prepare(items.map((it) => ({ path: it.path, bytes: it.bytes as Uint8Array })));
-      prepared.then(() => { for (const it of items) it.bytes = null; }, () => undefined);
-      // Backpressure: at most one batch encodes while this one decodes.
-      await encoding;
-      encoding = encodeAndWrite(items, index, prepared);
-      encoding.catch(() => undefined); // surfaced by the next await
-    };
-
-    const queue: Array<Promise<ReadOutcome>> = [];
-    let next = 0;
-    const fill = () => {
-      while (queue.length < readAhead && next < todo.length) queue.push(readCandidate(todo[next++] as FileStat));
-    };
+  const queue: Array<Promise<ReadOutcome>> = [];
+  let next = 0;
+  const fill = () => {
+    while (queue.length < readAhead && next < todo.length) queue.push(readCandidate(todo[next++] as FileStat));
+  };
+  fill();
+  while (queue.length > 0) {
+    const outcome = await (queue.shift() as Promise<ReadOutcome>);
     fill();
-    while (queue.length > 0) {
-      const outcome = await (queue.shift() as Promise<ReadOutcome>);
-      fill();
-      switch (outcome.kind) {
-        case 'not-image':
-          seen.delete(outcome.path);
-          notImages++;
-          p.total--;
-          break;
-        case 'gone':
-          seen.delete(outcome.path);
-          p.total--;
-          break;
-        case 'unreadable':
-          errors.push(outcome.error);
+    switch (outcome.kind) {
+      case 'not-image':
+        seen.delete(outcome.path);
+        notImages++;
+        p.total--;
+        break;
+      case 'gone':
+        seen.delete(outcome.path);
+        p.total--;
+        break;
+      case 'unreadable':
+        errors.push(outcome.error);
+        p.errors++;
+        p.done++;
+        break;
+      case 'image':
+      case 'broken': {
+        const { stat, hash } = outcome;
+        const existing = catalog.contentId(hash);
+        const pending = inflight.get(hash);
+        if (existing !== undefined) {
+          links.push({ files: [stat], contentId: existing });
+          p.linked++;
+          p.done++;
+          if (links.length >= 256) flushLinks();
+        } else if (pending) {
+          pending.files.push(stat);
+          p.linked++;
+        } else if (outcome.kind === 'broken') {
+          const { error } = outcome;
+          errors.push({ path: stat.path, code: error.code, message: error.message });
+          links.push({ files: [stat], content: { hash, error: { code: error.code, message: error.message } } });
           p.errors++;
           p.done++;
-          break;
-        case 'image':
-        case 'broken': {
-          const { stat, hash } = outcome;
-          const existing = catalog.contentId(hash);
-          const pending = inflight.get(hash);
-          if (existing !== undefined) {
-            links.push({ files: [stat], contentId: existing });
-            p.linked++;
-            p.done++;
-            if (links.length >= 256) flushLinks();
-          } else if (pending) {
-            pending.files.push(stat);
-            p.linked++;
-          } else if (outcome.kind === 'broken') {
-            const { error } = outcome;
-            errors.push({ path: stat.path, code: error.code, message: error.message });
-            links.push({ files: [stat], content: { hash, error: { code: error.code, message: error.message } } });
-            p.errors++;
-            p.done++;
-          } else {
-            const item: PendingContent = { hash, files: [stat], path: stat.path, bytes: outcome.bytes };
-            inflight.set(hash, item);
-            batch.push(item);
-            if (batch.length >= batchSize) await dispatch();
-          }
+        } else {
+          const item: PendingContent = { hash, files: [stat], path: stat.path, bytes: outcome.bytes };
+          inflight.set(hash, item);
+          batch.push(item);
+          if (batch.length >= batchSize) await dispatch();
         }
       }
     }
-    await dispatch();
-    await encoding;
-    flushLinks();
-
-    const missing = catalog.reconcile(root, seen, opts.prune ?? false);
-    p.phase = 'done';
-    emit();
-    const seconds = (performance.now() - started) / 1000;
-    const encodeSeconds = (performance.now() - encodeStarted) / 1000;
-    return {
-      root,
-      files: seen.size,
-      unchanged: p.unchanged,
-      encoded: p.encoded,
-      linked: p.linked,
-      errors,
-      missing,
-      notImages,
-      seconds,
-      imagesPerSecond: encodeSeconds > 0 ? p.encoded / encodeSeconds : 0,
-    };
-  } finally {
-    lock.release();
   }
+  await dispatch();
+  await encoding;
+  flushLinks();
+
+  const missing = catalog.reconcile(root, seen, opts.prune ?? false);
+  p.phase = 'done';
+  emit();
+  const seconds = (performance.now() - started) / 1000;
+  const encodeSeconds = (performance.now() - encodeStarted) / 1000;
+  return {
+    root,
+    files: seen.size,
+    unchanged: p.unchanged,
+    encoded: p.encoded,
+    linked: p.linked,
+    errors,
+    missing,
+    notImages,
+    seconds,
+    imagesPerSecond: encodeSeconds > 0 ? p.encoded / encodeSeconds : 0,
+  };
 }
 
 /**

@@ -13,6 +13,7 @@ import { ImportJob, runImport, type ImportOptions } from './import.js';
 import { loadLibraryEncoder } from './model-encoder.js';
 import { parseQuery, type QueryTerm } from './query.js';
 import { EmbeddingCache, queryVector, searchVector, type SearchHit } from './search.js';
+import { WriterLock } from './writer-lock.js';
 
 const kernels: NativeKernels = addon;
 
@@ -75,9 +76,15 @@ export class Library {
   /** Imports (incrementally) every image under dir; await the job for its summary. */
   import(dir: string, opts: ImportOptions = {}): ImportJob {
     return new ImportJob(async (job) => {
-      const encoder = await this.loadEncoder();
-      const model = this.catalog.bindModel(encoder.identity, this.opts.store);
-      return runImport(job, this.catalog, encoder, kernels, model.store, dir, opts);
+      // Lock first: a second importer fails at once, before loading a model or writing anything.
+      const lock = WriterLock.acquire(this.catalog.path);
+      try {
+        const encoder = await this.loadEncoder();
+        const model = this.catalog.bindModel(encoder.identity, this.opts.store);
+        return await runImport(job, this.catalog, encoder, kernels, model.store, dir, opts);
+      } finally {
+        lock.release();
+      }
     });
   }
 

@@ -1,0 +1,130 @@
+// Photo-library import throughput (scan → read+hash → decode/preprocess → encode → SQLite) on
+// generated 12-megapixel JPEGs with a ViT-B/32-shaped model, against the encoder alone in the
+// same run: the import should run at the encoder's speed, i.e. decoding hides behind encoding.
+// Quick mode: the tiny model and a handful of small JPEGs.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { Clip, ImagePreprocessor, Library } from '@clipkit/core';
+import { TINY_TEXT, TINY_VISION, VIT_B32_TEXT, VIT_B32_VISION, writeRandomClipModel } from '@clipkit/core/testing';
+import { measure } from '../harness.js';
+import type { BenchOptions, BenchRow } from '../types.js';
+
+const cacheRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '.cache');
+const BATCH = 32;
+
+interface Photos {
+  dir: string;
+  count: number;
+  width: number;
+  height: number;
+}
+
+/** A model directory with safetensors (native backend); the encoders suite's one when present. */
+function cachedModel(quick: boolean): string {
+  const shared = path.join(cacheRoot, quick ? 'random-tiny-v1' : 'random-vit-b32-v1');
+  if (existsSync(path.join(shared, '.complete'))) return shared;
+  const dir = path.join(cacheRoot, quick ? 'library-tiny-v1' : 'library-vit-b32-v1');
+  if (existsSync(path.join(dir, '.complete'))) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  process.stderr.write(`bench: generating a random ${quick ? 'tiny' : 'ViT-B/32'} model in ${dir}…\n`);
+  writeRandomClipModel(dir, {
+    seed: 32,
+    vision: quick ? TINY_VISION : VIT_B32_VISION,
+    text: quick ? TINY_TEXT : VIT_B32_TEXT,
+    projectionDim: quick ? 32 : 512,
+  });
+  writeFileSync(path.join(dir, '.complete'), '');
+  return dir;
+}
+
+/**
+ * Photo-like JPEGs: a small seeded scene scaled up, with a tiled grain overlay so the files
+ * carry real entropy (a smooth upscale alone would compress, and decode, unrealistically well).
+ */
+async function cachedPhotos(quick: boolean): Promise<Photos> {
+  const spec = quick ? { count: 8, width: 1024, height: 768 } : { count: 500, width: 4000, height: 3000 };
+  const dir = path.join(cacheRoot, `library-photos-${spec.count}x${spec.width}x${spec.height}-v1`);
+  const photos = { dir, ...spec };
+  if (existsSync(path.join(dir, '.complete'))) return photos;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  process.stderr.write(`bench: generating ${spec.count} ${spec.width}x${spec.height} JPEGs in ${dir}…\n`);
+  const grain = await sharp(noise(256, 256, 1), { raw: { width: 256, height: 256, channels: 3 } }).png().toBuffer();
+  for (let i = 0; i < spec.count; i++) {
+    const scene = sharp(noise(16, 12, 1000 + i), { raw: { width: 16, height: 12, channels: 3 } }).resize(spec.width, spec.height, {
+      kernel: 'cubic',
+    });
+    const base = await scene.raw().toBuffer();
+    const jpeg = await sharp(base, { raw: { width: spec.width, height: spec.height, channels: 3 } })
+      .composite([{ input: grain, tile: true, blend: 'soft-light' }])
+      .jpeg({ quality: 90 })
+      .toBuffer();
+    writeFileSync(path.join(dir, `IMG_${String(i).padStart(4, '0')}.jpg`), jpeg);
+  }
+  writeFileSync(path.join(dir, '.complete'), '');
+  return photos;
+}
+
+/** Seeded RGB bytes (xorshift), no Math.random. */
+function noise(width: number, height: number, seed: number): Buffer {
+  const out = Buffer.alloc(width * height * 3);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < out.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = s & 0xff;
+  }
+  return out;
+}
+
+export async function benchImport(opts: BenchOptions): Promise<BenchRow[]> {
+  const modelDir = cachedModel(opts.quick);
+  const photos = await cachedPhotos(opts.quick);
+  const files = readdirSync(photos.dir).filter((f) => f.endsWith('.jpg')).map((f) => path.join(photos.dir, f));
+  const shape = opts.quick ? 'tiny model' : 'ViT-B/32';
+  const what = `${photos.count} ${((photos.width * photos.height) / 1e6).toFixed(0)}MP JPEGs`;
+  const rows: BenchRow[] = [];
+  const work = mkdtempSync(path.join(tmpdir(), 'clipkit-bench-library-'));
+  try {
+    // Encoder alone: preprocessed batches of BATCH images (prepared before timing).
+    const clip = await Clip.load(modelDir);
+    const pre = ImagePreprocessor.fromModelDir(modelDir, { mode: 'fast' });
+    const sample = files.slice(0, Math.min(BATCH, files.length));
+    const pixels = await pre.preprocessOrThrow(sample, new Float32Array(sample.length * 3 * pre.size * pre.size));
+    const encodeSeconds = await measure(() => clip.encodeImages(pixels), { warmup: 1, repeats: opts.quick ? 5 : 3 });
+    const encoderName = `encoder only, batch ${sample.length} (${shape}, ${clip.runtime.backend})`;
+    rows.push({ name: encoderName, unit: 'images/s', value: sample.length / encodeSeconds });
+
+    // Decode + preprocess alone (fast mode), for where the time goes.
+    const decodeSeconds = await measure(() => pre.preprocess(sample), { warmup: 1, repeats: 3 });
+    rows.push({ name: `decode+preprocess only, fast mode, batch ${sample.length}`, unit: 'images/s', value: sample.length / decodeSeconds });
+    clip.dispose();
+
+    // The whole import into a fresh catalog.
+    const library = await Library.open(path.join(work, 'bench.db'), { model: modelDir });
+    const t0 = performance.now();
+    const summary = await library.import(photos.dir, { batchSize: BATCH });
+    const seconds = (performance.now() - t0) / 1e3;
+    await library.close();
+    if (summary.encoded !== photos.count) throw new Error(`import encoded ${summary.encoded} of ${photos.count} photos`);
+    rows.push({
+      name: `import ${what} (${shape}, end to end incl. model load)`,
+      unit: 'images/s',
+      value: photos.count / seconds,
+      baseline: encoderName,
+    });
+    rows.push({
+      name: `import ${what} (${shape}, encode phase)`,
+      unit: 'images/s',
+      value: summary.imagesPerSecond,
+      baseline: encoderName,
+    });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return rows;
+}
