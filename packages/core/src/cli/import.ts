@@ -6,7 +6,7 @@ import { reportProgress } from './import-progress.js';
 import { addLibraryOptions, libraryOptions, positiveInt, withLibrary, type LibraryCliOptions } from './library-options.js';
 
 interface ImportCliOptions extends LibraryCliOptions {
-  store: StoreFormat;
+  store?: StoreFormat;
   batchSize: number;
   hidden?: boolean;
   prune?: boolean;
@@ -19,7 +19,7 @@ export function register(program: Command): void {
       .description('embed every image under DIR into the catalog; reruns only encode new or changed files')
       .argument('<dir>', 'folder to import (recursively)'),
   )
-    .addOption(new Option('--store <format>', 'embedding storage of a new catalog').choices(['f32', 'f16']).default('f32'))
+    .addOption(new Option('--store <format>', 'embedding storage of a new catalog (default f32)').choices(['f32', 'f16']))
     .option('--batch-size <n>', 'images per encoder batch', positiveInt, 32)
     .option('--hidden', 'also import hidden folders and files')
     .option('--prune', 'delete catalog entries of files that disappeared (default: mark them missing)')
