@@ -24,8 +24,9 @@ export interface DecodeOptions {
   orientation?: 'exif' | 'ignore';
   maxPixels?: number;
   /**
-   * Shrink-on-load: JPEG and WebP decoders may downscale (by 2, 4 or 8) while the shorter side
-   * stays at least twice this size. Other formats decode in full. Omit for a full decode.
+   * Shrink-on-load: large JPEG and WebP images are decoded straight to a shorter side of twice
+   * this (libjpeg's DCT scaling by 2/4/8 plus a small lanczos3 step; libwebp's scaling). Other
+   * formats, and images too small to gain, decode in full. Omit for a full decode.
    */
   shrinkTo?: number;
 }
@@ -102,10 +103,8 @@ async function decodeBytes(bytes: Uint8Array, opts: DecodeOptions, maxPixels: nu
     // packed to LA below.
     pipeline = pipeline.toColourspace('srgb');
   }
-  // Worth it only when the decoder can at least halve the image and still leave twice the target:
-  // below that sharp would merely add a second resampling.
   const shrinkTo = opts.shrinkTo;
-  if (shrinkTo !== undefined && (format === 'jpeg' || format === 'webp') && Math.min(meta.width, meta.height) >= 4 * shrinkTo) {
+  if (shrinkTo !== undefined && shrinksOnLoad(format, Math.min(meta.width, meta.height), shrinkTo)) {
     const target = 2 * shrinkTo;
     pipeline = pipeline.resize({ width: target, height: target, fit: 'outside', withoutEnlargement: true, fastShrinkOnLoad: true });
   }
@@ -127,6 +126,16 @@ async function decodeBytes(bytes: Uint8Array, opts: DecodeOptions, maxPixels: nu
   if (nearest) image.resample = 'nearest';
   if (cmyk && channels === 4) image.cmyk = true;
   return image;
+}
+
+// sharp resizes a JPEG to 2x the target by a libjpeg DCT shrink (2, 4 or 8) and a lanczos3
+// remainder, but only picks a factor f when shorter/(2*target) >= f + 1 (it steps down when the
+// ratio truncates to f itself); WebP decodes straight to the target at any ratio. Below those
+// ratios sharp would only add a second resampling, so the image is decoded in full instead.
+function shrinksOnLoad(format: string, shorter: number, target: number): boolean {
+  if (format === 'jpeg') return shorter >= 3 * 2 * target;
+  if (format === 'webp') return shorter >= 2 * 2 * target;
+  return false;
 }
 
 function rgbaToLa(rgba: Uint8Array): Uint8Array {
