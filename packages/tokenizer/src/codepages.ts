@@ -33,7 +33,6 @@ const REPLACEMENT = 0xfffd;
 const SUBSTITUTE_BYTE = 0x1a;
 
 export interface Codepage {
-  readonly name: CodepageName;
   /** The 256 code points that bytes 0x00..0xFF decode to. */
   readonly decodeTable: Uint32Array;
   /** Code point → byte, for every code point this code page can encode. */
@@ -64,7 +63,7 @@ function build(name: CodepageName): Codepage {
   }
   const encodeTable = new Map<number, number>();
   for (let b = 0; b < 256; b++) encodeTable.set(decodeTable[b]!, b);
-  return { name, decodeTable, encodeTable };
+  return { decodeTable, encodeTable };
 }
 
 const cache = new Map<CodepageName, Codepage>();

@@ -21,6 +21,8 @@ import { END_OF_TEXT, START_OF_TEXT, type Vocabulary, loadVocabulary } from './v
 
 /** Words remembered between calls; past this the cache starts afresh (memory stays bounded). */
 const WORD_CACHE_LIMIT = 65_536;
+/** Longer words are rare and would make the cache's memory unbounded: they are not cached. */
+const WORD_CACHE_MAX_LENGTH = 256;
 const DEFAULT_CONTEXT_LENGTH = 77;
 
 export class ClipTokenizer {
@@ -76,8 +78,10 @@ export class ClipTokenizer {
     if (cached !== undefined) return cached;
     // The loader guarantees every BPE symbol is in the vocabulary.
     const ids = this.bpe.encodeWord(encoded).map((symbol) => this.encoder.get(symbol)!);
-    if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
-    this.wordCache.set(encoded, ids);
+    if (encoded.length <= WORD_CACHE_MAX_LENGTH) {
+      if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
+      this.wordCache.set(encoded, ids);
+    }
     return ids;
   }
 
