@@ -59,6 +59,13 @@ describe('ClipTokenizer.encode', () => {
     expect(tok.encode('\u0000')).toEqual([]);
   });
 
+  it('handles a megabyte of hostile characters deterministically', () => {
+    const hostile = '\u0000\ud800a\x1b[31m&amp;\u00e9\r\n\udc00\x85\ufeff<'.repeat(80_000);
+    const first = tok.encode(hostile);
+    expect(first.length).toBeGreaterThan(0);
+    expect(tok.encode(hostile)).toEqual(first);
+  }, 60_000); // a guard against hangs on a loaded machine, not a speed assertion
+
   it('handles a 1 MB string, one giant word included', () => {
     const words = 'a photo of a dog '.repeat(65_536);
     expect(tok.encode(words).length).toBe(5 * 65_536);
