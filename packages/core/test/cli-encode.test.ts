@@ -4,6 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nativeAvailable } from '@clipkit/native-cuda';
+import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createOnnxBackend } from '../src/backends/onnx.js';
 import { Clip } from '../src/clip.js';
@@ -93,6 +95,26 @@ describe('clipkit encode', () => {
     const got = readNpy(path.join(work, 'texts.npy'));
     expect(got.shape).toEqual([2, 32]);
     expectClose(got.data as Float32Array, want, EXACT, 'encode --texts-jsonl');
+  });
+
+  const addonMissing = !nativeAvailable();
+  if (addonMissing) console.warn('[cli-encode] --images test skipped: the native addon (image preprocessing kernel) does not load here');
+  it.skipIf(addonMissing)('encodes --images through the model preprocessing, like Clip.encodeImages', async () => {
+    const files = [path.join(work, 'a.png'), path.join(work, 'b.png')];
+    for (const [i, file] of files.entries()) {
+      const w = 40 + 7 * i;
+      const raw = Buffer.from(randomPixels(1, w, 20 + i).map((v) => Math.abs(v * 60) % 256));
+      await sharp(raw.subarray(0, w * 50 * 3), { raw: { width: w, height: 50, channels: 3 } }).png().toFile(file);
+    }
+    const r = run(['--model', dir, '--backend', 'onnx', '--images', ...files, '--out', path.join(work, 'images.npy')]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const clip = await Clip.load(dir, { backend: 'onnx', threads: 1 });
+    const want = await clip.encodeImages(files);
+    clip.dispose();
+    const got = readNpy(path.join(work, 'images.npy'));
+    expect(got.shape).toEqual([2, 32]);
+    expectClose(got.data as Float32Array, want, EXACT, 'encode --images');
   });
 
   it.each([
