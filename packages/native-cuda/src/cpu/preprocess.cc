@@ -108,34 +108,75 @@ namespace {
 
 using pillow::clip8;
 
-// One source row, converted to the mode Pillow resamples in: RGBa / La (premultiplied) when
-// `premultiply`, otherwise the bytes as they are.
-const uint8_t* source_row(const ImageU8& img, int64_t y, bool premultiply, std::vector<uint8_t>& scratch) {
-  const uint8_t* row = img.data + y * img.stride;
-  if (!premultiply) return row;
-  const int ch = img.channels;
-  uint8_t* out = scratch.data();
-  for (int64_t x = 0; x < img.width; ++x) {
-    const uint8_t* p = row + x * ch;
-    const uint8_t a = p[ch - 1];
-    for (int c = 0; c < ch - 1; ++c) out[x * ch + c] = pillow::muldiv255(p[c], a);
-    out[x * ch + ch - 1] = a;
+constexpr int kHalf = 1 << (pillow::kPrecisionBits - 1);
+
+// Source columns [from, to) of row y, deinterleaved into CH planes `stride` bytes apart and
+// converted to the mode Pillow resamples in: RGBa / La (premultiplied) when PREMUL.
+template <int CH, bool PREMUL>
+void source_planes(const ImageU8& img, int64_t y, int64_t from, int64_t to, size_t stride, uint8_t* planes) {
+  const uint8_t* __restrict row = img.data + y * img.stride + from * CH;
+  uint8_t* __restrict out[CH];
+  for (int c = 0; c < CH; ++c) out[c] = planes + static_cast<size_t>(c) * stride;
+  const int64_t len = to - from;
+  for (int64_t x = 0; x < len; ++x) {
+    const uint8_t* p = row + x * CH;
+    for (int c = 0; c < CH; ++c) out[c][x] = (PREMUL && c < CH - 1) ? pillow::muldiv255(p[c], p[CH - 1]) : p[c];
   }
-  return out;
+}
+
+using PlanesFn = void (*)(const ImageU8&, int64_t, int64_t, int64_t, size_t, uint8_t*);
+
+PlanesFn planes_fn(int ch, bool premultiply) {
+  switch (ch) {
+    case 1: return source_planes<1, false>;
+    case 2: return premultiply ? source_planes<2, true> : source_planes<2, false>;
+    case 3: return source_planes<3, false>;
+    default: return premultiply ? source_planes<4, true> : source_planes<4, false>;
+  }
+}
+
+// The horizontal taps of outputs [x0, x0+cols) over one channel plane that starts at source
+// column `from`. Integer sums are exact in any order, so the vector clones give Pillow's result.
+// Every output runs all `t.ksize` taps (a fixed trip count the compiler vectorises without a
+// remainder): taps past count[o] have weight 0, and the plane is padded so their reads stay inside.
+__attribute__((target_clones("avx2", "default")))
+void horizontal_taps(const uint8_t* plane, int64_t from, const pillow::Taps& t, int64_t x0, int64_t cols,
+                     uint8_t* dst, int stride) {
+  const size_t ksize = static_cast<size_t>(t.ksize);
+  for (int64_t xx = 0; xx < cols; ++xx) {
+    const size_t o = static_cast<size_t>(x0 + xx);
+    const int32_t* k = &t.k[o * ksize];
+    const uint8_t* p = plane + (t.first[o] - from);
+    int32_t ss = kHalf;
+    for (size_t j = 0; j < ksize; ++j) ss += p[j] * k[j];
+    dst[xx * stride] = clip8(ss >> pillow::kPrecisionBits);
+  }
+}
+
+// One output row of the vertical pass: n intermediate rows of `len` bytes, `len` apart.
+__attribute__((target_clones("avx2", "default")))
+void vertical_taps(const uint8_t* base, size_t len, const int32_t* k, int n, int32_t* acc, uint8_t* dst) {
+  for (size_t i = 0; i < len; ++i) acc[i] = kHalf;
+  for (int j = 0; j < n; ++j) {
+    const uint8_t* line = base + static_cast<size_t>(j) * len;
+    const int32_t kj = k[j];
+    for (size_t i = 0; i < len; ++i) acc[i] += line[i] * kj;
+  }
+  for (size_t i = 0; i < len; ++i) dst[i] = clip8(acc[i] >> pillow::kPrecisionBits);
 }
 
 // Resamples the crop window [x0, x0+cols) x [y0, y0+rows) of the resized image into `work`
-// (rows x cols x CH, the image's own channel layout). The window lies inside the resized image.
-template <int CH>
-void resample_bicubic(const ImageU8& img, int64_t out_w, int64_t out_h, int64_t x0, int64_t y0,
-                      int64_t cols, int64_t rows, bool premultiply, uint8_t* work) {
-  constexpr int kHalf = 1 << (pillow::kPrecisionBits - 1);
+// (rows x cols x channels, the image's own layout). The window lies inside the resized image.
+void resample_window(const ImageU8& img, int64_t out_w, int64_t out_h, int64_t x0, int64_t y0,
+                     int64_t cols, int64_t rows, bool premultiply, uint8_t* work) {
+  const int ch = img.channels;
   const bool need_h = out_w != img.width;
   const bool need_v = out_h != img.height;
   const pillow::Taps ht = need_h ? pillow::bicubic_taps(img.width, out_w) : pillow::Taps{};
   const pillow::Taps vt = need_v ? pillow::bicubic_taps(img.height, out_h) : pillow::Taps{};
 
-  // Source rows the vertical pass reads for the window's rows.
+  // Source rows the vertical pass reads for the window's rows, and source columns the
+  // horizontal pass reads for its columns.
   int64_t r0 = y0;
   int64_t r1 = y0 + rows;
   if (need_v) {
@@ -144,33 +185,36 @@ void resample_bicubic(const ImageU8& img, int64_t out_w, int64_t out_h, int64_t 
     for (int64_t y = y0; y < y0 + rows; ++y)
       r1 = std::max<int64_t>(r1, vt.first[static_cast<size_t>(y)] + vt.count[static_cast<size_t>(y)]);
   }
+  int64_t c0 = x0;
+  int64_t c1 = x0 + cols;
+  if (need_h) {
+    c0 = ht.first[static_cast<size_t>(x0)];
+    c1 = 0;
+    for (int64_t x = x0; x < x0 + cols; ++x)
+      c1 = std::max<int64_t>(c1, ht.first[static_cast<size_t>(x)] + ht.count[static_cast<size_t>(x)]);
+  }
 
-  // Horizontal pass: uint8 intermediate [r1-r0, cols, CH], Pillow's rounding.
-  std::vector<uint8_t> scratch(premultiply ? static_cast<size_t>(img.width) * CH : 0);
-  std::vector<uint8_t> mid(static_cast<size_t>(r1 - r0) * static_cast<size_t>(cols) * CH);
+  // Horizontal pass: uint8 intermediate [r1-r0, cols, ch] with Pillow's rounding.
+  const size_t mid_row = static_cast<size_t>(cols) * static_cast<size_t>(ch);
+  const size_t plane_len = static_cast<size_t>(c1 - c0) + static_cast<size_t>(ht.ksize);  // + zero padding
+  std::vector<uint8_t> planes(plane_len * static_cast<size_t>(ch), 0);
+  std::vector<uint8_t> mid(static_cast<size_t>(r1 - r0) * mid_row);
+  const PlanesFn to_planes = planes_fn(ch, premultiply);
   for (int64_t y = r0; y < r1; ++y) {
-    const uint8_t* src = source_row(img, y, premultiply, scratch);
-    uint8_t* dst = &mid[static_cast<size_t>(y - r0) * static_cast<size_t>(cols) * CH];
-    if (!need_h) {
-      std::memcpy(dst, src + x0 * CH, static_cast<size_t>(cols) * CH);
-      continue;
-    }
-    for (int64_t xx = 0; xx < cols; ++xx) {
-      const size_t o = static_cast<size_t>(x0 + xx);
-      const int32_t* k = &ht.k[o * static_cast<size_t>(ht.ksize)];
-      const uint8_t* p = src + static_cast<int64_t>(ht.first[o]) * CH;
-      const int n = ht.count[o];
-      int ss[CH];
-      for (int c = 0; c < CH; ++c) ss[c] = kHalf;
-      for (int j = 0; j < n; ++j)
-        for (int c = 0; c < CH; ++c) ss[c] += p[j * CH + c] * k[j];
-      for (int c = 0; c < CH; ++c) dst[xx * CH + c] = clip8(ss[c] >> pillow::kPrecisionBits);
+    to_planes(img, y, c0, c1, plane_len, planes.data());
+    uint8_t* dst = &mid[static_cast<size_t>(y - r0) * mid_row];
+    for (int c = 0; c < ch; ++c) {
+      const uint8_t* plane = &planes[static_cast<size_t>(c) * plane_len];
+      if (need_h) {
+        horizontal_taps(plane, c0, ht, x0, cols, dst + c, ch);
+      } else {
+        for (int64_t x = 0; x < cols; ++x) dst[x * ch + c] = plane[x];
+      }
     }
   }
 
   // Vertical pass over the intermediate.
-  const size_t mid_row = static_cast<size_t>(cols) * CH;
-  std::vector<int> acc(mid_row);
+  std::vector<int32_t> acc(mid_row);
   for (int64_t yy = 0; yy < rows; ++yy) {
     uint8_t* dst = work + static_cast<size_t>(yy) * mid_row;
     if (!need_v) {
@@ -178,25 +222,8 @@ void resample_bicubic(const ImageU8& img, int64_t out_w, int64_t out_h, int64_t 
       continue;
     }
     const size_t o = static_cast<size_t>(y0 + yy);
-    const int32_t* k = &vt.k[o * static_cast<size_t>(vt.ksize)];
-    const uint8_t* base = &mid[static_cast<size_t>(vt.first[o] - r0) * mid_row];
-    const int n = vt.count[o];
-    std::fill(acc.begin(), acc.end(), kHalf);
-    for (int j = 0; j < n; ++j) {
-      const uint8_t* line = base + static_cast<size_t>(j) * mid_row;
-      for (size_t i = 0; i < mid_row; ++i) acc[i] += line[i] * k[j];
-    }
-    for (size_t i = 0; i < mid_row; ++i) dst[i] = clip8(acc[i] >> pillow::kPrecisionBits);
-  }
-}
-
-void resample_window(const ImageU8& img, int64_t out_w, int64_t out_h, int64_t x0, int64_t y0,
-                     int64_t cols, int64_t rows, bool premultiply, uint8_t* work) {
-  switch (img.channels) {
-    case 1: return resample_bicubic<1>(img, out_w, out_h, x0, y0, cols, rows, premultiply, work);
-    case 2: return resample_bicubic<2>(img, out_w, out_h, x0, y0, cols, rows, premultiply, work);
-    case 3: return resample_bicubic<3>(img, out_w, out_h, x0, y0, cols, rows, premultiply, work);
-    default: return resample_bicubic<4>(img, out_w, out_h, x0, y0, cols, rows, premultiply, work);
+    vertical_taps(&mid[static_cast<size_t>(vt.first[o] - r0) * mid_row], mid_row,
+                  &vt.k[o * static_cast<size_t>(vt.ksize)], vt.count[o], acc.data(), dst);
   }
 }
 
