@@ -1,5 +1,5 @@
 // Encoder throughput, native vs onnx backend, on one seeded random-weight model with ViT-B/32
-// shapes (quick mode: the tiny test shapes), measured in the same run at batch 1, 8 and 32.
+// shapes (tiny mode: the tiny test shapes), measured in the same run at batch 1, 8 and 32.
 // Texts are timed twice: prompt-length rows (12 tokens, what zero-shot labels and searches
 // look like) and full 77-token rows; the native text tower stops at each batch's last EOT,
 // onnx always runs the whole context.
@@ -16,8 +16,8 @@ const PROMPT_TOKENS = 12;
 const cacheRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '.cache');
 
 /** The generated model directory, written once and reused by later runs. */
-function cachedModel(quick: boolean): string {
-  const name = quick ? 'random-tiny-v1' : 'random-vit-b32-v1';
+function cachedModel(tiny: boolean): string {
+  const name = tiny ? 'random-tiny-v1' : 'random-vit-b32-v1';
   const dir = path.join(cacheRoot, name);
   const done = path.join(dir, '.complete');
   if (existsSync(done)) return dir;
@@ -26,9 +26,9 @@ function cachedModel(quick: boolean): string {
   process.stderr.write(`bench: generating ${name} in ${dir}…\n`);
   writeRandomClipModel(dir, {
     seed: 32,
-    vision: quick ? TINY_VISION : VIT_B32_VISION,
-    text: quick ? TINY_TEXT : VIT_B32_TEXT,
-    projectionDim: quick ? 32 : 512,
+    vision: tiny ? TINY_VISION : VIT_B32_VISION,
+    text: tiny ? TINY_TEXT : VIT_B32_TEXT,
+    projectionDim: tiny ? 32 : 512,
     hiddenAct: 'quick_gelu',
     dtype: 'F32',
     onnx: true,
@@ -38,10 +38,10 @@ function cachedModel(quick: boolean): string {
 }
 
 export async function benchEncoders(opts: BenchOptions): Promise<BenchRow[]> {
-  const model = openModelDir(cachedModel(opts.quick), { weights: true, onnx: true });
+  const model = openModelDir(cachedModel(opts.tiny ?? false), { weights: true, onnx: true });
   const { imageSize } = model.config.vision;
   const { contextLength: L, vocabSize } = model.config.text;
-  const shape = opts.quick ? 'tiny' : 'ViT-B/32';
+  const shape = opts.tiny ? 'tiny' : 'ViT-B/32';
   const backends: Backend[] = [await createBackend(model, { backend: 'native' }), await createBackend(model, { backend: 'onnx' })];
   const rows: BenchRow[] = [];
   try {
@@ -50,7 +50,7 @@ export async function benchEncoders(opts: BenchOptions): Promise<BenchRow[]> {
       const prompts = randomInputIds(batch, { contextLength: L, vocabSize, seed: batch, lengths: new Array<number>(batch).fill(PROMPT_TOKENS) });
       const full = randomInputIds(batch, { contextLength: L, vocabSize, seed: batch + 1, lengths: new Array<number>(batch).fill(L) });
       // Large batches take ~1 s each on ViT-B/32: fewer repeats keep the suite near a minute.
-      const timing = { warmup: 1, repeats: batch >= 32 && !opts.quick ? 3 : 7, maxSeconds: 20 };
+      const timing = { warmup: 1, repeats: opts.quick || batch >= 32 ? 3 : 7, maxSeconds: 20 };
       const cases: Array<[string, (b: Backend) => Promise<unknown>, string]> = [
         ['images', (b) => b.encodeImages(pixels), 'images/s'],
         [`texts (${PROMPT_TOKENS} tokens)`, (b) => b.encodeTexts(prompts, batch), 'texts/s'],

@@ -1,7 +1,7 @@
 // Photo-library import throughput (scan → read+hash → decode/preprocess → encode → SQLite) on
 // generated 12-megapixel JPEGs with a ViT-B/32-shaped model, against the encoder alone in the
 // same run: the import should run at the encoder's speed, i.e. decoding hides behind encoding.
-// Quick mode: the tiny model and a handful of small JPEGs.
+// Quick mode: 64 photos instead of 500; tiny mode: the tiny model and three small JPEGs.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,18 +23,18 @@ interface Photos {
 }
 
 /** A model directory with safetensors (native backend); the encoders suite's one when present. */
-function cachedModel(quick: boolean): string {
-  const shared = path.join(cacheRoot, quick ? 'random-tiny-v1' : 'random-vit-b32-v1');
+function cachedModel(tiny: boolean): string {
+  const shared = path.join(cacheRoot, tiny ? 'random-tiny-v1' : 'random-vit-b32-v1');
   if (existsSync(path.join(shared, '.complete'))) return shared;
-  const dir = path.join(cacheRoot, quick ? 'library-tiny-v1' : 'library-vit-b32-v1');
+  const dir = path.join(cacheRoot, tiny ? 'library-tiny-v1' : 'library-vit-b32-v1');
   if (existsSync(path.join(dir, '.complete'))) return dir;
   rmSync(dir, { recursive: true, force: true });
-  process.stderr.write(`bench: generating a random ${quick ? 'tiny' : 'ViT-B/32'} model in ${dir}…\n`);
+  process.stderr.write(`bench: generating a random ${tiny ? 'tiny' : 'ViT-B/32'} model in ${dir}…\n`);
   writeRandomClipModel(dir, {
     seed: 32,
-    vision: quick ? TINY_VISION : VIT_B32_VISION,
-    text: quick ? TINY_TEXT : VIT_B32_TEXT,
-    projectionDim: quick ? 32 : 512,
+    vision: tiny ? TINY_VISION : VIT_B32_VISION,
+    text: tiny ? TINY_TEXT : VIT_B32_TEXT,
+    projectionDim: tiny ? 32 : 512,
   });
   writeFileSync(path.join(dir, '.complete'), '');
   return dir;
@@ -44,8 +44,9 @@ function cachedModel(quick: boolean): string {
  * Photo-like JPEGs: a small seeded scene scaled up, with a tiled grain overlay so the files
  * carry real entropy (a smooth upscale alone would compress, and decode, unrealistically well).
  */
-async function cachedPhotos(quick: boolean): Promise<Photos> {
-  const spec = quick ? { count: 8, width: 1024, height: 768 } : { count: 500, width: 4000, height: 3000 };
+async function cachedPhotos(opts: BenchOptions): Promise<Photos> {
+  const count = opts.tiny ? 3 : opts.quick ? 64 : 500;
+  const spec = opts.tiny ? { count, width: 640, height: 480 } : { count, width: 4000, height: 3000 };
   const dir = path.join(cacheRoot, `library-photos-${spec.count}x${spec.width}x${spec.height}-v1`);
   const photos = { dir, ...spec };
   if (existsSync(path.join(dir, '.complete'))) return photos;
@@ -82,11 +83,11 @@ function noise(width: number, height: number, seed: number): Buffer {
 }
 
 export async function benchImport(opts: BenchOptions): Promise<BenchRow[]> {
-  const modelDir = cachedModel(opts.quick);
-  const photos = await cachedPhotos(opts.quick);
+  const modelDir = cachedModel(opts.tiny ?? false);
+  const photos = await cachedPhotos(opts);
   const files = readdirSync(photos.dir).filter((f) => f.endsWith('.jpg')).map((f) => path.join(photos.dir, f));
-  const shape = opts.quick ? 'tiny model' : 'ViT-B/32';
-  const what = `${photos.count} ${((photos.width * photos.height) / 1e6).toFixed(0)}MP JPEGs`;
+  const shape = opts.tiny ? 'tiny model' : 'ViT-B/32';
+  const what = `${photos.count} ${((photos.width * photos.height) / 1e6).toFixed(1)}MP JPEGs`;
   const rows: BenchRow[] = [];
   const work = mkdtempSync(path.join(tmpdir(), 'clipkit-bench-library-'));
   try {

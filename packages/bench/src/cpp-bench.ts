@@ -1,0 +1,128 @@
+// The addon's C++ microbenchmark program (packages/native-cuda/bench → clipkit_bench): kernels
+// timed without the Node binding. Built CPU-only into native-cuda/build-bench (incremental after
+// the first build), run with --json, and its figures turned into rows. It also measures this
+// machine's FMA peak and memory bandwidth, which the JS API rows are expressed against.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchOptions, BenchRow } from './types.js';
+
+export interface CppBench {
+  rows: BenchRow[];
+  peakGflops?: number;
+  bandwidthGBs?: number;
+  /** Why the program did not run here (no cmake, no bench sources); absent when it ran. */
+  unavailable?: string;
+}
+
+const nativeRoot = path.resolve(path.dirname(fileURLToPath(import.meta.resolve('@clipkit/native-cuda'))), '..');
+const buildDir = path.join(nativeRoot, 'build-bench');
+const CONFIGURE = ['-DCMAKE_BUILD_TYPE=Release', '-DCLIPKIT_CUDA=OFF', '-DCLIPKIT_TESTS=OFF', '-DCLIPKIT_BENCH=ON', '-DCLIPKIT_NODE_ADDON=OFF'];
+
+interface Run {
+  code: number | null;
+  output: string;
+  missing: boolean; // the executable itself was not found
+}
+
+function run(file: string, args: string[], timeoutMs: number): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(file, args, { cwd: nativeRoot, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const output = `${stdout}${stderr}`;
+      if (err === null) return resolve({ code: 0, output, missing: false });
+      const e = err as NodeJS.ErrnoException & { code?: unknown };
+      resolve({ code: typeof e.code === 'number' ? e.code : null, output: output || err.message, missing: e.code === 'ENOENT' });
+    });
+  });
+}
+
+function tail(text: string, lines = 30): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/** Configure (first time) and build clipkit_bench; the path of the executable. */
+async function build(): Promise<string | { unavailable: string }> {
+  const benchDir = path.join(nativeRoot, 'bench');
+  if (!existsSync(benchDir) || !readdirSync(benchDir).some((f) => f.endsWith('.cc'))) {
+    return { unavailable: `no C++ benchmark sources in ${benchDir}` };
+  }
+  if (!existsSync(path.join(buildDir, 'CMakeCache.txt'))) {
+    process.stderr.write(`bench: configuring ${buildDir}…\n`);
+    const configured = await run('cmake', ['-S', nativeRoot, '-B', buildDir, ...CONFIGURE], 300_000);
+    if (configured.missing) return { unavailable: 'cmake is not installed (needed to build the C++ benchmark program)' };
+    if (configured.code !== 0) throw new Error(`cmake configure of ${buildDir} failed:\n${tail(configured.output)}`);
+  }
+  process.stderr.write('bench: building clipkit_bench (-j2)…\n');
+  const built = await run('cmake', ['--build', buildDir, '--target', 'clipkit_bench', '--parallel', '2'], 900_000);
+  if (built.missing) return { unavailable: 'cmake is not installed (needed to build the C++ benchmark program)' };
+  if (built.code !== 0) throw new Error(`building clipkit_bench failed:\n${tail(built.output)}`);
+  return path.join(buildDir, 'clipkit_bench');
+}
+
+export async function runCppBench(opts: BenchOptions): Promise<CppBench> {
+  const exe = await build();
+  if (typeof exe !== 'string') return { rows: [], unavailable: exe.unavailable };
+  const dir = mkdtempSync(path.join(tmpdir(), 'clipkit-cpp-bench-'));
+  try {
+    const json = path.join(dir, 'out.json');
+    const args = [...(opts.quick ? ['--quick'] : []), ...(opts.tiny ? ['--tiny'] : []), '--json', json];
+    process.stderr.write(`bench: clipkit_bench ${args.join(' ')}\n`);
+    const ran = await run(exe, args, 1_800_000);
+    if (ran.code !== 0) throw new Error(`clipkit_bench ${args.join(' ')} exited with ${ran.code ?? 'a signal'}:\n${tail(ran.output)}`);
+    if (!existsSync(json)) throw new Error(`clipkit_bench wrote no ${json}:\n${tail(ran.output)}`);
+    return parseCppBenchJson(readFileSync(json, 'utf8'), json);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One measured kernel as clipkit_bench --json reports it. */
+interface CppResult {
+  kernel: string;
+  device: string;
+  shape: string;
+  seconds: number;
+  gflops?: number;
+  gbs?: number;
+}
+
+function fail(file: string, what: string): never {
+  throw new Error(`${file}: unexpected clipkit_bench JSON: ${what}`);
+}
+
+function positive(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0;
+}
+
+export function parseCppBenchJson(text: string, file: string): CppBench {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    fail(file, (err as Error).message);
+  }
+  if (typeof doc !== 'object' || doc === null) fail(file, 'not an object');
+  const { peak, results } = doc as { peak?: Record<string, unknown>; results?: unknown };
+  if (!Array.isArray(results)) fail(file, 'no "results" array');
+  const peakGflops = peak?.['fma_gflops'];
+  const bandwidthGBs = peak?.['copy_gbs'];
+  const rows: BenchRow[] = [];
+  if (positive(peakGflops)) rows.push({ name: 'C++ measured FMA peak', unit: 'GFLOP/s', value: peakGflops });
+  if (positive(bandwidthGBs)) rows.push({ name: 'C++ measured copy bandwidth', unit: 'GB/s', value: bandwidthGBs });
+  for (const [i, r] of (results as CppResult[]).entries()) {
+    if (typeof r?.kernel !== 'string' || typeof r.shape !== 'string') fail(file, `results[${i}] has no kernel/shape`);
+    const name = `C++ ${r.kernel} ${r.shape}${r.device && r.device !== 'cpu' ? ` (${r.device})` : ''}`;
+    if (positive(r.gflops)) {
+      rows.push({ name, unit: 'GFLOP/s', value: r.gflops, ...(positive(peakGflops) ? { note: `${((100 * r.gflops) / peakGflops).toFixed(0)}% of measured FMA peak` } : {}) });
+    } else if (positive(r.gbs)) {
+      rows.push({ name, unit: 'GB/s', value: r.gbs, ...(positive(bandwidthGBs) ? { note: `${((100 * r.gbs) / bandwidthGBs).toFixed(0)}% of measured copy bandwidth` } : {}) });
+    } else if (positive(r.seconds)) {
+      rows.push({ name, unit: 'ms', value: r.seconds * 1e3 });
+    } else {
+      fail(file, `results[${i}] (${name}) has no positive gflops, gbs or seconds`);
+    }
+  }
+  return { rows, ...(positive(peakGflops) ? { peakGflops } : {}), ...(positive(bandwidthGBs) ? { bandwidthGBs } : {}) };
+}
