@@ -79,9 +79,6 @@ async function decodeBytes(bytes: Uint8Array, opts: DecodeOptions, maxPixels: nu
   // The header alone (no pixel limit yet), so an oversized image is reported with its size.
   const meta = await sharp(bytes, { ...input, limitInputPixels: false }).metadata();
   const format = meta.format ?? 'unknown';
-  if (format === 'heif' && meta.compression === 'hevc') {
-    throw new UnsupportedImageError('HEIC (HEVC-coded HEIF) is not supported by the installed libvips; convert it to JPEG or AVIF', name);
-  }
   if (meta.width === undefined || meta.height === undefined) throw new ImageDecodeError('the decoder found no image dimensions', name);
   if (meta.width * meta.height > maxPixels) {
     throw new ImageTooLargeError(`${meta.width}x${meta.height} exceeds the limit of ${maxPixels} pixels`, name);
@@ -192,7 +189,7 @@ function toTypedError(err: unknown, bytes: Uint8Array, name: string, maxPixels: 
     return new ImageTooLargeError(`image exceeds the limit of ${maxPixels} pixels`, name, { cause: err });
   }
   if (isHeic(bytes)) {
-    return new UnsupportedImageError(`HEIC is not supported by the installed libvips (${reason})`, name, { cause: err });
+    return new UnsupportedImageError(`a HEIC/HEIF image the installed libvips cannot decode (sharp's prebuilt libvips reads AVIF only): ${reason}`, name, { cause: err });
   }
   if (/unsupported image format/i.test(reason)) {
     return new ImageDecodeError('not a recognised image format', name, { cause: err });
