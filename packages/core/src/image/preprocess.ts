@@ -9,7 +9,7 @@ import { ClipkitError, UnsupportedImageError, UsageError } from '../errors.js';
 import type { PreprocessConfig } from '../model/config.js';
 import { openModelDir } from '../model/model-dir.js';
 import type { ImageInput, ImageOptions, PixelBatch } from '../types.js';
-import { decodeImage, describeInput, type DecodeOptions } from './decode.js';
+import { decodeImage, describeInput, type DecodedImage, type DecodeOptions } from './decode.js';
 import { resizeGray16LikePillow } from './pillow-int32.js';
 import { toRgbFirst } from './rgb-first.js';
 
@@ -99,12 +99,7 @@ export class ImagePreprocessor {
     await forEachBounded(n, this.concurrency(), async (i) => {
       const input = inputs[i] as ImageInput;
       try {
-        const decoded = await decodeImage(input, decodeOpts);
-        const image = this.opts.rgbFirst
-          ? toRgbFirst(decoded, this.opts.alpha)
-          : decoded.gray16 !== undefined
-            ? resizeGray16LikePillow(decoded.gray16, decoded.width, decoded.height, this.config.resizeShortest)
-            : decoded;
+        const image = this.kernelInput(await decodeImage(input, decodeOpts));
         await runKernel(image, data, kernelOpts, i, describeInput(input));
       } catch (err) {
         if (!(err instanceof ClipkitError)) throw err;
@@ -121,6 +116,15 @@ export class ImagePreprocessor {
     const failed = errors.find((e) => e !== null);
     if (failed) throw failed;
     return pixels;
+  }
+
+  /** The kernel's input: Hugging Face's RGB-first conversion, or Pillow's int32 resize of 16-bit gray. */
+  private kernelInput(decoded: DecodedImage): RawImage {
+    if (this.opts.rgbFirst) return toRgbFirst(decoded, this.opts.alpha);
+    if (decoded.gray16 !== undefined) {
+      return resizeGray16LikePillow(decoded.gray16, decoded.width, decoded.height, this.config.resizeShortest);
+    }
+    return decoded;
   }
 
   private concurrency(): number {
