@@ -49,7 +49,9 @@ struct AttentionShape {
 
 namespace cpu {
 
-Isa detected_isa();
+Isa detected_isa();  // what kernels dispatch to: hardware_isa(), lowered by CLIPKIT_ISA / use_isa
+Isa hardware_isa();  // the best ISA this CPU supports
+void use_isa(Isa isa);  // dispatch to min(isa, hardware_isa()) from now on (tests, benchmarks)
 int thread_count();
 void set_thread_count(int n);  // n <= 0: one per hardware thread
 

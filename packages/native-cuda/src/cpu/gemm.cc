@@ -1,0 +1,329 @@
+// Cache-blocked GEMM, C = A·Bᵀ with a fused epilogue, in the BLIS style: B is packed into
+// panels of NR columns ([k][NR], shared by all threads), A into per-thread panels of MR rows
+// ([kc][MR]), and an MR×NR register-tile micro-kernel broadcasts A and streams B. The tile
+// shape and block sizes are chosen per ISA; everything is fp32 (half B is widened while
+// packing).
+#include "gemm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "activation.h"
+#include "scratch.h"
+#include "threadpool.h"
+
+namespace clipkit::cpu {
+namespace {
+
+struct Blocking {
+  int64_t mr;  // micro-tile rows (broadcast A values)
+  int64_t nr;  // micro-tile columns (vector lanes × vectors)
+  int64_t kc;  // depth of one packed block: A and B micro-panels stay in L1/L2
+  int64_t mc;  // rows of A packed at once (L2-resident)
+};
+
+// Register budget: AVX-512 14×2 zmm accumulators + 2 B vectors + 1 broadcast = 31 of 32;
+// AVX2 6×2 ymm + 2 + 1 = 15 of 16.
+template <typename V>
+struct Tile;
+template <>
+struct Tile<simd::VecAvx512> {
+  static constexpr int MR = 14;
+  static constexpr int NV = 2;
+};
+template <>
+struct Tile<simd::VecAvx2> {
+  static constexpr int MR = 6;
+  static constexpr int NV = 2;
+};
+template <>
+struct Tile<simd::VecScalar> {
+  static constexpr int MR = 4;
+  static constexpr int NV = 4;
+};
+
+template <typename V>
+constexpr Blocking blocking_for() {
+  return {Tile<V>::MR, Tile<V>::NV * V::W, 256, Tile<V>::MR * 12};
+}
+
+Blocking blocking(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512:
+      return blocking_for<simd::VecAvx512>();
+    case Isa::Avx2:
+      return blocking_for<simd::VecAvx2>();
+    case Isa::Generic:
+      break;
+  }
+  return blocking_for<simd::VecScalar>();
+}
+
+// Largest packed-B chunk, in floats: bounds scratch for huge n (similarity over a catalogue).
+constexpr int64_t kMaxPackedB = int64_t{1} << 22;
+
+template <typename V>
+CLIPKIT_INLINE void load_row(const float* src, float* dst, int64_t k) {
+  std::memcpy(dst, src, static_cast<size_t>(k) * sizeof(float));
+}
+
+template <typename V>
+CLIPKIT_INLINE void load_row(const uint16_t* src, float* dst, int64_t k) {
+  int64_t i = 0;
+  for (; i + V::W <= k; i += V::W) V::store(dst + i, V::load_half(src + i));
+  for (; i < k; ++i) dst[i] = simd::half_to_float(src[i]);
+}
+
+// Panels of NR rows of b (rows [0, nb)) → dst[panel][k][NR], zero-padded past nb. `row` is a
+// k-float staging buffer (widens half storage once per row).
+template <typename V, typename T>
+CLIPKIT_INLINE void pack_b(const T* b, int64_t ldb, int64_t panel_begin, int64_t panel_end,
+                           int64_t nb, int64_t k, float* dst, float* row) {
+  constexpr int64_t NR = Tile<V>::NV * V::W;
+  for (int64_t p = panel_begin; p < panel_end; ++p) {
+    float* panel = dst + p * k * NR;
+    for (int64_t c = 0; c < NR; ++c) {
+      const int64_t j = p * NR + c;
+      if (j < nb) {
+        load_row<V>(b + j * ldb, row, k);
+        for (int64_t kk = 0; kk < k; ++kk) panel[kk * NR + c] = row[kk];
+      } else {
+        for (int64_t kk = 0; kk < k; ++kk) panel[kk * NR + c] = 0.0f;
+      }
+    }
+  }
+}
+CLIPKIT_DISPATCH(pack_b_dispatch, pack_b)
+
+// Rows [0, mb) × depth [0, kc) of a → dst[panel][kc][MR], zero-padded past mb.
+template <typename V>
+CLIPKIT_INLINE void pack_a(const float* a, int64_t lda, int64_t mb, int64_t kc, float* dst) {
+  constexpr int64_t MR = Tile<V>::MR;
+  const int64_t panels = (mb + MR - 1) / MR;
+  for (int64_t p = 0; p < panels; ++p) {
+    float* panel = dst + p * kc * MR;
+    for (int64_t r = 0; r < MR; ++r) {
+      const int64_t i = p * MR + r;
+      if (i < mb) {
+        const float* src = a + i * lda;
+        for (int64_t kk = 0; kk < kc; ++kk) panel[kk * MR + r] = src[kk];
+      } else {
+        for (int64_t kk = 0; kk < kc; ++kk) panel[kk * MR + r] = 0.0f;
+      }
+    }
+  }
+}
+
+// c[mr, nr] (+)= ap[kc][MR] · bp[kc][NR]; a full tile goes straight to c, an edge tile through
+// a local buffer.
+template <typename V>
+CLIPKIT_INLINE void micro_kernel(int64_t kc, const float* ap, const float* bp, float* c,
+                                 int64_t ldc, int64_t mr, int64_t nr, bool accumulate) {
+  constexpr int MR = Tile<V>::MR;
+  constexpr int NV = Tile<V>::NV;
+  constexpr int NR = NV * V::W;
+  typename V::R acc[MR][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = V::zero();
+  }
+  for (int64_t kk = 0; kk < kc; ++kk) {
+    typename V::R bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = V::load(bp + kk * NR + v * V::W);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const auto av = V::set1(ap[kk * MR + r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = V::fma(av, bv[v], acc[r][v]);
+    }
+  }
+  if (mr == MR && nr == NR) {
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        float* p = c + r * ldc + v * V::W;
+        V::store(p, accumulate ? V::add(V::load(p), acc[r][v]) : acc[r][v]);
+      }
+    }
+    return;
+  }
+  alignas(64) float tmp[MR * NR];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) V::store(tmp + r * NR + v * V::W, acc[r][v]);
+  }
+  for (int64_t r = 0; r < mr; ++r) {
+    for (int64_t j = 0; j < nr; ++j) {
+      c[r * ldc + j] = accumulate ? c[r * ldc + j] + tmp[r * NR + j] : tmp[r * NR + j];
+    }
+  }
+}
+
+struct TileJob {
+  const float* a;
+  int64_t lda;
+  const float* bpack;  // packed chunk of b: columns [0, nb)
+  int64_t nb;
+  int64_t k;
+  float* c;  // already offset to the chunk's first column
+  int64_t ldc;
+  const float* residual;  // offset like c, rows ldc apart; null when none
+  const float* bias;      // offset like c; null when none
+  Activation act;
+  float scale;
+  bool accumulate_first;  // c already holds the residual (out aliases residual, plain add)
+};
+
+// One output tile: rows [i0, i0+mb) × columns [j0, j0+nbt) of the chunk, all of k.
+template <typename V>
+CLIPKIT_INLINE void compute_tile(const TileJob* job, int64_t i0, int64_t mb, int64_t j0,
+                                 int64_t nbt, float* apack) {
+  constexpr int64_t MR = Tile<V>::MR;
+  constexpr int64_t NR = Tile<V>::NV * V::W;
+  const Blocking blk = blocking_for<V>();
+  const int64_t k = job->k;
+  float* c = job->c + i0 * job->ldc + j0;
+  for (int64_t p0 = 0; p0 < k; p0 += blk.kc) {
+    const int64_t kc = std::min(blk.kc, k - p0);
+    pack_a<V>(job->a + i0 * job->lda + p0, job->lda, mb, kc, apack);
+    const bool accumulate = p0 > 0 || job->accumulate_first;
+    for (int64_t jr = 0; jr < nbt; jr += NR) {
+      const float* bp = job->bpack + (j0 + jr) / NR * k * NR + p0 * NR;
+      const int64_t nr = std::min(NR, nbt - jr);
+      for (int64_t ir = 0; ir < mb; ir += MR) {
+        micro_kernel<V>(kc, apack + ir * kc, bp, c + ir * job->ldc + jr, job->ldc,
+                        std::min(MR, mb - ir), nr, accumulate);
+      }
+    }
+  }
+  if (job->bias == nullptr && job->residual == nullptr && job->act == Activation::None &&
+      job->scale == 1.0f) {
+    return;
+  }
+  const auto vs = V::set1(job->scale);
+  for (int64_t r = 0; r < mb; ++r) {
+    float* row = c + r * job->ldc;
+    if (job->scale != 1.0f) {
+      int64_t j = 0;
+      for (; j + V::W <= nbt; j += V::W) V::store(row + j, V::mul(V::load(row + j), vs));
+      for (; j < nbt; ++j) row[j] *= job->scale;
+    }
+    const float* res =
+        job->residual != nullptr ? job->residual + (i0 + r) * job->ldc + j0 : nullptr;
+    activate_row<V>(row, job->bias != nullptr ? job->bias + j0 : nullptr, res, row, nbt,
+                    job->act);
+  }
+}
+CLIPKIT_DISPATCH(compute_tile_dispatch, compute_tile)
+
+bool overlaps(const float* a, const float* b, int64_t count) {
+  const auto pa = reinterpret_cast<uintptr_t>(a);
+  const auto pb = reinterpret_cast<uintptr_t>(b);
+  const auto bytes = static_cast<uintptr_t>(count) * sizeof(float);
+  return pa < pb + bytes && pb < pa + bytes;
+}
+
+// Tiles of one packed chunk, spread over the pool (static chunking over the tile list).
+void run_tiles(Isa isa, const Blocking& blk, const TileJob& job, int64_t m) {
+  const int64_t tiles_m = (m + blk.mc - 1) / blk.mc;
+  // Enough tiles for every thread even when m is small (one image: m = 50).
+  const int64_t want = 4 * static_cast<int64_t>(thread_count());
+  const int64_t split_n = std::max<int64_t>(1, (want + tiles_m - 1) / tiles_m);
+  int64_t nc = (job.nb + split_n - 1) / split_n;
+  nc = (nc + blk.nr - 1) / blk.nr * blk.nr;
+  const int64_t tiles_n = (job.nb + nc - 1) / nc;
+  parallel_for(tiles_m * tiles_n, [&](int64_t begin, int64_t end) {
+    thread_local Scratch apack_scratch;
+    float* apack = apack_scratch.floats(static_cast<size_t>(blk.mc * blk.kc));
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t i0 = t % tiles_m * blk.mc;
+      const int64_t j0 = t / tiles_m * nc;
+      compute_tile_dispatch_on(isa, &job, i0, std::min(blk.mc, m - i0), j0,
+                               std::min(nc, job.nb - j0), apack);
+    }
+  });
+}
+
+template <typename T>
+void gemm_nt_any(const float* a, int64_t lda, const T* b, int64_t ldb, float* c, int64_t ldc,
+                 int64_t m, int64_t n, int64_t k, const GemmEpilogue& epi) {
+  if (m <= 0 || n <= 0) return;
+  const Isa isa = detected_isa();
+  const Blocking blk = blocking(isa);
+  // out aliasing residual: a plain residual add accumulates onto c in place; anything else
+  // first copies the residual away so the k-blocks can use c as their accumulator.
+  const float* residual = epi.residual;
+  bool accumulate_first = false;
+  thread_local Scratch residual_copy;
+  if (residual != nullptr && overlaps(residual, c, (m - 1) * ldc + n)) {
+    if (epi.act == Activation::None && epi.scale == 1.0f) {
+      accumulate_first = true;
+      residual = nullptr;
+    } else {
+      float* copy = residual_copy.floats(static_cast<size_t>(m * ldc));
+      std::memcpy(copy, residual, static_cast<size_t>((m - 1) * ldc + n) * sizeof(float));
+      residual = copy;
+    }
+  }
+  if (k <= 0) {
+    // Empty sum: the epilogue alone.
+    for (int64_t i = 0; i < m; ++i) {
+      if (!accumulate_first) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+    }
+  }
+  thread_local Scratch bpack_scratch;
+  const int64_t kk = std::max<int64_t>(k, 1);
+  const int64_t chunk = std::max(blk.nr, kMaxPackedB / kk / blk.nr * blk.nr);
+  for (int64_t j0 = 0; j0 < n; j0 += chunk) {
+    const int64_t nb = std::min(chunk, n - j0);
+    const int64_t panels = (nb + blk.nr - 1) / blk.nr;
+    float* bpack = bpack_scratch.floats(static_cast<size_t>(panels * blk.nr * kk));
+    if (k > 0) {
+      parallel_for(panels, [&](int64_t begin, int64_t end) {
+        thread_local Scratch row;
+        pack_b_dispatch_on(isa, b + j0 * ldb, ldb, begin, end, nb, k, bpack,
+                           row.floats(static_cast<size_t>(k)));
+      });
+    }
+    TileJob job{a,
+                lda,
+                bpack,
+                nb,
+                k,
+                c + j0,
+                ldc,
+                residual != nullptr ? residual + j0 : nullptr,
+                epi.bias != nullptr ? epi.bias + j0 : nullptr,
+                epi.act,
+                epi.scale,
+                accumulate_first};
+    run_tiles(isa, blk, job, m);
+  }
+}
+
+}  // namespace
+
+void gemm_nt(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+             int64_t m, int64_t n, int64_t k, const GemmEpilogue& epi) {
+  gemm_nt_any(a, lda, b, ldb, c, ldc, m, n, k, epi);
+}
+
+void gemm_nt(const float* a, int64_t lda, const uint16_t* b, int64_t ldb, float* c, int64_t ldc,
+             int64_t m, int64_t n, int64_t k, const GemmEpilogue& epi) {
+  gemm_nt_any(a, lda, b, ldb, c, ldc, m, n, k, epi);
+}
+
+void linear(const float* x, const float* w, const float* bias, const float* residual, float* out,
+            int64_t m, int64_t n, int64_t k, Activation act) {
+  GemmEpilogue epi;
+  epi.bias = bias;
+  epi.residual = residual;
+  epi.act = act;
+  gemm_nt(x, k, w, k, out, n, m, n, k, epi);
+}
+
+}  // namespace clipkit::cpu

@@ -1,0 +1,27 @@
+// The blocked GEMM behind linear() and similarity() (private to src/cpu).
+#pragma once
+
+#include <cstdint>
+
+#include "clipkit/kernels.h"
+
+namespace clipkit::cpu {
+
+// Applied to every output element once the k-sum `acc` is complete:
+//   c = act(scale * acc + bias[col]) + residual[row * ldc + col]
+// bias/residual may be null; residual may be the output itself.
+struct GemmEpilogue {
+  const float* bias = nullptr;
+  const float* residual = nullptr;
+  Activation act = Activation::None;
+  float scale = 1.0f;
+};
+
+// c[m,n] (rows ldc apart) = epilogue(a[m,k] · b[n,k]^T), rows of a lda apart, rows of b ldb
+// apart. b is float32 or IEEE half (uint16_t) storage; both are computed in float32.
+void gemm_nt(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+             int64_t m, int64_t n, int64_t k, const GemmEpilogue& epi);
+void gemm_nt(const float* a, int64_t lda, const uint16_t* b, int64_t ldb, float* c, int64_t ldc,
+             int64_t m, int64_t n, int64_t k, const GemmEpilogue& epi);
+
+}  // namespace clipkit::cpu

@@ -1,0 +1,157 @@
+#include "threadpool.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <thread>
+#include <vector>
+
+#include "clipkit/kernels.h"
+
+namespace clipkit::cpu {
+namespace {
+
+// True on a thread while it runs a chunk: nested parallel_for calls then run inline instead
+// of waiting on the pool they are part of.
+thread_local bool t_in_job = false;
+
+class Pool {
+ public:
+  Pool() { start(default_threads()); }
+
+  std::recursive_mutex& job_mutex() { return job_mutex_; }
+
+  int threads() {
+    std::lock_guard<std::recursive_mutex> job(job_mutex_);
+    return static_cast<int>(workers_.size()) + 1;
+  }
+
+  void resize(int n) {
+    std::lock_guard<std::recursive_mutex> job(job_mutex_);
+    if (n <= 0) n = default_threads();
+    if (n == static_cast<int>(workers_.size()) + 1) return;
+    stop();
+    start(n);
+  }
+
+  void run(int64_t n, int64_t grain, detail::RangeCall call, void* ctx) {
+    if (n <= 0) return;
+    if (grain < 1) grain = 1;
+    if (t_in_job) {
+      call(ctx, 0, n);
+      return;
+    }
+    std::lock_guard<std::recursive_mutex> job(job_mutex_);
+    const int64_t max_parts = (n + grain - 1) / grain;
+    const int parts = static_cast<int>(
+        std::min<int64_t>(static_cast<int64_t>(workers_.size()) + 1, max_parts));
+    if (parts <= 1) {
+      run_chunk(call, ctx, 0, n);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      call_ = call;
+      ctx_ = ctx;
+      n_ = n;
+      parts_ = parts;
+      pending_ = parts - 1;
+      ++generation_;
+    }
+    start_cv_.notify_all();
+    run_chunk(call, ctx, 0, n / parts);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_cv_.wait(lock, [this] { return pending_ == 0; });
+  }
+
+ private:
+  static int default_threads() {
+    const unsigned hw = std::thread::hardware_concurrency();
+    return hw == 0 ? 1 : static_cast<int>(hw);
+  }
+
+  static void run_chunk(detail::RangeCall call, void* ctx, int64_t begin, int64_t end) {
+    t_in_job = true;
+    call(ctx, begin, end);
+    t_in_job = false;
+  }
+
+  void start(int n) {
+    stopping_ = false;
+    // Workers start from the current generation: reading it inside the new thread would race
+    // with the first job and could miss it.
+    const uint64_t generation = generation_;
+    for (int i = 1; i < n; ++i) {
+      workers_.emplace_back([this, i, generation] { work(i, generation); });
+    }
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    start_cv_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
+  void work(int part, uint64_t seen) {
+    for (;;) {
+      detail::RangeCall call;
+      void* ctx;
+      int64_t begin;
+      int64_t end;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        start_cv_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+        if (stopping_) return;
+        seen = generation_;
+        if (part >= parts_) continue;
+        call = call_;
+        ctx = ctx_;
+        begin = n_ * part / parts_;
+        end = n_ * (part + 1) / parts_;
+      }
+      run_chunk(call, ctx, begin, end);
+      bool last;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        last = --pending_ == 0;
+      }
+      if (last) done_cv_.notify_one();
+    }
+  }
+
+  std::recursive_mutex job_mutex_;  // one job at a time; recursive for PoolSession
+  std::mutex mutex_;                // guards the fields below
+  std::condition_variable start_cv_;
+  std::condition_variable done_cv_;
+  std::vector<std::thread> workers_;
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+  detail::RangeCall call_ = nullptr;
+  void* ctx_ = nullptr;
+  int64_t n_ = 0;
+  int parts_ = 0;
+  int pending_ = 0;
+};
+
+// Never destroyed: a libuv thread may still be inside a job while the process exits.
+Pool& pool() {
+  static Pool* const p = new Pool();
+  return *p;
+}
+
+}  // namespace
+
+namespace detail {
+void run_parallel(int64_t n, int64_t grain, RangeCall call, void* ctx) {
+  pool().run(n, grain, call, ctx);
+}
+std::recursive_mutex& job_mutex() { return pool().job_mutex(); }
+}  // namespace detail
+
+int thread_count() { return pool().threads(); }
+void set_thread_count(int n) { pool().resize(n); }
+
+}  // namespace clipkit::cpu

@@ -1,0 +1,128 @@
+// linear(): blocked GEMM with fused epilogue vs a double-precision reference.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "clipkit/kernels.h"
+#include "each_isa.h"
+#include "harness.h"
+
+using namespace clipkit;
+using namespace clipkit::test;
+
+namespace {
+
+double act_ref(double x, Activation act) {
+  switch (act) {
+    case Activation::QuickGelu:
+      return x / (1.0 + std::exp(-1.702 * x));
+    case Activation::GeluErf:
+      return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case Activation::None:
+      break;
+  }
+  return x;
+}
+
+std::vector<double> linear_ref(const std::vector<float>& x, const std::vector<float>& w,
+                               const float* bias, const float* residual, int64_t m, int64_t n,
+                               int64_t k, Activation act) {
+  std::vector<double> out(static_cast<size_t>(m * n));
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0.0;
+      for (int64_t p = 0; p < k; ++p) {
+        s += static_cast<double>(x[i * k + p]) * static_cast<double>(w[j * k + p]);
+      }
+      if (bias != nullptr) s += bias[j];
+      s = act_ref(s, act);
+      if (residual != nullptr) s += residual[i * n + j];
+      out[i * n + j] = s;
+    }
+  }
+  return out;
+}
+
+struct Shape {
+  int64_t m, n, k;
+};
+
+void check_shape(Rng& rng, const Shape& s, Activation act, bool with_bias, bool with_residual,
+                 bool alias_residual) {
+  const auto x = random_floats(rng, s.m * s.k);
+  const auto w = random_floats(rng, s.n * s.k, -0.5f, 0.5f);
+  const auto bias = random_floats(rng, s.n);
+  const auto residual = random_floats(rng, s.m * s.n);
+  const float* b = with_bias ? bias.data() : nullptr;
+  const float* r = with_residual ? residual.data() : nullptr;
+  const auto ref = linear_ref(x, w, b, r, s.m, s.n, s.k, act);
+  for_each_isa([&](Isa isa) {
+    std::vector<float> out(static_cast<size_t>(s.m * s.n), NAN);
+    if (alias_residual) out = residual;
+    cpu::linear(x.data(), w.data(), b, alias_residual ? out.data() : r, out.data(), s.m, s.n,
+                s.k, act);
+    const double err = rel_error(out, ref);
+    if (!(err <= 2e-6 * std::sqrt(static_cast<double>(s.k) / 64.0) + 1e-6)) {
+      record_failure(__FILE__, __LINE__,
+                     std::string("linear ") + isa_name(isa) + " m=" + std::to_string(s.m) +
+                         " n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) +
+                         " act=" + std::to_string(static_cast<int>(act)) +
+                         " rel error " + show(err));
+    }
+  });
+}
+
+}  // namespace
+
+TEST(gemm_odd_and_edge_shapes) {
+  Rng rng(1);
+  const Shape shapes[] = {{1, 1, 1},    {1, 7, 3},     {3, 1, 5},    {14, 32, 16},
+                          {15, 33, 17}, {13, 31, 257}, {29, 65, 300}, {50, 96, 64},
+                          {2, 1000, 9}, {200, 47, 513}};
+  for (const auto& s : shapes) check_shape(rng, s, Activation::None, false, false, false);
+}
+
+TEST(gemm_epilogues) {
+  Rng rng(2);
+  const Activation acts[] = {Activation::None, Activation::QuickGelu, Activation::GeluErf};
+  for (const auto act : acts) {
+    check_shape(rng, {37, 53, 70}, act, true, false, false);
+    check_shape(rng, {37, 53, 70}, act, true, true, false);
+    check_shape(rng, {20, 40, 300}, act, false, true, false);
+  }
+}
+
+TEST(gemm_out_aliases_residual) {
+  Rng rng(3);
+  check_shape(rng, {33, 70, 600}, Activation::None, true, true, true);
+  check_shape(rng, {33, 70, 600}, Activation::QuickGelu, true, true, true);
+  check_shape(rng, {5, 9, 3}, Activation::GeluErf, false, true, true);
+}
+
+TEST(gemm_clip_shapes) {
+  Rng rng(4);
+  // ViT-B/32 (one image) attention projection and MLP, text MLP at k = 2048.
+  check_shape(rng, {50, 768, 768}, Activation::None, true, true, false);
+  check_shape(rng, {50, 3072, 768}, Activation::QuickGelu, true, false, false);
+  check_shape(rng, {77, 512, 2048}, Activation::None, true, true, false);
+}
+
+TEST(gemm_large_k) {
+  Rng rng(5);
+  check_shape(rng, {40, 50, 4096}, Activation::None, true, false, false);
+}
+
+TEST(gemm_propagates_nan_and_inf) {
+  const int64_t m = 3, n = 20, k = 40;
+  std::vector<float> x(m * k, 0.5f), w(n * k, 0.25f);
+  x[1 * k + 7] = NAN;                          // row 1 all NaN
+  w[5 * k + 2] = INFINITY;                     // column 5 +inf (rows 0 and 2)
+  for_each_isa([&](Isa) {
+    std::vector<float> out(m * n, 0.0f);
+    cpu::linear(x.data(), w.data(), nullptr, nullptr, out.data(), m, n, k, Activation::None);
+    for (int64_t j = 0; j < n; ++j) CHECK(std::isnan(out[1 * n + j]));
+    CHECK(std::isinf(out[0 * n + 5]) && out[0 * n + 5] > 0);
+    CHECK(std::isinf(out[2 * n + 5]));
+    CHECK_NEAR(out[0 * n + 4], 0.5 * 0.25 * k, 1e-4);
+  });
+}
