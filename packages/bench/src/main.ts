@@ -10,7 +10,7 @@ import { SuiteSkipped, type BenchOptions, type Suite, type SuiteResult } from '.
 
 interface SuiteEntry {
   load: () => Promise<Suite>;
-  /** Measures the native kernels directly: skipped (with the loader's reason) when the addon does not load. */
+  /** Runs native kernels: skipped (with the loader's reason) when the addon does not load. */
   needsAddon: boolean;
 }
 
@@ -19,8 +19,7 @@ const SUITES: Record<string, SuiteEntry> = {
   tokenizer: { load: async () => (await import('./suites/tokenizer.js')).benchTokenizer, needsAddon: false },
   preprocess: { load: async () => (await import('./suites/preprocess.js')).benchPreprocess, needsAddon: true },
   encoders: { load: async () => (await import('./suites/encoders.js')).benchEncoders, needsAddon: true },
-  // Import falls back to the onnx backend without the addon; its rows name the backend used.
-  library: { load: async () => (await import('./suites/library.js')).benchImport, needsAddon: false },
+  library: { load: async () => (await import('./suites/library.js')).benchImport, needsAddon: true },
 };
 
 const USAGE = 'usage: clipkit-bench [--quick | --tiny] [--only SUITE,…] [--out DIR]';

@@ -96,7 +96,7 @@ export function svgChart(results: readonly SuiteResult[], machine: MachineInfo):
     const color = r.ratio >= 1 ? '#2a9d8f' : '#e76f51';
     parts.push(
       `<text x="${labelW - 8}" y="${y + 15}" text-anchor="end">${escapeXml(`${r.suite}: ${r.name} vs ${r.baseline}`)}</text>`,
-      `<rect x="${x.toFixed(1)}" y="${y + 4}" width="${Math.max(1, Math.abs(w)).toFixed(1)}" height="${rowH - 8}" fill="${color}"/>`,
+      `<rect class="ratio" x="${x.toFixed(1)}" y="${y + 4}" width="${Math.max(1, Math.abs(w)).toFixed(1)}" height="${rowH - 8}" fill="${color}"/>`,
       `<text x="${(w >= 0 ? x0 + w + 4 : x0 + 4).toFixed(1)}" y="${y + 15}">${fmt(r.ratio)}×</text>`,
     );
   });
