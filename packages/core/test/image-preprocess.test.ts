@@ -11,6 +11,7 @@ import { decodeImage } from '../src/image/decode.js';
 import { defaultImageConfig, ImagePreprocessor } from '../src/image/preprocess.js';
 import { openModelDir } from '../src/model/model-dir.js';
 import { writeRandomClipModel } from '../src/testing/random-model.js';
+import { gray16Png } from './helpers/png16.js';
 import { scratchDir } from './helpers/tmp-dir.js';
 
 const kernels: NativeKernels = addon;
@@ -138,6 +139,21 @@ describe('ImagePreprocessor', () => {
     expect(mean).toBeGreaterThan(0); // the shrink really happened
     expect(mean).toBeLessThanOrEqual(0.02);
     expect(Array.from(fast.subarray(slot, 2 * slot))).toEqual(Array.from(exact.subarray(slot, 2 * slot)));
+  });
+
+  it("16-bit gray is resized as Pillow's mode 'I' (int32) and clamped after, not before", async () => {
+    // A hard step 0 -> 65535: resampled in int32 the transition overshoots far past 255 on one
+    // side and below 0 on the other, so after clamping every pixel is 0 or 255. Clamping first
+    // (8-bit resampling of 0 -> 255) would leave intermediate greys at the edge.
+    const w = 300;
+    const h = 200;
+    const step = new Uint16Array(w * h).map((_, i) => (i % w < 150 ? 0 : 65535));
+    const pixels = await new ImagePreprocessor(defaultImageConfig(S)).preprocessOrThrow([gray16Png(step, w, h)]);
+    const levels = new Set(Array.from(pixels.data.subarray(0, S * S)));
+    expect(levels).toEqual(new Set([normalised(0, 0), normalised(255, 0)]));
+    const flat = new Uint16Array(w * h).fill(100);
+    const grey = await new ImagePreprocessor(defaultImageConfig(S)).preprocessOrThrow([gray16Png(flat, w, h)]);
+    expect(grey.data[0]).toBe(normalised(100, 0));
   });
 
   it("reads size, mean and std from a model directory's preprocessor_config.json", () => {
