@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "../../src/cpu/preprocess_pillow.h"
+#include "cpu/preprocess_pillow.h"
 #include "clipkit/kernels.h"
 #include "harness.h"
 
