@@ -11,4 +11,4 @@ import { register as search } from './search.js';
 import { register as duplicates } from './duplicates.js';
 import { register as tokenize } from './tokenize.js';
 
-export const commands: Array<(program: Command) => void> = [encode, pull, info, preprocess, importPhotos, search, duplicates, tokenize];
+export const commands: Array<(program: Command) => void> = [encode, classify, pull, info, preprocess, importPhotos, search, duplicates, tokenize];
