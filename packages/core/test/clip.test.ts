@@ -1,11 +1,13 @@
 // The Clip API on a generated model, through both backends: text/image embeddings, L2
 // normalisation, and zero-shot classification checked against a computation from the embeddings.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clip } from '../src/clip.js';
-import { UsageError } from '../src/errors.js';
+import { ImageDecodeError, UsageError } from '../src/errors.js';
+import { ImagePreprocessor } from '../src/image/preprocess.js';
 import { IMAGENET80_TEMPLATES } from '../src/templates.js';
 import { randomPixels, writeRandomClipModel } from '../src/testing/index.js';
 import type { PixelBatch } from '../src/types.js';
@@ -18,6 +20,16 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const dim = config.projectionDim;
 const pixels: PixelBatch = { data: randomPixels(3, config.vision.imageSize, 9), n: 3, size: config.vision.imageSize };
 const labels = ['cat', 'dog', 'a red car'];
+
+/** Three small generated photos of different sizes (JPEG, PNG with alpha, grey PNG). */
+async function writeImages(): Promise<string[]> {
+  const files = ['a.jpg', 'b.png', 'c.png'].map((f) => path.join(root, f));
+  const noise = (w: number, h: number, c: number, seed: number) => Buffer.from(Array.from({ length: w * h * c }, (_, i) => (i * 31 + seed * 97 + ((i / c / w) | 0) * 3) & 255));
+  await sharp(noise(50, 40, 3, 1), { raw: { width: 50, height: 40, channels: 3 } }).jpeg().toFile(files[0]!);
+  await sharp(noise(33, 70, 4, 2), { raw: { width: 33, height: 70, channels: 4 } }).png().toFile(files[1]!);
+  await sharp(noise(32, 32, 1, 3), { raw: { width: 32, height: 32, channels: 1 } }).png().toFile(files[2]!);
+  return files;
+}
 
 function row(m: Float32Array, i: number): Float32Array {
   return m.subarray(i * dim, (i + 1) * dim);
@@ -61,6 +73,18 @@ describe.each(['onnx', 'native'] as const)('Clip with the %s backend', (backend)
     for (let i = 0; i < pixels.n; i++) expectClose(row(imagesUnit, i), unit(row(images, i)), { rel: 1e-6, maxAbs: 1e-6 }, `image ${i}`);
     // Different texts really give different embeddings.
     expect(dot(row(textsUnit, 0), row(textsUnit, 1))).toBeLessThan(0.999);
+  });
+
+  it('encodes image files in batches through the model\'s preprocessing; a broken file is a typed error naming it', async () => {
+    const files = await writeImages();
+    const direct = await clip.encodeImages(files);
+    const pixels = await ImagePreprocessor.fromModelDir(dir).preprocessOrThrow(files);
+    expectClose(direct, await clip.encodeImages(pixels), { rel: 1e-6, maxAbs: 1e-6 }, 'paths vs preprocessed pixels');
+    const broken = path.join(root, 'broken.jpg');
+    writeFileSync(broken, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2]));
+    const err = await clip.encodeImages([files[0]!, broken]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ImageDecodeError);
+    expect((err as ImageDecodeError).path).toContain('broken.jpg');
   });
 
   it('classify: softmax over logitScale·cos, sorted, matching a manual computation', async () => {
