@@ -6,7 +6,7 @@
 
 namespace clipkit::cpu {
 
-// quick_gelu(x) = x * sigmoid(1.702 x);  gelu(x) = 0.5 x (1 + erf(x / sqrt(2))).
+// quick_gelu(x) = x * sigmoid(1.702 x);  gelu(x) = 0.5 x (1 + erf(x / sqrt 2)).
 template <typename V>
 CLIPKIT_INLINE typename V::R activate(const typename V::R& x, Activation act) {
   switch (act) {
@@ -15,9 +15,9 @@ CLIPKIT_INLINE typename V::R activate(const typename V::R& x, Activation act) {
       return V::div(x, V::add(V::set1(1.0f), e));
     }
     case Activation::GeluErf: {
+      // 0.5 x erfc(-x / sqrt 2): equal to 0.5 x (1 + erf(x / sqrt 2)) without its cancellation.
       const auto h = V::mul(x, V::set1(0.5f));
-      const auto e = V::erf(V::mul(x, V::set1(0.70710678118654752f)));
-      return V::fma(h, e, h);
+      return V::mul(h, V::erfc(V::mul(x, V::set1(-0.70710678118654752f))));
     }
     case Activation::None:
       break;

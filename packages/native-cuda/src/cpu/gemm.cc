@@ -23,7 +23,7 @@ struct Blocking {
 };
 
 // Register budget: AVX-512 14×2 zmm accumulators + 2 B vectors + 1 broadcast = 31 of 32;
-// AVX2 6×2 ymm + 2 + 1 = 15 of 16.
+// AVX2 6×2 ymm + 2 + 1 = 15 of 16; portable 4×8 floats = 8 of 16 xmm.
 template <typename V>
 struct Tile;
 template <>
@@ -37,9 +37,9 @@ struct Tile<simd::VecAvx2> {
   static constexpr int NV = 2;
 };
 template <>
-struct Tile<simd::VecScalar> {
+struct Tile<simd::VecPortable> {
   static constexpr int MR = 4;
-  static constexpr int NV = 4;
+  static constexpr int NV = 1;
 };
 
 template <typename V>
@@ -56,7 +56,7 @@ Blocking blocking(Isa isa) {
     case Isa::Generic:
       break;
   }
-  return blocking_for<simd::VecScalar>();
+  return blocking_for<simd::VecPortable>();
 }
 
 // Largest packed-B chunk, in floats: bounds scratch for huge n (similarity over a catalogue).

@@ -1,4 +1,6 @@
-// Layer norm over the last dimension, two-pass (mean, then squared deviations) like PyTorch.
+// Layer norm over the last dimension: corrected two-pass mean and variance (mean, then
+// deviations from it), accurate to float rounding even for rows with a large offset.
+#include <algorithm>
 #include <cmath>
 
 #include "reduce.h"
@@ -13,8 +15,11 @@ CLIPKIT_INLINE void layer_norm_rows(const float* x, const float* gamma, const fl
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * dim;
     float* yr = out + r * dim;
-    const float mean = row_sum<V>(xr, dim) / static_cast<float>(dim);
-    const float var = row_sum_sq_dev<V>(xr, dim, mean) / static_cast<float>(dim);
+    const float n = static_cast<float>(dim);
+    const float mean0 = row_sum<V>(xr, dim) / n;
+    const DeviationSums dev = row_deviation_sums<V>(xr, dim, mean0);
+    const float mean = mean0 + dev.sum / n;
+    const float var = std::max(0.0f, (dev.sum_sq - dev.sum * dev.sum / n) / n);
     const float rstd = 1.0f / std::sqrt(var + eps);
     const auto vm = V::set1(mean);
     const auto vs = V::set1(rstd);

@@ -20,18 +20,29 @@ CLIPKIT_INLINE float row_sum(const float* x, int64_t n) {
   return s;
 }
 
-// Σ (x[i] − c)²: the second pass of a two-pass variance.
+struct DeviationSums {
+  float sum;     // Σ (x[i] − c)
+  float sum_sq;  // Σ (x[i] − c)²
+};
+
+// The second pass of a corrected two-pass variance: Σ(x − c) recovers the rounding error of
+// the first-pass mean c.
 template <typename V>
-CLIPKIT_INLINE float row_sum_sq_dev(const float* x, int64_t n, float c) {
+CLIPKIT_INLINE DeviationSums row_deviation_sums(const float* x, int64_t n, float c) {
   const auto vc = V::set1(c);
   auto acc = V::zero();
+  auto acc_sq = V::zero();
   int64_t i = 0;
   for (; i + V::W <= n; i += V::W) {
     const auto d = V::sub(V::load(x + i), vc);
-    acc = V::fma(d, d, acc);
+    acc = V::add(acc, d);
+    acc_sq = V::fma(d, d, acc_sq);
   }
-  float s = V::reduce_add(acc);
-  for (; i < n; ++i) s += (x[i] - c) * (x[i] - c);
+  DeviationSums s{V::reduce_add(acc), V::reduce_add(acc_sq)};
+  for (; i < n; ++i) {
+    s.sum += x[i] - c;
+    s.sum_sq += (x[i] - c) * (x[i] - c);
+  }
   return s;
 }
 
@@ -42,7 +53,7 @@ CLIPKIT_INLINE float row_max(const float* x, int64_t n) {
   int64_t i = 0;
   for (; i + V::W <= n; i += V::W) acc = V::max(acc, V::load(x + i));
   float m = V::reduce_max(acc);
-  for (; i < n; ++i) m = simd::VecScalar::max(m, x[i]);
+  for (; i < n; ++i) m = simd::max_nan(m, x[i]);
   return m;
 }
 

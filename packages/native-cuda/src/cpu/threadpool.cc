@@ -1,7 +1,9 @@
 #include "threadpool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -18,15 +20,11 @@ class Pool {
  public:
   Pool() { start(default_threads()); }
 
-  std::recursive_mutex& job_mutex() { return job_mutex_; }
-
-  int threads() {
-    std::lock_guard<std::recursive_mutex> job(job_mutex_);
-    return static_cast<int>(workers_.size()) + 1;
-  }
+  // Lock-free: kernels running inside a job ask for it.
+  int threads() const { return threads_.load(std::memory_order_relaxed); }
 
   void resize(int n) {
-    std::lock_guard<std::recursive_mutex> job(job_mutex_);
+    std::lock_guard<std::mutex> job(job_mutex_);
     if (n <= 0) n = default_threads();
     if (n == static_cast<int>(workers_.size()) + 1) return;
     stop();
@@ -40,7 +38,7 @@ class Pool {
       call(ctx, 0, n);
       return;
     }
-    std::lock_guard<std::recursive_mutex> job(job_mutex_);
+    std::lock_guard<std::mutex> job(job_mutex_);
     const int64_t max_parts = (n + grain - 1) / grain;
     const int parts = static_cast<int>(
         std::min<int64_t>(static_cast<int64_t>(workers_.size()) + 1, max_parts));
@@ -79,6 +77,7 @@ class Pool {
     stopping_ = false;
     // Workers start from the current generation: reading it inside the new thread would race
     // with the first job and could miss it.
+    threads_.store(n, std::memory_order_relaxed);
     const uint64_t generation = generation_;
     for (int i = 1; i < n; ++i) {
       workers_.emplace_back([this, i, generation] { work(i, generation); });
@@ -122,7 +121,7 @@ class Pool {
     }
   }
 
-  std::recursive_mutex job_mutex_;  // one job at a time; recursive for PoolSession
+  std::mutex job_mutex_;  // one job at a time
   std::mutex mutex_;                // guards the fields below
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
@@ -134,6 +133,7 @@ class Pool {
   int64_t n_ = 0;
   int parts_ = 0;
   int pending_ = 0;
+  std::atomic<int> threads_{1};
 };
 
 // Never destroyed: a libuv thread may still be inside a job while the process exits.
@@ -148,7 +148,6 @@ namespace detail {
 void run_parallel(int64_t n, int64_t grain, RangeCall call, void* ctx) {
   pool().run(n, grain, call, ctx);
 }
-std::recursive_mutex& job_mutex() { return pool().job_mutex(); }
 }  // namespace detail
 
 int thread_count() { return pool().threads(); }

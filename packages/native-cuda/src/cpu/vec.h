@@ -1,6 +1,6 @@
 // Per-ISA SIMD vocabulary for the CPU kernels (private to src/cpu).
 //
-// A kernel is written once as an always_inline template over a vector type V (VecScalar,
+// A kernel is written once as an always_inline template over a vector type V (VecPortable,
 // VecAvx2, VecAvx512) and instantiated inside a small wrapper carrying the matching
 // CLIPKIT_TARGET_* attribute and `flatten`, so the whole body is compiled for that ISA while
 // the binary as a whole still targets baseline x86-64 (dispatch happens at run time).
@@ -73,29 +73,71 @@ constexpr float kP4 = 1.6666665459e-1f;
 constexpr float kP5 = 5.0000001201e-1f;
 }  // namespace coef
 
-struct VecScalar {
-  using R = float;
-  static constexpr int W = 1;
-  static CLIPKIT_INLINE R load(const float* p) { return *p; }
-  static CLIPKIT_INLINE void store(float* p, R v) { *p = v; }
-  static CLIPKIT_INLINE R load_partial(const float* p, int64_t n) { return n > 0 ? *p : 0.0f; }
-  static CLIPKIT_INLINE void store_partial(float* p, R v, int64_t n) {
-    if (n > 0) *p = v;
+// NaN-propagating max of two floats (either side), the scalar twin of V::max.
+inline float max_nan(float a, float b) {
+  return (a != a || b != b) ? a + b : (a > b ? a : b);
+}
+
+// Baseline x86-64 (and any CPU): eight lanes in plain C++, which the compiler maps onto SSE2.
+// Eight lanes also give sums the same rounding behaviour as the AVX2 path.
+struct VecPortable {
+  struct R {
+    float v[8];
+  };
+  static constexpr int W = 8;
+  static CLIPKIT_INLINE R load(const float* p) {
+    R r;
+    for (int i = 0; i < W; ++i) r.v[i] = p[i];
+    return r;
   }
-  static CLIPKIT_INLINE R set1(float x) { return x; }
-  static CLIPKIT_INLINE R zero() { return 0.0f; }
-  static CLIPKIT_INLINE R add(R a, R b) { return a + b; }
-  static CLIPKIT_INLINE R sub(R a, R b) { return a - b; }
-  static CLIPKIT_INLINE R mul(R a, R b) { return a * b; }
-  static CLIPKIT_INLINE R div(R a, R b) { return a / b; }
-  static CLIPKIT_INLINE R fma(R a, R b, R c) { return std::fma(a, b, c); }
-  // max() propagates NaN from either side (unlike MAXPS), so a NaN never vanishes in a max.
-  static CLIPKIT_INLINE R max(R a, R b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
-  static CLIPKIT_INLINE float reduce_add(R a) { return a; }
-  static CLIPKIT_INLINE float reduce_max(R a) { return a; }
-  static CLIPKIT_INLINE R load_half(const uint16_t* p) { return half_to_float(*p); }
-  static CLIPKIT_INLINE R exp(R x) { return std::exp(x); }
-  static CLIPKIT_INLINE R erf(R x) { return std::erf(x); }
+  static CLIPKIT_INLINE void store(float* p, const R& a) {
+    for (int i = 0; i < W; ++i) p[i] = a.v[i];
+  }
+  static CLIPKIT_INLINE R load_partial(const float* p, int64_t n) {
+    R r;
+    for (int i = 0; i < W; ++i) r.v[i] = i < n ? p[i] : 0.0f;
+    return r;
+  }
+  static CLIPKIT_INLINE void store_partial(float* p, const R& a, int64_t n) {
+    for (int i = 0; i < W && i < n; ++i) p[i] = a.v[i];
+  }
+  static CLIPKIT_INLINE R load_half(const uint16_t* p) {
+    R r;
+    for (int i = 0; i < W; ++i) r.v[i] = half_to_float(p[i]);
+    return r;
+  }
+  static CLIPKIT_INLINE R set1(float x) {
+    R r;
+    for (int i = 0; i < W; ++i) r.v[i] = x;
+    return r;
+  }
+  static CLIPKIT_INLINE R zero() { return set1(0.0f); }
+#define CLIPKIT_PORTABLE_LANES(expr) \
+  R r;                               \
+  for (int i = 0; i < W; ++i) r.v[i] = (expr); \
+  return r
+  static CLIPKIT_INLINE R add(const R& a, const R& b) { CLIPKIT_PORTABLE_LANES(a.v[i] + b.v[i]); }
+  static CLIPKIT_INLINE R sub(const R& a, const R& b) { CLIPKIT_PORTABLE_LANES(a.v[i] - b.v[i]); }
+  static CLIPKIT_INLINE R mul(const R& a, const R& b) { CLIPKIT_PORTABLE_LANES(a.v[i] * b.v[i]); }
+  static CLIPKIT_INLINE R div(const R& a, const R& b) { CLIPKIT_PORTABLE_LANES(a.v[i] / b.v[i]); }
+  // Unfused: a software std::fma is far too slow where there is no FMA unit.
+  static CLIPKIT_INLINE R fma(const R& a, const R& b, const R& c) {
+    CLIPKIT_PORTABLE_LANES(a.v[i] * b.v[i] + c.v[i]);
+  }
+  static CLIPKIT_INLINE R max(const R& a, const R& b) {
+    CLIPKIT_PORTABLE_LANES(max_nan(a.v[i], b.v[i]));
+  }
+  static CLIPKIT_INLINE R exp(const R& a) { CLIPKIT_PORTABLE_LANES(std::exp(a.v[i])); }
+  static CLIPKIT_INLINE R erfc(const R& a) { CLIPKIT_PORTABLE_LANES(std::erfc(a.v[i])); }
+#undef CLIPKIT_PORTABLE_LANES
+  static CLIPKIT_INLINE float reduce_add(const R& a) {
+    return ((a.v[0] + a.v[4]) + (a.v[2] + a.v[6])) + ((a.v[1] + a.v[5]) + (a.v[3] + a.v[7]));
+  }
+  static CLIPKIT_INLINE float reduce_max(const R& a) {
+    float m = a.v[0];
+    for (int i = 1; i < W; ++i) m = max_nan(m, a.v[i]);
+    return m;
+  }
 };
 
 struct VecAvx2 {
@@ -139,7 +181,7 @@ struct VecAvx2 {
     alignas(32) float v[8];
     _mm256_store_ps(v, a);
     float m = v[0];
-    for (int i = 1; i < 8; ++i) m = VecScalar::max(m, v[i]);
+    for (int i = 1; i < 8; ++i) m = max_nan(m, v[i]);
     return m;
   }
   static CLIPKIT_TARGET_AVX2 inline R exp(R x) {
@@ -173,9 +215,9 @@ struct VecAvx2 {
     const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
     return _mm256_blendv_ps(y, x, nan);
   }
-  // Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7), the form PyTorch's vectorised erf uses.
-  static CLIPKIT_TARGET_AVX2 inline R erf(R x) {
-    const __m256 sign = _mm256_and_ps(x, _mm256_set1_ps(-0.0f));
+  // erfc by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7), the approximation PyTorch's
+  // vectorised erf uses; written as erfc so gelu's negative tail has no cancellation.
+  static CLIPKIT_TARGET_AVX2 inline R erfc(R x) {
     const __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
     const __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f),
                                    _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a,
@@ -186,9 +228,9 @@ struct VecAvx2 {
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
     p = _mm256_mul_ps(p, t);
-    const __m256 e = exp(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(a, a)));
-    const __m256 y = _mm256_fnmadd_ps(p, e, _mm256_set1_ps(1.0f));
-    return _mm256_or_ps(y, sign);
+    const __m256 y = _mm256_mul_ps(p, exp(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(a, a))));
+    const __m256 neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+    return _mm256_blendv_ps(y, _mm256_sub_ps(_mm256_set1_ps(2.0f), y), neg);
   }
 };
 
@@ -228,7 +270,7 @@ struct VecAvx512 {
     alignas(64) float v[16];
     _mm512_store_ps(v, a);
     float m = v[0];
-    for (int i = 1; i < 16; ++i) m = VecScalar::max(m, v[i]);
+    for (int i = 1; i < 16; ++i) m = max_nan(m, v[i]);
     return m;
   }
   static CLIPKIT_TARGET_AVX512 inline R exp(R x) {
@@ -254,8 +296,7 @@ struct VecAvx512 {
     y = _mm512_mask_mov_ps(y, under, _mm512_setzero_ps());
     return _mm512_mask_mov_ps(y, nan, x);
   }
-  static CLIPKIT_TARGET_AVX512 inline R erf(R x) {
-    const __m512 sign = _mm512_and_ps(x, _mm512_set1_ps(-0.0f));
+  static CLIPKIT_TARGET_AVX512 inline R erfc(R x) {
     const __m512 a = _mm512_andnot_ps(_mm512_set1_ps(-0.0f), x);
     const __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f),
                                    _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), a,
@@ -266,9 +307,9 @@ struct VecAvx512 {
     p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
     p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
     p = _mm512_mul_ps(p, t);
-    const __m512 e = exp(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(a, a)));
-    const __m512 y = _mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.0f));
-    return _mm512_or_ps(y, sign);
+    const __m512 y = _mm512_mul_ps(p, exp(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(a, a))));
+    const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    return _mm512_mask_sub_ps(y, neg, _mm512_set1_ps(2.0f), y);
   }
 };
 
@@ -280,7 +321,7 @@ struct VecAvx512 {
 #define CLIPKIT_DISPATCH(name, impl)                                                       \
   template <typename... A>                                                                 \
   __attribute__((flatten)) void name##_generic(A... a) {                                   \
-    impl<::clipkit::cpu::simd::VecScalar>(a...);                                           \
+    impl<::clipkit::cpu::simd::VecPortable>(a...);                                           \
   }                                                                                        \
   template <typename... A>                                                                 \
   CLIPKIT_TARGET_AVX2 __attribute__((flatten)) void name##_avx2(A... a) {                  \
