@@ -7,7 +7,7 @@ import { openWeights, type ModelDir } from '../../model/model-dir.js';
 import type { Backend, DeviceName, PixelBatch } from '../../types.js';
 import { checkBatchOptions, checkInputIds, checkPixelBatch } from '../inputs.js';
 import { createDeviceMemory, type DeviceMemory } from './memory.js';
-import { TextTower } from './text.js';
+import { rowsByLength, TextTower } from './text.js';
 import { VisionTower } from './vit.js';
 import { loadClipWeights } from './weights.js';
 
@@ -77,8 +77,18 @@ class NativeBackend implements Backend {
   async encodeTexts(ids: Int32Array, n: number): Promise<Float32Array> {
     this.checkLive();
     checkInputIds(ids, n, this.model.config);
-    const L = this.model.config.text.contextLength;
-    return this.chunked(n, (start, m, out, offset) => this.text.encode(ids.subarray(start * L, (start + m) * L), m, out, offset));
+    const { text, projectionDim: dim } = this.model.config;
+    const L = text.contextLength;
+    const run = (rows: Int32Array) => this.chunked(n, (start, m, out, offset) => this.text.encode(rows.subarray(start * L, (start + m) * L), m, out, offset));
+    if (n <= this.batchSize || !this.memory.prefixViews) return run(ids);
+    // Batches of rows of similar length: each batch only runs up to its own longest row.
+    const order = rowsByLength(ids, n, text);
+    const sorted = new Int32Array(n * L);
+    order.forEach((row, i) => sorted.set(ids.subarray(row * L, (row + 1) * L), i * L));
+    const embeds = await run(sorted);
+    const out = new Float32Array(n * dim);
+    order.forEach((row, i) => out.set(embeds.subarray(i * dim, (i + 1) * dim), row * dim));
+    return out;
   }
 
   dispose(): void {

@@ -30,6 +30,13 @@ export function pooledPosition(row: Int32Array, text: Pick<TextConfig, 'pooling'
   return best;
 }
 
+/** Row indices ordered by pooled position (stable), so similar lengths share a batch. */
+export function rowsByLength(ids: Int32Array, n: number, text: Pick<TextConfig, 'pooling' | 'eosTokenId' | 'contextLength'>): number[] {
+  const L = text.contextLength;
+  const length = Array.from({ length: n }, (_, r) => pooledPosition(ids.subarray(r * L, (r + 1) * L), text));
+  return Array.from({ length: n }, (_, r) => r).sort((a, b) => length[a]! - length[b]! || a - b);
+}
+
 export class TextTower {
   private readonly pool: BufferPool<TextBuffers>;
 
