@@ -29,8 +29,16 @@ template <typename V>
 CLIPKIT_INLINE typename V::R load_b(const uint16_t* p) {
   return V::load_half(p);
 }
-inline float scalar_b(float x) { return x; }
-inline float scalar_b(uint16_t x) { return simd::half_to_float(x); }
+// Tails use masked vector loads, not scalar loops, so float and widened-half storage go
+// through identical arithmetic.
+template <typename V>
+CLIPKIT_INLINE typename V::R load_b_partial(const float* p, int64_t n) {
+  return V::load_partial(p, n);
+}
+template <typename V>
+CLIPKIT_INLINE typename V::R load_b_partial(const uint16_t* p, int64_t n) {
+  return V::load_half_partial(p, n);
+}
 
 // out[i * ldo + j] = scale * a_i · b_j for i < m, j in [j0, j1): four b rows at a time are
 // held in L1 while every query passes over them.
@@ -54,21 +62,19 @@ CLIPKIT_INLINE void dot_scores(const float* a, const T* b, int64_t m, int64_t d,
         s2 = V::fma(av, load_b<V>(b0 + 2 * d + p), s2);
         s3 = V::fma(av, load_b<V>(b0 + 3 * d + p), s3);
       }
-      float r0 = V::reduce_add(s0);
-      float r1 = V::reduce_add(s1);
-      float r2 = V::reduce_add(s2);
-      float r3 = V::reduce_add(s3);
-      for (; p < d; ++p) {
-        r0 += ai[p] * scalar_b(b0[p]);
-        r1 += ai[p] * scalar_b(b0[d + p]);
-        r2 += ai[p] * scalar_b(b0[2 * d + p]);
-        r3 += ai[p] * scalar_b(b0[3 * d + p]);
+      if (p < d) {
+        const int64_t t = d - p;
+        const auto av = V::load_partial(ai + p, t);
+        s0 = V::fma(av, load_b_partial<V>(b0 + p, t), s0);
+        s1 = V::fma(av, load_b_partial<V>(b0 + d + p, t), s1);
+        s2 = V::fma(av, load_b_partial<V>(b0 + 2 * d + p, t), s2);
+        s3 = V::fma(av, load_b_partial<V>(b0 + 3 * d + p, t), s3);
       }
       float* o = out + i * ldo + (j - j0);
-      o[0] = scale * r0;
-      o[1] = scale * r1;
-      o[2] = scale * r2;
-      o[3] = scale * r3;
+      o[0] = scale * V::reduce_add(s0);
+      o[1] = scale * V::reduce_add(s1);
+      o[2] = scale * V::reduce_add(s2);
+      o[3] = scale * V::reduce_add(s3);
     }
   }
   for (; j < j1; ++j) {
@@ -78,9 +84,8 @@ CLIPKIT_INLINE void dot_scores(const float* a, const T* b, int64_t m, int64_t d,
       auto s = V::zero();
       int64_t p = 0;
       for (; p + V::W <= d; p += V::W) s = V::fma(V::load(ai + p), load_b<V>(bj + p), s);
-      float r = V::reduce_add(s);
-      for (; p < d; ++p) r += ai[p] * scalar_b(bj[p]);
-      out[i * ldo + (j - j0)] = scale * r;
+      if (p < d) s = V::fma(V::load_partial(ai + p, d - p), load_b_partial<V>(bj + p, d - p), s);
+      out[i * ldo + (j - j0)] = scale * V::reduce_add(s);
     }
   }
 }

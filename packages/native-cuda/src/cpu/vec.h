@@ -106,6 +106,11 @@ struct VecPortable {
     for (int i = 0; i < W; ++i) r.v[i] = half_to_float(p[i]);
     return r;
   }
+  static CLIPKIT_INLINE R load_half_partial(const uint16_t* p, int64_t n) {
+    R r;
+    for (int i = 0; i < W; ++i) r.v[i] = i < n ? half_to_float(p[i]) : 0.0f;
+    return r;
+  }
   static CLIPKIT_INLINE R set1(float x) {
     R r;
     for (int i = 0; i < W; ++i) r.v[i] = x;
@@ -157,6 +162,11 @@ struct VecAvx2 {
   }
   static CLIPKIT_TARGET_AVX2 inline R load_half(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static CLIPKIT_TARGET_AVX2 inline R load_half_partial(const uint16_t* p, int64_t n) {
+    alignas(16) uint16_t tmp[8] = {};
+    for (int64_t i = 0; i < n && i < 8; ++i) tmp[i] = p[i];
+    return load_half(tmp);
   }
   static CLIPKIT_TARGET_AVX2 inline R set1(float x) { return _mm256_set1_ps(x); }
   static CLIPKIT_TARGET_AVX2 inline R zero() { return _mm256_setzero_ps(); }
@@ -250,6 +260,9 @@ struct VecAvx512 {
   }
   static CLIPKIT_TARGET_AVX512 inline R load_half(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static CLIPKIT_TARGET_AVX512 inline R load_half_partial(const uint16_t* p, int64_t n) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(tail_mask(n), p));
   }
   static CLIPKIT_TARGET_AVX512 inline R set1(float x) { return _mm512_set1_ps(x); }
   static CLIPKIT_TARGET_AVX512 inline R zero() { return _mm512_setzero_ps(); }

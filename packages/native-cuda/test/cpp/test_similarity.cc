@@ -227,12 +227,13 @@ TEST(topk_f16_matches_f32_of_widened_rows) {
     bh[i] = to_half(b[i]);
     widened[i] = static_cast<float>(half_value(bh[i]));
   }
-  for_each_isa([&](Isa) {
+  for_each_isa([&](Isa isa) {
     std::vector<int32_t> i16(m * k), i32(m * k);
     std::vector<float> s16(m * k), s32(m * k);
     cpu::similarity_topk_f16(a.data(), bh.data(), m, n, d, 1.0f, k, i16.data(), s16.data());
     cpu::similarity_topk_f32(a.data(), widened.data(), m, n, d, 1.0f, k, i32.data(), s32.data());
-    CHECK(i16 == i32);
-    CHECK(s16 == s32);
+    if (i16 != i32 || s16 != s32) {
+      record_failure(__FILE__, __LINE__, std::string("f16 top-k differs from f32 on ") + isa_name(isa));
+    }
   });
 }
