@@ -9,7 +9,7 @@ import { checkBatchOptions, checkInputIds, checkPixelBatch } from '../inputs.js'
 import { createDeviceMemory, type DeviceMemory } from './memory.js';
 import { rowsByLength, TextTower } from './text.js';
 import { VisionTower } from './vit.js';
-import { loadClipWeights } from './weights.js';
+import { loadClipWeights, type ClipWeights } from './weights.js';
 
 export interface NativeBackendOptions {
   device?: DeviceName;
@@ -26,6 +26,7 @@ export async function createNativeBackend(model: ModelDir, opts: NativeBackendOp
   // Throws a plain Error saying how to build the addon when it is missing.
   const kernels = loadNative();
   const device = opts.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw new UsageError(`device must be 'cpu' or 'cuda', got ${JSON.stringify(device)}`);
   if (device === 'cuda') {
     const cuda = kernels.nativeInfo().cuda;
     if (!cuda.available) {
@@ -57,7 +58,7 @@ class NativeBackend implements Backend {
     kernels: NativeKernels,
     private readonly model: ModelDir,
     private readonly memory: DeviceMemory,
-    weights: ReturnType<typeof loadClipWeights>,
+    weights: ClipWeights,
     private readonly batchSize: number,
   ) {
     this.device = memory.device;
