@@ -18,8 +18,8 @@ configure() {
   # The generator can only be chosen when the directory is first configured.
   [[ -f "$dir/CMakeCache.txt" ]] || gen=("${generator[@]}")
   cmake -S . -B "$dir" "${gen[@]}" -DCLIPKIT_CUDA=OFF -DCLIPKIT_NODE_ADDON=OFF -DCLIPKIT_TESTS=ON \
-    -DCMAKE_BUILD_TYPE=Release "$@" >"$dir.configure.log" 2>&1 || {
-    cat "$dir.configure.log"
+    -DCMAKE_BUILD_TYPE=Release "$@" >"$dir/configure.log" 2>&1 || {
+    cat "$dir/configure.log"
     return 1
   }
 }
