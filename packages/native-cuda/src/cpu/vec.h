@@ -6,10 +6,11 @@
 // the binary as a whole still targets baseline x86-64 (dispatch happens at run time).
 #pragma once
 
-// GCC 12 flags _mm512_undefined_ps() inside the intrinsics headers as maybe-uninitialized
+// GCC 12 flags _mm512_undefined_*() inside the intrinsics headers as (maybe-)uninitialized
 // once those intrinsics are inlined; the state is tied to the header's source locations.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 

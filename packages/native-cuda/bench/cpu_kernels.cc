@@ -1,0 +1,195 @@
+// CPU kernel cases at CLIP shapes: ViT-B/32 at batch 32 (32 × 50 tokens, width 768, 12 heads),
+// the text transformer at batch 32 (32 × 77 tokens, width 512, 8 heads, causal), ViT-L/14's
+// 257 tokens, and catalogue search over 10^5 / 10^6 embeddings of 512.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench.h"
+
+namespace clipkit::bench {
+namespace {
+
+std::shared_ptr<std::vector<float>> randoms(size_t n, uint64_t seed) {
+  auto v = std::make_shared<std::vector<float>>(n);
+  fill_random(v->data(), n, seed);
+  return v;
+}
+
+std::string dims(int64_t a, int64_t b) { return std::to_string(a) + "x" + std::to_string(b); }
+std::string dims(int64_t a, int64_t b, int64_t c) { return dims(a, b) + "x" + std::to_string(c); }
+
+struct LinearShape {
+  const char* label;
+  int64_t m, n, k;
+  Activation act;
+  bool residual;
+};
+
+void add_linear(std::vector<Case>& cases, const LinearShape& s) {
+  Case c;
+  c.kernel = "linear";
+  c.device = "cpu";
+  c.shape = std::string(s.label) + " " + dims(s.m, s.n, s.k);
+  c.bound = Bound::Compute;
+  c.work = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
+  c.prepare = [s] {
+    auto x = randoms(static_cast<size_t>(s.m * s.k), 1);
+    auto w = randoms(static_cast<size_t>(s.n * s.k), 2);
+    auto bias = randoms(static_cast<size_t>(s.n), 3);
+    auto res = randoms(static_cast<size_t>(s.m * s.n), 4);
+    auto out = randoms(static_cast<size_t>(s.m * s.n), 5);
+    return Runner([=] {
+      cpu::linear(x->data(), w->data(), bias->data(), s.residual ? res->data() : nullptr,
+                  out->data(), s.m, s.n, s.k, s.act);
+    });
+  };
+  cases.push_back(std::move(c));
+}
+
+void add_attention(std::vector<Case>& cases, const char* label, const AttentionShape& s) {
+  Case c;
+  c.kernel = "attention";
+  c.device = "cpu";
+  c.shape = std::string(label) + " b" + std::to_string(s.batch) + " t" + std::to_string(s.tokens) +
+            " h" + std::to_string(s.heads) + " d" + std::to_string(s.head_dim) +
+            (s.causal ? " causal" : "");
+  c.bound = Bound::Compute;
+  // QKᵀ and PV: 2 · 2·t·t·d per head; a causal mask visits about half the keys.
+  const double full = 4.0 * static_cast<double>(s.batch * s.heads) *
+                      static_cast<double>(s.tokens * s.tokens) * static_cast<double>(s.head_dim);
+  c.work = s.causal ? full * static_cast<double>(s.tokens + 1) / (2.0 * s.tokens) : full;
+  c.prepare = [s] {
+    const int64_t hd = s.heads * s.head_dim;
+    auto qkv = randoms(static_cast<size_t>(s.batch * s.tokens * 3 * hd), 6);
+    auto out = randoms(static_cast<size_t>(s.batch * s.tokens * hd), 7);
+    return Runner([=] {
+      cpu::attention(qkv->data(), qkv->data() + hd, qkv->data() + 2 * hd, 3 * hd, out->data(),
+                     hd, s);
+    });
+  };
+  cases.push_back(std::move(c));
+}
+
+void add_rowwise(std::vector<Case>& cases, const char* kernel, const std::string& shape,
+                 int64_t rows, int64_t cols) {
+  Case c;
+  c.kernel = kernel;
+  c.device = "cpu";
+  c.shape = shape + " " + dims(rows, cols);
+  c.bound = Bound::ReadWrite;
+  c.work = 2.0 * 4.0 * static_cast<double>(rows * cols);
+  const std::string k = kernel;
+  c.prepare = [k, rows, cols] {
+    auto x = randoms(static_cast<size_t>(rows * cols), 8);
+    auto out = randoms(static_cast<size_t>(rows * cols), 9);
+    auto gamma = randoms(static_cast<size_t>(cols), 10);
+    auto beta = randoms(static_cast<size_t>(cols), 11);
+    if (k == "layer_norm") {
+      return Runner([=] {
+        cpu::layer_norm(x->data(), gamma->data(), beta->data(), out->data(), rows, cols, 1e-5f);
+      });
+    }
+    if (k == "softmax") return Runner([=] { cpu::softmax(x->data(), out->data(), rows, cols); });
+    if (k == "add") {
+      return Runner([=] { cpu::add(x->data(), out->data(), out->data(), rows * cols); });
+    }
+    return Runner([=] {
+      cpu::activation(x->data(), out->data(), rows * cols, Activation::QuickGelu);
+    });
+  };
+  cases.push_back(std::move(c));
+}
+
+void add_topk(std::vector<Case>& cases, int64_t queries, int64_t n, int64_t d, int64_t k,
+              bool half) {
+  Case c;
+  c.kernel = half ? "similarity_topk_f16" : "similarity_topk_f32";
+  c.device = "cpu";
+  c.shape = std::to_string(queries) + "q x " + dims(n, d) + " top" + std::to_string(k);
+  const double bytes = static_cast<double>(n * d) * (half ? 2.0 : 4.0);
+  const double flops = 2.0 * static_cast<double>(queries * n * d);
+  // One query reads the catalogue once: memory-bound. Many reuse it: compute-bound.
+  c.bound = queries == 1 ? Bound::Read : Bound::Compute;
+  c.work = queries == 1 ? bytes : flops;
+  c.prepare = [queries, n, d, k, half] {
+    auto a = randoms(static_cast<size_t>(queries * d), 12);
+    auto idx = std::make_shared<std::vector<int32_t>>(static_cast<size_t>(queries * k));
+    auto score = std::make_shared<std::vector<float>>(static_cast<size_t>(queries * k));
+    if (half) {
+      auto b = std::make_shared<std::vector<uint16_t>>(static_cast<size_t>(n * d));
+      fill_random_half(b->data(), b->size(), 13);
+      return Runner([=] {
+        cpu::similarity_topk_f16(a->data(), b->data(), queries, n, d, 1.0f, k, idx->data(),
+                                 score->data());
+      });
+    }
+    auto b = randoms(static_cast<size_t>(n * d), 13);
+    return Runner([=] {
+      cpu::similarity_topk_f32(a->data(), b->data(), queries, n, d, 1.0f, k, idx->data(),
+                               score->data());
+    });
+  };
+  cases.push_back(std::move(c));
+}
+
+void add_similarity_full(std::vector<Case>& cases, int64_t m, int64_t n, int64_t d) {
+  Case c;
+  c.kernel = "similarity_f32";
+  c.device = "cpu";
+  c.shape = "zero-shot " + dims(m, n, d);
+  c.bound = Bound::Compute;
+  c.work = 2.0 * static_cast<double>(m * n * d);
+  c.prepare = [m, n, d] {
+    auto a = randoms(static_cast<size_t>(m * d), 14);
+    auto b = randoms(static_cast<size_t>(n * d), 15);
+    auto out = randoms(static_cast<size_t>(m * n), 16);
+    return Runner([=] { cpu::similarity_f32(a->data(), b->data(), out->data(), m, n, d, 100.0f); });
+  };
+  cases.push_back(std::move(c));
+}
+
+void cpu_cases(const Options& o, std::vector<Case>& cases) {
+  if (o.tiny) {
+    add_linear(cases, {"tiny", 64, 96, 80, Activation::QuickGelu, true});
+    add_attention(cases, "tiny", {2, 10, 2, 16, false, 0.25f});
+    add_rowwise(cases, "layer_norm", "tiny", 16, 64);
+    add_rowwise(cases, "softmax", "tiny", 16, 64);
+    add_topk(cases, 1, 5000, 64, 10, false);
+    add_topk(cases, 8, 5000, 64, 10, true);
+    return;
+  }
+  // ViT-B/32, batch 32: m = 1600.
+  add_linear(cases, {"ViT-B/32 qkv", 1600, 2304, 768, Activation::None, false});
+  add_linear(cases, {"ViT-B/32 attn-out", 1600, 768, 768, Activation::None, true});
+  add_linear(cases, {"ViT-B/32 fc1", 1600, 3072, 768, Activation::QuickGelu, false});
+  add_linear(cases, {"ViT-B/32 fc2", 1600, 768, 3072, Activation::None, true});
+  add_linear(cases, {"ViT-B/32 b1 fc1", 50, 3072, 768, Activation::QuickGelu, false});
+  // Text transformer, batch 32: m = 2464.
+  add_linear(cases, {"text qkv", 2464, 1536, 512, Activation::None, false});
+  add_linear(cases, {"text fc1", 2464, 2048, 512, Activation::QuickGelu, false});
+  add_linear(cases, {"text fc2", 2464, 512, 2048, Activation::None, true});
+
+  add_attention(cases, "ViT-B/32", {32, 50, 12, 64, false, 0.125f});
+  add_attention(cases, "text", {32, 77, 8, 64, true, 0.125f});
+  add_attention(cases, "ViT-L/14", {8, 257, 16, 64, false, 0.125f});
+
+  add_rowwise(cases, "layer_norm", "ViT-B/32", 1600, 768);
+  add_rowwise(cases, "softmax", "ViT-B/32 scores", 32 * 12 * 50, 50);
+  add_rowwise(cases, "add", "ViT-B/32 residual", 1600, 768);
+  add_rowwise(cases, "activation", "ViT-B/32 quick_gelu", 1600, 3072);
+
+  add_similarity_full(cases, 32, 1000, 512);
+  for (const int64_t n : {int64_t{100'000}, int64_t{1'000'000}}) {
+    for (const int64_t q : {int64_t{1}, int64_t{64}}) {
+      add_topk(cases, q, n, 512, 10, false);
+      add_topk(cases, q, n, 512, 10, true);
+    }
+  }
+}
+
+}  // namespace
+
+CLIPKIT_BENCH_PROVIDER(cpu, cpu_cases);
+
+}  // namespace clipkit::bench

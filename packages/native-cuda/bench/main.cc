@@ -1,0 +1,238 @@
+// clipkit_bench [--quick] [--tiny] [--preprocess] [--all-isas] [--threads N] [--filter TEXT]
+//               [--json FILE]
+// Times every case of every provider (median of repeats after a warm-up call), prints a table
+// with each rate as a fraction of the measured FMA peak or memory bandwidth, and writes the
+// same as JSON: {"peak": {...}, "results": [{kernel, device, shape, seconds, gflops|gbs, ...}]}.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bench.h"
+#include "peak.h"
+
+namespace clipkit::bench {
+namespace {
+
+struct NamedProvider {
+  const char* name;
+  Provider provider;
+};
+
+std::vector<NamedProvider>& registry() {
+  static std::vector<NamedProvider> list;
+  return list;
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512:
+      return "avx512";
+    case Isa::Avx2:
+      return "avx2";
+    case Isa::Generic:
+      break;
+  }
+  return "generic";
+}
+
+struct Result {
+  const Case* c;
+  std::string isa;  // "" for non-CPU devices
+  int threads;
+  double seconds;   // median
+  double rate;      // GFLOP/s or GB/s
+  double fraction;  // of the matching ceiling; 0 when unknown
+};
+
+double median_seconds(const Runner& run, const Options& o) {
+  using Clock = std::chrono::steady_clock;
+  run();  // warm-up: first-touch page faults, lazy pool start, caches
+  const int min_repeats = o.quick || o.tiny ? 3 : 5;
+  const int max_repeats = o.quick || o.tiny ? 5 : 15;
+  const double budget = o.quick || o.tiny ? 0.5 : 2.0;
+  std::vector<double> times;
+  double total = 0.0;
+  while (static_cast<int>(times.size()) < max_repeats &&
+         (static_cast<int>(times.size()) < min_repeats || total < budget)) {
+    const auto t0 = Clock::now();
+    run();
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    times.push_back(s);
+    total += s;
+  }
+  std::sort(times.begin(), times.end());
+  const size_t n = times.size();
+  return n % 2 == 1 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+}
+
+const char* unit(Bound b) { return b == Bound::Compute ? "GFLOP/s" : "GB/s"; }
+
+double ceiling_for(const Case& c, Isa isa, const Ceilings& ceil) {
+  if (c.device != "cpu") return 0.0;
+  switch (c.bound) {
+    case Bound::Compute:
+      return ceil.fma_all.count(isa) != 0 ? ceil.fma_all.at(isa) : 0.0;
+    case Bound::Read:
+      return ceil.read_gbs;
+    case Bound::ReadWrite:
+      return ceil.copy_gbs;
+  }
+  return 0.0;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (const char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
+void write_json(const std::string& path, const Ceilings& ceil, const std::vector<Result>& results) {
+  std::ofstream f(path);
+  if (!f) throw std::runtime_error("cannot write --json file " + path);
+  const Isa best = cpu::detected_isa();
+  f << "{\n  \"version\": 1,\n  \"machine\": {\"isa\": \"" << isa_name(best)
+    << "\", \"threads\": " << cpu::thread_count() << "},\n  \"peak\": {\n";
+  f << "    \"fma_gflops\": " << ceil.fma_all.at(best) << ",\n";
+  f << "    \"fma_gflops_1thread\": " << ceil.fma_1thread.at(best) << ",\n";
+  f << "    \"copy_gbs\": " << ceil.copy_gbs << ",\n    \"read_gbs\": " << ceil.read_gbs << ",\n";
+  f << "    \"per_isa\": {";
+  bool first = true;
+  for (const auto& [isa, all] : ceil.fma_all) {
+    f << (first ? "" : ", ") << "\"" << isa_name(isa) << "\": {\"1\": " << ceil.fma_1thread.at(isa)
+      << ", \"" << cpu::thread_count() << "\": " << all << "}";
+    first = false;
+  }
+  f << "}\n  },\n  \"results\": [";
+  first = true;
+  for (const auto& r : results) {
+    f << (first ? "\n" : ",\n") << "    {\"kernel\": \"" << json_escape(r.c->kernel)
+      << "\", \"device\": \"" << json_escape(r.c->device) << "\", \"shape\": \""
+      << json_escape(r.c->shape) << "\", ";
+    if (!r.isa.empty()) f << "\"isa\": \"" << r.isa << "\", \"threads\": " << r.threads << ", ";
+    f << "\"seconds\": " << r.seconds << ", \"" << (r.c->bound == Bound::Compute ? "gflops" : "gbs")
+      << "\": " << r.rate;
+    if (r.fraction > 0) f << ", \"fraction_of_peak\": " << r.fraction;
+    f << "}";
+    first = false;
+  }
+  f << "\n  ]\n}\n";
+}
+
+[[noreturn]] void usage(const char* why) {
+  std::fprintf(stderr,
+               "clipkit_bench: %s\nusage: clipkit_bench [--quick] [--tiny] [--preprocess] "
+               "[--all-isas] [--threads N] [--filter TEXT] [--json FILE]\n",
+               why);
+  std::exit(2);
+}
+
+int run(int argc, char** argv) {
+  Options o;
+  std::string json;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(("missing value after " + a).c_str());
+      return argv[++i];
+    };
+    if (a == "--quick") {
+      o.quick = true;
+    } else if (a == "--tiny") {
+      o.tiny = true;
+    } else if (a == "--preprocess") {
+      o.preprocess = true;
+    } else if (a == "--all-isas") {
+      o.all_isas = true;
+    } else if (a == "--threads") {
+      const std::string v = value();
+      char* end = nullptr;
+      const long n = std::strtol(v.c_str(), &end, 10);
+      if (end == v.c_str() || *end != '\0' || n < 0 || n > 1024) {
+        usage(("--threads wants a count 0..1024, got '" + v + "'").c_str());
+      }
+      o.threads = static_cast<int>(n);
+    } else if (a == "--filter") {
+      o.filter = value();
+    } else if (a == "--json") {
+      json = value();
+    } else if (a == "--help" || a == "-h") {
+      usage("kernel microbenchmarks at CLIP shapes");
+    } else {
+      usage(("unknown argument '" + a + "'").c_str());
+    }
+  }
+  cpu::set_thread_count(o.threads);
+  const int threads = cpu::thread_count();
+  const Isa best = cpu::detected_isa();
+
+  const Ceilings ceil = measure_ceilings(o.quick || o.tiny);
+  std::printf("clipkit_bench: %s, %d threads\n", isa_name(best), threads);
+  for (const auto& [isa, all] : ceil.fma_all) {
+    std::printf("  FMA peak %-7s %8.1f GFLOP/s (1 thread %.1f)\n", isa_name(isa), all,
+                ceil.fma_1thread.at(isa));
+  }
+  std::printf("  bandwidth: copy %.1f GB/s, read %.1f GB/s\n\n", ceil.copy_gbs, ceil.read_gbs);
+
+  std::vector<Case> cases;
+  for (const auto& p : registry()) p.provider(o, cases);
+
+  std::vector<Isa> isas;
+  if (o.all_isas) {
+    for (int level = static_cast<int>(best); level >= 0; --level) isas.push_back(static_cast<Isa>(level));
+  } else {
+    isas.push_back(best);
+  }
+  std::printf("%-22s %-6s %-8s %-42s %10s %12s %8s\n", "kernel", "device", "isa", "shape", "ms",
+              "rate", "of peak");
+  std::vector<Result> results;
+  for (const auto& c : cases) {
+    if (!o.filter.empty() && (c.kernel + " " + c.shape).find(o.filter) == std::string::npos) {
+      continue;
+    }
+    const Runner runner = c.prepare();
+    const bool cpu_case = c.device == "cpu";
+    for (const Isa isa : cpu_case ? isas : std::vector<Isa>{best}) {
+      cpu::use_isa(isa);
+      Result r{&c, cpu_case ? isa_name(isa) : "", threads, median_seconds(runner, o), 0.0, 0.0};
+      r.rate = c.work / r.seconds / 1e9;
+      const double ceiling = ceiling_for(c, isa, ceil);
+      r.fraction = ceiling > 0 ? r.rate / ceiling : 0.0;
+      char pct[16] = "";
+      if (r.fraction > 0) std::snprintf(pct, sizeof pct, "%.0f%%", 100.0 * r.fraction);
+      std::printf("%-22s %-6s %-8s %-42s %10.3f %8.1f %-7s %6s\n", c.kernel.c_str(),
+                  c.device.c_str(), r.isa.c_str(), c.shape.c_str(), r.seconds * 1e3, r.rate,
+                  unit(c.bound), pct);
+      std::fflush(stdout);
+      results.push_back(r);
+    }
+    cpu::use_isa(best);
+  }
+  if (!json.empty()) write_json(json, ceil, results);
+  return 0;
+}
+
+}  // namespace
+
+ProviderRegistrar::ProviderRegistrar(const char* name, Provider provider) {
+  registry().push_back({name, provider});
+}
+
+}  // namespace clipkit::bench
+
+int main(int argc, char** argv) {
+  try {
+    return clipkit::bench::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "clipkit_bench: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,195 @@
+// FMA throughput and memory bandwidth, measured the same way the kernels run: on the compute
+// pool, with every thread busy.
+#include "peak.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "bench.h"
+#include "cpu/scratch.h"
+#include "cpu/threadpool.h"
+#include "cpu/vec.h"
+
+namespace clipkit::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Results land here so the compiler cannot drop the measured loops as dead code.
+volatile float g_sink = 0.0f;
+
+// Twelve independent chains x = x * m + c per thread: enough to cover FMA latency × pipes on
+// current x86 cores. m ≈ 1 keeps values finite; the empty asm hides the values from the
+// optimiser, which would otherwise fold the whole recurrence at compile time.
+constexpr int kChains = 12;
+
+CLIPKIT_TARGET_AVX512 void fma_avx512(int64_t iters, float* sink) {
+  __m512 x[kChains];
+  for (int i = 0; i < kChains; ++i) x[i] = _mm512_set1_ps(1.0f + 0.001f * static_cast<float>(i));
+  const __m512 m = _mm512_set1_ps(0.9999999f);
+  const __m512 c = _mm512_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
+    for (int i = 0; i < kChains; ++i) {
+      x[i] = _mm512_fmadd_ps(x[i], m, c);
+      asm volatile("" : "+v"(x[i]));
+    }
+  }
+  __m512 s = x[0];
+  for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, x[i]);
+  *sink = _mm512_reduce_add_ps(s);
+}
+
+CLIPKIT_TARGET_AVX2 void fma_avx2(int64_t iters, float* sink) {
+  __m256 x[kChains];
+  for (int i = 0; i < kChains; ++i) x[i] = _mm256_set1_ps(1.0f + 0.001f * static_cast<float>(i));
+  const __m256 m = _mm256_set1_ps(0.9999999f);
+  const __m256 c = _mm256_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
+    for (int i = 0; i < kChains; ++i) {
+      x[i] = _mm256_fmadd_ps(x[i], m, c);
+      asm volatile("" : "+x"(x[i]));
+    }
+  }
+  __m256 s = x[0];
+  for (int i = 1; i < kChains; ++i) s = _mm256_add_ps(s, x[i]);
+  alignas(32) float v[8];
+  _mm256_store_ps(v, s);
+  *sink = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+}
+
+// The portable kernels' ceiling: SSE2 multiply + add (baseline x86-64 has no FMA).
+void mul_add_sse(int64_t iters, float* sink) {
+  __m128 x[kChains];
+  for (int i = 0; i < kChains; ++i) x[i] = _mm_set1_ps(1.0f + 0.001f * static_cast<float>(i));
+  const __m128 m = _mm_set1_ps(0.9999999f);
+  const __m128 c = _mm_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
+    for (int i = 0; i < kChains; ++i) {
+      x[i] = _mm_add_ps(_mm_mul_ps(x[i], m), c);
+      asm volatile("" : "+x"(x[i]));
+    }
+  }
+  __m128 s = x[0];
+  for (int i = 1; i < kChains; ++i) s = _mm_add_ps(s, x[i]);
+  *sink = _mm_cvtss_f32(s);
+}
+
+void peak_job(Isa isa, int64_t iters, float* sink) {
+  switch (isa) {
+    case Isa::Avx512:
+      fma_avx512(iters, sink);
+      return;
+    case Isa::Avx2:
+      fma_avx2(iters, sink);
+      return;
+    case Isa::Generic:
+      break;
+  }
+  mul_add_sse(iters, sink);
+}
+
+int lanes(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512:
+      return 16;
+    case Isa::Avx2:
+      return 8;
+    case Isa::Generic:
+      break;
+  }
+  return 4;  // SSE2
+}
+
+// GFLOP/s of `threads` threads running the chains at once (best of a few tries).
+double fma_peak(Isa isa, int threads, int64_t iters) {
+  const double flops_per_thread = static_cast<double>(iters) * 12 * lanes(isa) * 2;
+  double best = 0.0;
+  std::vector<float> sink(static_cast<size_t>(threads));
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const auto t0 = Clock::now();
+    if (threads == 1) {
+      peak_job(isa, iters, sink.data());
+    } else {
+      cpu::parallel_for(threads, [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) peak_job(isa, iters, &sink[t]);
+      });
+    }
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::max(best, flops_per_thread * threads / s / 1e9);
+    for (const float x : sink) g_sink = g_sink + x;
+  }
+  return best;
+}
+
+template <typename V>
+CLIPKIT_INLINE void sum_job(const float* x, int64_t n, float* sink) {
+  auto a0 = V::zero();
+  auto a1 = V::zero();
+  int64_t i = 0;
+  for (; i + 2 * V::W <= n; i += 2 * V::W) {
+    a0 = V::add(a0, V::load(x + i));
+    a1 = V::add(a1, V::load(x + i + V::W));
+  }
+  *sink = V::reduce_add(V::add(a0, a1));
+}
+CLIPKIT_DISPATCH(sum_dispatch, sum_job)
+
+template <typename Fn>
+double best_seconds(int tries, Fn&& fn) {
+  double best = 1e30;
+  for (int i = 0; i < tries; ++i) {
+    const auto t0 = Clock::now();
+    fn();
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  return best;
+}
+
+}  // namespace
+
+Ceilings measure_ceilings(bool quick) {
+  Ceilings c;
+  const int64_t iters = quick ? 4'000'000 : 20'000'000;
+  const int threads = cpu::thread_count();
+  for (int level = 0; level <= static_cast<int>(cpu::hardware_isa()); ++level) {
+    const Isa isa = static_cast<Isa>(level);
+    c.fma_1thread[isa] = fma_peak(isa, 1, iters);
+    c.fma_all[isa] = threads == 1 ? c.fma_1thread[isa] : fma_peak(isa, threads, iters);
+  }
+
+  // Far larger than any cache; touched once first so page faults are not measured.
+  const int64_t n = (quick ? 64 : 256) * (int64_t{1} << 20) / 4 * 4;
+  cpu::Scratch src_buf, dst_buf;
+  float* src = src_buf.floats(static_cast<size_t>(n));
+  float* dst = dst_buf.floats(static_cast<size_t>(n));
+  fill_random(src, static_cast<size_t>(n), 7);
+  std::memset(dst, 0, static_cast<size_t>(n) * sizeof(float));
+  const auto copy = [&] {
+    cpu::parallel_for(n, [&](int64_t begin, int64_t end) {
+      std::memcpy(dst + begin, src + begin, static_cast<size_t>(end - begin) * sizeof(float));
+    });
+  };
+  c.copy_gbs = 2.0 * static_cast<double>(n) * 4 / best_seconds(quick ? 3 : 5, copy) / 1e9;
+  std::vector<float> sink(static_cast<size_t>(threads));
+  const Isa isa = cpu::detected_isa();
+  const auto read = [&] {
+    cpu::parallel_for(threads, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t lo = n * t / threads;
+        const int64_t hi = n * (t + 1) / threads;
+        sum_dispatch_on(isa, src + lo, hi - lo, &sink[t]);
+      }
+    });
+  };
+  c.read_gbs = static_cast<double>(n) * 4 / best_seconds(quick ? 3 : 5, read) / 1e9;
+  for (const float x : sink) g_sink = g_sink + x;
+  return c;
+}
+
+}  // namespace clipkit::bench
