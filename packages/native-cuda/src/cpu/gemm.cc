@@ -227,23 +227,34 @@ bool overlaps(const float* a, const float* b, int64_t count) {
   return pa < pb + bytes && pb < pa + bytes;
 }
 
-// Tiles of one packed chunk, spread over the pool (static chunking over the tile list).
+int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+// Tiles of one packed chunk, spread over the pool by static chunking. Tile counts are
+// multiples of the thread count and tiles are cut on whole micro-panels as evenly as
+// possible, so every thread gets the same work (±1 panel).
 void run_tiles(Isa isa, const Blocking& blk, const TileJob& job, int64_t m) {
-  const int64_t tiles_m = (m + blk.mc - 1) / blk.mc;
-  // Enough tiles for every thread even when m is small (one image: m = 50).
-  const int64_t want = 4 * static_cast<int64_t>(thread_count());
-  const int64_t split_n = std::max<int64_t>(1, (want + tiles_m - 1) / tiles_m);
-  int64_t nc = (job.nb + split_n - 1) / split_n;
-  nc = (nc + blk.nr - 1) / blk.nr * blk.nr;
-  const int64_t tiles_n = (job.nb + nc - 1) / nc;
+  const int64_t threads = thread_count();
+  const int64_t row_panels = (m + blk.mr - 1) / blk.mr;
+  const int64_t col_panels = (job.nb + blk.nr - 1) / blk.nr;
+  int64_t tiles_m = (row_panels * blk.mr + blk.mc - 1) / blk.mc;
+  int64_t tiles_n = 1;
+  if (tiles_m >= threads) {
+    tiles_m = std::min(round_up(tiles_m, threads), row_panels);
+  } else {
+    // Few rows (one image: m = 50): split the columns too.
+    tiles_n = std::min(round_up((2 * threads + tiles_m - 1) / tiles_m, threads), col_panels);
+  }
   parallel_for(tiles_m * tiles_n, [&](int64_t begin, int64_t end) {
     thread_local Scratch apack_scratch;
     float* apack = apack_scratch.floats(static_cast<size_t>(blk.mc * blk.kc));
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t i0 = t % tiles_m * blk.mc;
-      const int64_t j0 = t / tiles_m * nc;
-      compute_tile_dispatch_on(isa, &job, i0, std::min(blk.mc, m - i0), j0,
-                               std::min(nc, job.nb - j0), apack);
+      const int64_t tm = t % tiles_m;
+      const int64_t tn = t / tiles_m;
+      const int64_t i0 = row_panels * tm / tiles_m * blk.mr;
+      const int64_t i1 = std::min(m, row_panels * (tm + 1) / tiles_m * blk.mr);
+      const int64_t j0 = col_panels * tn / tiles_n * blk.nr;
+      const int64_t j1 = std::min(job.nb, col_panels * (tn + 1) / tiles_n * blk.nr);
+      compute_tile_dispatch_on(isa, &job, i0, i1 - i0, j0, j1 - j0, apack);
     }
   });
 }
