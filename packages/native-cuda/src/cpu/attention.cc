@@ -1,6 +1,8 @@
-// Fused multi-head attention, one (batch, head) pair per work item: for each query the keys
-// are visited in blocks with an online (streaming) softmax, so no tokens×tokens matrix exists
-// and a large key count needs only O(block + head_dim) scratch per thread.
+// Fused multi-head attention, one (batch, head) pair per work item, flash-attention style:
+// queries go in blocks of QB rows against key blocks of KB keys. Per block, S = scale·Q·Kᵀ
+// comes from a register-tiled product (K transposed once per head so keys are vector lanes),
+// an online softmax rescales the running output, and O += P·V streams rows of V. No
+// tokens×tokens matrix exists; scratch is O(head_dim × tokens) per thread.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -12,83 +14,213 @@
 namespace clipkit::cpu {
 namespace {
 
-constexpr int64_t kKeyBlock = 64;
+// QB query rows × KV key vectors of accumulators for S; QB × DV for the output.
+template <typename V>
+struct AttnTile;
+template <>
+struct AttnTile<simd::VecAvx512> {
+  static constexpr int QB = 6;
+  static constexpr int KV = 4;  // 64 keys
+  static constexpr int DV = 4;  // 64 output columns
+};
+template <>
+struct AttnTile<simd::VecAvx2> {
+  static constexpr int QB = 3;
+  static constexpr int KV = 4;  // 32 keys
+  static constexpr int DV = 4;
+};
+template <>
+struct AttnTile<simd::VecPortable> {
+  static constexpr int QB = 2;
+  static constexpr int KV = 2;  // 16 keys
+  static constexpr int DV = 2;
+};
 
 template <typename V>
-CLIPKIT_INLINE float dot(const float* a, const float* b, int64_t n) {
-  auto acc0 = V::zero();
-  auto acc1 = V::zero();
-  int64_t i = 0;
-  for (; i + 2 * V::W <= n; i += 2 * V::W) {
-    acc0 = V::fma(V::load(a + i), V::load(b + i), acc0);
-    acc1 = V::fma(V::load(a + i + V::W), V::load(b + i + V::W), acc1);
+constexpr int64_t key_block() {
+  return AttnTile<V>::KV * V::W;
+}
+
+// Per-thread scratch, in floats, for tokens t and head_dim d (the ISA with the widest blocks).
+int64_t scratch_floats(int64_t t, int64_t d) {
+  const int64_t kb = 64;
+  const int64_t tp = (t + kb - 1) / kb * kb;
+  return d * tp + 6 * d + 6 * kb;
+}
+
+// scores[r][0..KB) = scale · q_r · kt[:, j0..j0+KB) for r < QB (rows past `rows` repeat row 0).
+template <typename V>
+CLIPKIT_INLINE void block_scores(const float* q, int64_t stride, int64_t rows, const float* kt,
+                                 int64_t tp, int64_t d, float scale, float* scores) {
+  constexpr int QB = AttnTile<V>::QB;
+  constexpr int KV = AttnTile<V>::KV;
+  constexpr int64_t KB = KV * V::W;
+  const float* qr[QB];
+  for (int r = 0; r < QB; ++r) qr[r] = q + (r < rows ? r : 0) * stride;
+  typename V::R acc[QB][KV];
+#pragma GCC unroll 8
+  for (int r = 0; r < QB; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < KV; ++v) acc[r][v] = V::zero();
   }
-  for (; i + V::W <= n; i += V::W) acc0 = V::fma(V::load(a + i), V::load(b + i), acc0);
-  float s = V::reduce_add(V::add(acc0, acc1));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-// y = y * c + p * x over n floats.
-template <typename V>
-CLIPKIT_INLINE void scale_add(float* y, float c, float p, const float* x, int64_t n) {
-  const auto vc = V::set1(c);
-  const auto vp = V::set1(p);
-  int64_t i = 0;
-  for (; i + V::W <= n; i += V::W) {
-    V::store(y + i, V::fma(vp, V::load(x + i), V::mul(vc, V::load(y + i))));
+  for (int64_t c = 0; c < d; ++c) {
+    typename V::R kv[KV];
+#pragma GCC unroll 4
+    for (int v = 0; v < KV; ++v) kv[v] = V::load(kt + c * tp + v * V::W);
+#pragma GCC unroll 8
+    for (int r = 0; r < QB; ++r) {
+      const auto a = V::set1(qr[r][c]);
+#pragma GCC unroll 4
+      for (int v = 0; v < KV; ++v) acc[r][v] = V::fma(a, kv[v], acc[r][v]);
+    }
   }
-  for (; i < n; ++i) y[i] = y[i] * c + p * x[i];
+  const auto vs = V::set1(scale);
+#pragma GCC unroll 8
+  for (int r = 0; r < QB; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < KV; ++v) V::store(scores + r * KB + v * V::W, V::mul(acc[r][v], vs));
+  }
 }
 
+// o[r][0..d) += Σ_j p[r][j] · v_j for keys j in [j_begin, j_end) of the block; rows r < QB.
 template <typename V>
-CLIPKIT_INLINE void exp_shifted(float* s, int64_t n, float shift) {
-  const auto vs = V::set1(shift);
-  int64_t i = 0;
-  for (; i + V::W <= n; i += V::W) V::store(s + i, V::exp(V::sub(V::load(s + i), vs)));
-  if (i < n) V::store_partial(s + i, V::exp(V::sub(V::load_partial(s + i, n - i), vs)), n - i);
+CLIPKIT_INLINE void accumulate_pv(const float* p, const float* v, int64_t stride, int64_t j_begin,
+                                  int64_t j_end, int64_t d, float* o) {
+  constexpr int QB = AttnTile<V>::QB;
+  constexpr int DV = AttnTile<V>::DV;
+  constexpr int64_t KB = AttnTile<V>::KV * V::W;
+  for (int64_t c0 = 0; c0 < d; c0 += DV * V::W) {
+    const int64_t width = std::min<int64_t>(DV * V::W, d - c0);
+    typename V::R acc[QB][DV];
+    if (width == DV * V::W) {
+#pragma GCC unroll 8
+      for (int r = 0; r < QB; ++r) {
+#pragma GCC unroll 4
+        for (int u = 0; u < DV; ++u) acc[r][u] = V::load(o + r * d + c0 + u * V::W);
+      }
+      for (int64_t j = j_begin; j < j_end; ++j) {
+        typename V::R vr[DV];
+#pragma GCC unroll 4
+        for (int u = 0; u < DV; ++u) vr[u] = V::load(v + j * stride + c0 + u * V::W);
+#pragma GCC unroll 8
+        for (int r = 0; r < QB; ++r) {
+          const auto pr = V::set1(p[r * KB + j]);
+#pragma GCC unroll 4
+          for (int u = 0; u < DV; ++u) acc[r][u] = V::fma(pr, vr[u], acc[r][u]);
+        }
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < QB; ++r) {
+#pragma GCC unroll 4
+        for (int u = 0; u < DV; ++u) V::store(o + r * d + c0 + u * V::W, acc[r][u]);
+      }
+    } else {
+      // Narrow tail of the head dimension: one (partial) vector at a time.
+      for (int64_t c = c0; c < c0 + width; c += V::W) {
+        const int64_t n = std::min<int64_t>(V::W, c0 + width - c);
+        for (int r = 0; r < QB; ++r) {
+          auto a = V::load_partial(o + r * d + c, n);
+          for (int64_t j = j_begin; j < j_end; ++j) {
+            a = V::fma(V::set1(p[r * KB + j]), V::load_partial(v + j * stride + c, n), a);
+          }
+          V::store_partial(o + r * d + c, a, n);
+        }
+      }
+    }
+  }
 }
 
-// Work items [begin, end) of batch*heads; scratch holds head_dim + kKeyBlock floats.
+// Causal diagonal: key j only reaches rows r with i0 + r >= j (a masked row must not see the
+// key at all: 0 · NaN would still poison it).
+template <typename V>
+CLIPKIT_INLINE void accumulate_pv_diagonal(const float* p, const float* v, int64_t stride,
+                                           int64_t j0, int64_t i0, int64_t j_begin,
+                                           int64_t j_end, int64_t rows, int64_t d, float* o) {
+  constexpr int64_t KB = AttnTile<V>::KV * V::W;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t last = std::min(j_end, i0 + r - j0 + 1);
+    for (int64_t j = j_begin; j < last; ++j) {
+      const auto pr = V::set1(p[r * KB + j]);
+      const float* vj = v + (j0 + j) * stride;
+      int64_t c = 0;
+      for (; c + V::W <= d; c += V::W) {
+        V::store(o + r * d + c, V::fma(pr, V::load(vj + c), V::load(o + r * d + c)));
+      }
+      if (c < d) {
+        V::store_partial(o + r * d + c,
+                         V::fma(pr, V::load_partial(vj + c, d - c), V::load_partial(o + r * d + c, d - c)),
+                         d - c);
+      }
+    }
+  }
+}
+
 template <typename V>
 CLIPKIT_INLINE void attention_items(const float* q, const float* k, const float* v,
                                     int64_t stride, float* out, int64_t out_stride,
                                     const AttentionShape* s, int64_t begin, int64_t end,
                                     float* scratch) {
+  constexpr int QB = AttnTile<V>::QB;
+  constexpr int64_t KB = key_block<V>();
   const int64_t t = s->tokens;
   const int64_t d = s->head_dim;
-  float* acc = scratch;
-  float* scores = scratch + d;
+  const int64_t tp = (t + KB - 1) / KB * KB;
+  float* kt = scratch;             // [d][tp]: keys as vector lanes
+  float* o = kt + d * tp;          // [QB][d]: running output
+  float* p = o + QB * d;           // [QB][KB]: scores, then probabilities
+  float running_max[QB];
+  float running_sum[QB];
   for (int64_t item = begin; item < end; ++item) {
     const int64_t b = item / s->heads;
     const int64_t h = item % s->heads;
     const int64_t base = b * t * stride + h * d;
-    for (int64_t i = 0; i < t; ++i) {
-      const float* qi = q + base + i * stride;
-      const int64_t keys = s->causal ? i + 1 : t;
-      float running_max = -std::numeric_limits<float>::infinity();
-      float running_sum = 0.0f;
-      std::fill(acc, acc + d, 0.0f);
-      for (int64_t j0 = 0; j0 < keys; j0 += kKeyBlock) {
-        const int64_t nb = std::min(kKeyBlock, keys - j0);
-        for (int64_t j = 0; j < nb; ++j) {
-          scores[j] = s->scale * dot<V>(qi, k + base + (j0 + j) * stride, d);
-        }
-        const float block_max = row_max<V>(scores, nb);
-        const float new_max = simd::max_nan(running_max, block_max);
-        // First block: exp(-inf - finite) = 0 clears nothing that exists yet.
-        const float correction = std::exp(running_max - new_max);
-        exp_shifted<V>(scores, nb, new_max);
-        running_sum = running_sum * correction + row_sum<V>(scores, nb);
-        for (int64_t j = 0; j < nb; ++j) {
-          scale_add<V>(acc, j == 0 ? correction : 1.0f, scores[j],
-                       v + base + (j0 + j) * stride, d);
-        }
-        running_max = new_max;
+    for (int64_t j = 0; j < tp; ++j) {
+      for (int64_t c = 0; c < d; ++c) kt[c * tp + j] = j < t ? k[base + j * stride + c] : 0.0f;
+    }
+    for (int64_t i0 = 0; i0 < t; i0 += QB) {
+      const int64_t rows = std::min<int64_t>(QB, t - i0);
+      std::fill(o, o + QB * d, 0.0f);
+      for (int r = 0; r < QB; ++r) {
+        running_max[r] = -std::numeric_limits<float>::infinity();
+        running_sum[r] = 0.0f;
       }
-      float* oi = out + b * t * out_stride + h * d + i * out_stride;
-      const float inv = 1.0f / running_sum;
-      for (int64_t c = 0; c < d; ++c) oi[c] = acc[c] * inv;
+      const int64_t key_end = s->causal ? i0 + rows : t;
+      for (int64_t j0 = 0; j0 < key_end; j0 += KB) {
+        const int64_t nk = std::min(KB, key_end - j0);  // keys of this block anyone may see
+        block_scores<V>(q + base + i0 * stride, stride, rows, kt + j0, tp, d, s->scale, p);
+        for (int64_t r = 0; r < rows; ++r) {
+          float* pr = p + r * KB;
+          // Keys past the end, or after this query under the causal mask, get probability 0.
+          const int64_t visible = s->causal ? std::min(nk, i0 + r - j0 + 1) : nk;
+          for (int64_t j = std::max<int64_t>(visible, 0); j < KB; ++j) {
+            pr[j] = -std::numeric_limits<float>::infinity();
+          }
+          const float new_max = simd::max_nan(running_max[r], row_max<V>(pr, KB));
+          const float correction = std::exp(running_max[r] - new_max);
+          const auto vm = V::set1(new_max);
+          for (int64_t j = 0; j < KB; j += V::W) V::store(pr + j, V::exp(V::sub(V::load(pr + j), vm)));
+          running_sum[r] = running_sum[r] * correction + row_sum<V>(pr, KB);
+          running_max[r] = new_max;
+          if (correction != 1.0f) {
+            const auto vc = V::set1(correction);
+            int64_t c = 0;
+            for (; c + V::W <= d; c += V::W) V::store(o + r * d + c, V::mul(V::load(o + r * d + c), vc));
+            for (; c < d; ++c) o[r * d + c] *= correction;
+          }
+        }
+        // Keys every row of the block may see, then (causal) the diagonal ones.
+        const int64_t shared_end = s->causal ? std::min(nk, i0 + 1 - j0) : nk;
+        if (shared_end > 0) accumulate_pv<V>(p, v + base + j0 * stride, stride, 0, shared_end, d, o);
+        if (s->causal && shared_end < nk) {
+          accumulate_pv_diagonal<V>(p, v + base, stride, j0, i0, std::max<int64_t>(shared_end, 0),
+                                    nk, rows, d, o);
+        }
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        float* oi = out + (b * t + i0 + r) * out_stride + h * d;
+        const float inv = 1.0f / running_sum[r];
+        for (int64_t c = 0; c < d; ++c) oi[c] = o[r * d + c] * inv;
+      }
     }
   }
 }
@@ -101,7 +233,7 @@ void attention(const float* q, const float* k, const float* v, int64_t qkv_token
   const Isa isa = detected_isa();
   parallel_for(s.batch * s.heads, [&](int64_t begin, int64_t end) {
     thread_local Scratch scratch;
-    float* buf = scratch.floats(static_cast<size_t>(s.head_dim + kKeyBlock));
+    float* buf = scratch.floats(static_cast<size_t>(scratch_floats(s.tokens, s.head_dim)));
     attention_dispatch_on(isa, q, k, v, qkv_token_stride, out, out_token_stride, &s, begin, end,
                           buf);
   });
