@@ -280,11 +280,9 @@ void gemm_nt_any(const float* a, int64_t lda, const T* b, int64_t ldb, float* c,
       residual = copy;
     }
   }
-  if (k <= 0) {
-    // Empty sum: the epilogue alone.
-    for (int64_t i = 0; i < m; ++i) {
-      if (!accumulate_first) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
-    }
+  if (k <= 0 && !accumulate_first) {
+    // Empty sum: zeros, then the epilogue alone.
+    for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
   }
   thread_local Scratch bpack_scratch;
   const int64_t kk = std::max<int64_t>(k, 1);

@@ -126,3 +126,18 @@ TEST(gemm_propagates_nan_and_inf) {
     CHECK_NEAR(out[0 * n + 4], 0.5 * 0.25 * k, 1e-4);
   });
 }
+
+TEST(gemm_empty_inner_dimension_is_epilogue_only) {
+  // k = 0: the sum is empty, so out = act(bias) + residual.
+  const int64_t m = 3, n = 21;
+  Rng rng(6);
+  const auto bias = random_floats(rng, n);
+  const auto residual = random_floats(rng, m * n);
+  const auto ref = linear_ref({}, {}, bias.data(), residual.data(), m, n, 0, Activation::GeluErf);
+  for_each_isa([&](Isa) {
+    std::vector<float> out(m * n, NAN);
+    cpu::linear(nullptr, nullptr, bias.data(), residual.data(), out.data(), m, n, 0,
+                Activation::GeluErf);
+    CHECK_REL(out, ref, 1e-6);
+  });
+}
