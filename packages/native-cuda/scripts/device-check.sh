@@ -74,18 +74,14 @@ if [[ -f "$out/bench.json" ]] && command -v python3 >/dev/null 2>&1; then
   python3 - "$out/bench.json" <<'PY' || true
 import json, sys
 data = json.load(open(sys.argv[1]))
-rows = data.get("rows", data) if isinstance(data, dict) else data
-for r in rows if isinstance(rows, list) else []:
-    if not isinstance(r, dict):
-        continue
-    name = r.get("kernel") or r.get("name") or "?"
-    parts = [str(r.get(k)) for k in ("device", "shape") if r.get(k) is not None]
-    value = r.get("value", r.get("gflops", r.get("gbps")))
-    unit = r.get("unit", "")
-    frac = r.get("fraction_of_peak", r.get("fraction"))
-    line = f"{name:<28} {' '.join(parts):<34} {value!s:>10} {unit}"
+peak = data.get("peak", {})
+print(f"CPU FMA peak {peak.get('fma_gflops', '?')} GFLOP/s, read {peak.get('read_gbs', '?')} GB/s")
+for r in data.get("results", []):
+    rate, unit = (r["gflops"], "GFLOP/s") if "gflops" in r else (r.get("gbs", 0.0), "GB/s")
+    frac = r.get("fraction_of_peak")
+    line = f"{r.get('kernel', '?'):<22} {r.get('device', '?'):<5} {r.get('shape', ''):<42} {rate:9.1f} {unit:<8}"
     if isinstance(frac, (int, float)):
-        line += f"  ({100 * frac:.0f}% of peak)"
+        line += f" {100 * frac:4.0f}%"
     print(line)
 PY
 fi
