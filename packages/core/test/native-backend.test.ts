@@ -98,17 +98,19 @@ describe('native backend vs the float64 reference forward (generated models)', (
     { name: 'F16 quick_gelu', dtype: 'F16', hiddenAct: 'quick_gelu', seed: 12 },
     { name: 'BF16 quick_gelu', dtype: 'BF16', hiddenAct: 'quick_gelu', seed: 13 },
     { name: 'F32 gelu', dtype: 'F32', hiddenAct: 'gelu', seed: 14 },
+    // The last layer runs specially (pooled rows only); a single layer and none at all too.
+    { name: 'F32 1 vision layer, 0 text layers', dtype: 'F32', hiddenAct: 'quick_gelu', seed: 15, visionLayers: 1, textLayers: 0 },
   ] as const;
 
   for (const c of cases) {
     it(`${c.name}: embeddings match the reference (rel ≤ 1e-5)`, async () => {
-      const { dir, config } = writeRandomClipModel(path.join(root, c.name.replace(' ', '-')), {
+      const { dir, config } = writeRandomClipModel(path.join(root, c.name.replace(/\W+/g, '-')), {
         seed: c.seed,
         dtype: c.dtype,
         hiddenAct: c.hiddenAct,
         // Odd sizes on purpose: 3x3 patches of 7 pixels, hidden 48 over 3 heads, projection 24.
-        vision: { imageSize: 21, patchSize: 7, hidden: 48, layers: 2, heads: 3, mlp: 96 },
-        text: { vocabSize: 600, hidden: 40, layers: 2, heads: 5, mlp: 72, contextLength: 16 },
+        vision: { imageSize: 21, patchSize: 7, hidden: 48, layers: 'visionLayers' in c ? c.visionLayers : 2, heads: 3, mlp: 96 },
+        text: { vocabSize: 600, hidden: 40, layers: 'textLayers' in c ? c.textLayers : 2, heads: 5, mlp: 72, contextLength: 16 },
         projectionDim: 24,
       });
       const file = SafetensorsFile.open(path.join(dir, 'model.safetensors'));

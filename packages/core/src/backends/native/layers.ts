@@ -1,8 +1,11 @@
 // One pre-LN transformer encoder (CLIP's vision and text towers alike) from the addon's kernels.
 // Per layer: LN1 → fused QKV GEMM → attention on packed QKV → out-proj GEMM with the residual
 // added in its epilogue → LN2 → fc1 GEMM with the activation fused → fc2 GEMM + residual.
-// The residual stream `x` is updated in place; nothing is allocated here.
+// Only one token per sequence is pooled afterwards, so the last layer's out-projection and MLP
+// (three quarters of its arithmetic) run on those rows alone; attention still sees every token.
+// Nothing is allocated here.
 import type { Activation, F32, NativeKernels } from '@clipkit/native-cuda';
+import type { DeviceMemory } from './memory.js';
 import type { EncoderLayerWeights, LayerNormWeights } from './weights.js';
 
 export interface EncoderShape {
@@ -16,34 +19,104 @@ export interface EncoderShape {
   causal: boolean;
 }
 
-/** Activation buffers sized for batch·tokens rows. */
+/** Activation buffers for batch·tokens rows (views of exactly that size). */
 export interface EncoderBuffers {
-  x: F32; // [rows, hidden]: input and output
+  x: F32; // [rows, hidden]: the input
   normed: F32; // [rows, hidden]: LN output, then attention output
   qkv: F32; // [rows, 3·hidden]
   mlp: F32; // [rows, mlp]
 }
 
+/** Buffers for the pooled rows, sized for the batch capacity (host mirrors per DeviceMemory.hostMirror). */
+export interface PooledBuffers {
+  x: F32; // [capacity, hidden]: receives the final hidden state of each pooled row
+  xHost: Float32Array;
+  attn: F32; // [capacity, hidden]
+  attnHost: Float32Array;
+  normed: F32; // [capacity, hidden]
+  mlp: F32; // [capacity, mlp]
+}
+
+export function allocatePooled(memory: DeviceMemory, capacity: number, hidden: number, mlp: number): PooledBuffers {
+  const x = memory.alloc([capacity, hidden]);
+  const attn = memory.alloc([capacity, hidden]);
+  return {
+    x,
+    xHost: memory.hostMirror(x),
+    attn,
+    attnHost: memory.hostMirror(attn),
+    normed: memory.alloc([capacity, hidden]),
+    mlp: memory.alloc([capacity, mlp]),
+  };
+}
+
+/**
+ * Runs every layer; afterwards the first pooledRows.length rows of pooled.x hold the final hidden
+ * states of rows pooledRows[i] (indices into the batch·tokens rows of buf). buf.x is clobbered.
+ */
 export async function runEncoder(
   kernels: NativeKernels,
+  memory: DeviceMemory,
   layers: readonly EncoderLayerWeights[],
   buf: EncoderBuffers,
+  pooled: PooledBuffers,
+  pooledRows: readonly number[],
   s: EncoderShape,
 ): Promise<void> {
   const rows = s.batch * s.tokens;
   const h = s.hidden;
   const attention = { batch: s.batch, tokens: s.tokens, heads: s.heads, headDim: h / s.heads, causal: s.causal };
-  for (const layer of layers) {
-    layerNorm(kernels, buf.x, layer.ln1, buf.normed, rows, h, s.eps);
-    await kernels.linearAsync(buf.normed, layer.qkvWeight, layer.qkvBias, buf.qkv, { m: rows, n: 3 * h, k: h });
-    await kernels.attentionAsync(buf.qkv, buf.normed, attention);
+  const last = layers[layers.length - 1];
+  for (const layer of layers.slice(0, -1)) {
+    await attentionBlock(kernels, layer, buf.x, buf.normed, buf.qkv, rows, h, s.eps, attention);
     await kernels.linearAsync(buf.normed, layer.outWeight, layer.outBias, buf.x, { m: rows, n: h, k: h, residual: buf.x });
-    layerNorm(kernels, buf.x, layer.ln2, buf.normed, rows, h, s.eps);
-    await kernels.linearAsync(buf.normed, layer.fc1Weight, layer.fc1Bias, buf.mlp, { m: rows, n: s.mlp, k: h, activation: s.activation });
-    await kernels.linearAsync(buf.mlp, layer.fc2Weight, layer.fc2Bias, buf.x, { m: rows, n: h, k: s.mlp, residual: buf.x });
+    await mlpBlock(kernels, layer, buf.x, buf.normed, buf.mlp, rows, h, s);
   }
+  if (last === undefined) {
+    gatherRows(memory, buf.x, pooled.x, pooled.xHost, pooledRows, h);
+    return;
+  }
+  await attentionBlock(kernels, last, buf.x, buf.normed, buf.qkv, rows, h, s.eps, attention);
+  gatherRows(memory, buf.x, pooled.x, pooled.xHost, pooledRows, h);
+  gatherRows(memory, buf.normed, pooled.attn, pooled.attnHost, pooledRows, h);
+  const m = pooledRows.length;
+  const view = (b: F32, width: number) => memory.prefix(b, m * width);
+  const x = view(pooled.x, h);
+  await kernels.linearAsync(view(pooled.attn, h), last.outWeight, last.outBias, x, { m, n: h, k: h, residual: x });
+  await mlpBlock(kernels, last, x, view(pooled.normed, h), view(pooled.mlp, s.mlp), m, h, s);
+}
+
+/** normed ← attention(QKV(LN1(x))) */
+async function attentionBlock(
+  kernels: NativeKernels,
+  layer: EncoderLayerWeights,
+  x: F32,
+  normed: F32,
+  qkv: F32,
+  rows: number,
+  h: number,
+  eps: number,
+  shape: { batch: number; tokens: number; heads: number; headDim: number; causal: boolean },
+): Promise<void> {
+  layerNorm(kernels, x, layer.ln1, normed, rows, h, eps);
+  await kernels.linearAsync(normed, layer.qkvWeight, layer.qkvBias, qkv, { m: rows, n: 3 * h, k: h });
+  await kernels.attentionAsync(qkv, normed, shape);
+}
+
+/** x ← x + fc2(act(fc1(LN2(x)))) */
+async function mlpBlock(kernels: NativeKernels, layer: EncoderLayerWeights, x: F32, normed: F32, mlp: F32, rows: number, h: number, s: EncoderShape): Promise<void> {
+  layerNorm(kernels, x, layer.ln2, normed, rows, h, s.eps);
+  await kernels.linearAsync(normed, layer.fc1Weight, layer.fc1Bias, mlp, { m: rows, n: s.mlp, k: h, activation: s.activation });
+  await kernels.linearAsync(mlp, layer.fc2Weight, layer.fc2Bias, x, { m: rows, n: h, k: s.mlp, residual: x });
 }
 
 export function layerNorm(kernels: NativeKernels, x: F32, w: LayerNormWeights, out: F32, rows: number, dim: number, eps: number): void {
   kernels.layerNorm(x, w.gamma, w.beta, out, { rows, dim, eps });
+}
+
+/** dst[i] ← src[rows[i]] for rows of `width`, through host memory (free on the CPU). */
+function gatherRows(memory: DeviceMemory, src: F32, dst: F32, dstHost: Float32Array, rows: readonly number[], width: number): void {
+  const host = memory.read(src);
+  rows.forEach((r, i) => dstHost.set(host.subarray(r * width, (r + 1) * width), i * width));
+  memory.write(dst, dstHost);
 }

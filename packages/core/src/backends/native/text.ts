@@ -5,16 +5,14 @@
 import type { F32, NativeKernels } from '@clipkit/native-cuda';
 import type { TextConfig } from '../../model/config.js';
 import { BufferPool, type BufferSet } from './buffer-pool.js';
-import { layerNorm, runEncoder, type EncoderBuffers } from './layers.js';
+import { allocatePooled, layerNorm, runEncoder, type EncoderBuffers, type PooledBuffers } from './layers.js';
 import type { DeviceMemory } from './memory.js';
 import type { TextWeights } from './weights.js';
 
 interface TextBuffers extends BufferSet {
   encoder: EncoderBuffers; // sized for n·contextLength rows
   xHost: Float32Array;
-  pooled: F32; // [n, h]
-  pooledHost: Float32Array;
-  pooledNormed: F32;
+  pooled: PooledBuffers;
   embeds: F32; // [n, projectionDim]
 }
 
@@ -71,7 +69,9 @@ export class TextTower {
     }
     memory.write(set.encoder.x, set.xHost);
     const enc = set.encoder;
-    await runEncoder(kernels, weights.layers, { x: view(enc.x, h), normed: view(enc.normed, h), qkv: view(enc.qkv, 3 * h), mlp: view(enc.mlp, cfg.intermediateSize) }, {
+    const encoder = { x: view(enc.x, h), normed: view(enc.normed, h), qkv: view(enc.qkv, 3 * h), mlp: view(enc.mlp, cfg.intermediateSize) };
+    const pooledRows = positions.map((p, r) => r * tokens + p);
+    await runEncoder(kernels, memory, weights.layers, encoder, set.pooled, pooledRows, {
       batch: n,
       tokens,
       hidden: h,
@@ -82,11 +82,8 @@ export class TextTower {
       causal: true,
     });
 
-    const hidden = memory.read(enc.x);
-    positions.forEach((p, r) => set.pooledHost.set(hidden.subarray((r * tokens + p) * h, (r * tokens + p + 1) * h), r * h));
-    memory.write(set.pooled, set.pooledHost);
-    const normed = view(set.pooledNormed, h, n);
-    layerNorm(kernels, view(set.pooled, h, n), weights.finalLn, normed, n, h, cfg.layerNormEps);
+    const normed = view(set.pooled.normed, h, n);
+    layerNorm(kernels, view(set.pooled.x, h, n), weights.finalLn, normed, n, h, cfg.layerNormEps);
     const embeds = view(set.embeds, this.projectionDim, n);
     await kernels.linearAsync(normed, weights.projection, null, embeds, { m: n, n: this.projectionDim, k: h });
     out.set(memory.read(embeds).subarray(0, n * this.projectionDim), offset);
@@ -101,20 +98,18 @@ export class TextTower {
     const h = cfg.hiddenSize;
     const rows = n * cfg.contextLength;
     const x = memory.alloc([rows, h]);
-    const pooled = memory.alloc([n, h]);
     return {
       capacity: n,
       encoder: { x, normed: memory.alloc([rows, h]), qkv: memory.alloc([rows, 3 * h]), mlp: memory.alloc([rows, cfg.intermediateSize]) },
       xHost: memory.hostMirror(x),
-      pooled,
-      pooledHost: memory.hostMirror(pooled),
-      pooledNormed: memory.alloc([n, h]),
+      pooled: allocatePooled(memory, n, h, cfg.intermediateSize),
       embeds: memory.alloc([n, this.projectionDim]),
     };
   }
 
   private release(set: TextBuffers): void {
     const e = set.encoder;
-    for (const buf of [e.x, e.normed, e.qkv, e.mlp, set.pooled, set.pooledNormed, set.embeds]) this.memory.free(buf);
+    const p = set.pooled;
+    for (const buf of [e.x, e.normed, e.qkv, e.mlp, p.x, p.attn, p.normed, p.mlp, set.embeds]) this.memory.free(buf);
   }
 }

@@ -5,7 +5,7 @@
 import type { F32, NativeKernels } from '@clipkit/native-cuda';
 import type { VisionConfig } from '../../model/config.js';
 import { BufferPool, type BufferSet } from './buffer-pool.js';
-import { layerNorm, runEncoder, type EncoderBuffers, type EncoderShape } from './layers.js';
+import { allocatePooled, layerNorm, runEncoder, type EncoderBuffers, type EncoderShape, type PooledBuffers } from './layers.js';
 import type { DeviceMemory } from './memory.js';
 import type { VisionWeights } from './weights.js';
 
@@ -14,9 +14,7 @@ interface VisionBuffers extends BufferSet {
   patchesHost: Float32Array;
   tokenBias: F32; // [n·tokens, h]: weights.tokenBias repeated per image
   encoder: EncoderBuffers;
-  cls: F32; // [n, h]
-  clsHost: Float32Array;
-  clsNormed: F32;
+  cls: PooledBuffers;
   embeds: F32; // [n, projectionDim]
 }
 
@@ -68,13 +66,12 @@ export class VisionTower {
       causal: false,
     };
     const enc = set.encoder;
-    await runEncoder(kernels, weights.layers, { x, normed: view(enc.normed, h), qkv: view(enc.qkv, 3 * h), mlp: view(enc.mlp, cfg.intermediateSize) }, shape);
+    const encoder = { x, normed: view(enc.normed, h), qkv: view(enc.qkv, 3 * h), mlp: view(enc.mlp, cfg.intermediateSize) };
+    const clsRows = Array.from({ length: n }, (_, i) => i * this.tokens);
+    await runEncoder(kernels, memory, weights.layers, encoder, set.cls, clsRows, shape);
 
-    const hidden = memory.read(set.encoder.x);
-    for (let i = 0; i < n; i++) set.clsHost.set(hidden.subarray(i * this.tokens * h, i * this.tokens * h + h), i * h);
-    memory.write(set.cls, set.clsHost);
-    const clsNormed = view(set.clsNormed, h, n);
-    layerNorm(kernels, view(set.cls, h, n), weights.postLn, clsNormed, n, h, cfg.layerNormEps);
+    const clsNormed = view(set.cls.normed, h, n);
+    layerNorm(kernels, view(set.cls.x, h, n), weights.postLn, clsNormed, n, h, cfg.layerNormEps);
     const embeds = view(set.embeds, this.projectionDim, n);
     await kernels.linearAsync(clsNormed, weights.projection, null, embeds, { m: n, n: this.projectionDim, k: h });
     out.set(memory.read(embeds).subarray(0, n * this.projectionDim), offset);
@@ -114,7 +111,6 @@ export class VisionTower {
     for (let i = 0; i < n; i++) bias.set(this.weights.tokenBias, i * this.tokens * h);
     const tokenBias = memory.alloc([rows, h]);
     memory.write(tokenBias, bias);
-    const cls = memory.alloc([n, h]);
     return {
       capacity: n,
       patches,
@@ -126,15 +122,14 @@ export class VisionTower {
         qkv: memory.alloc([rows, 3 * h]),
         mlp: memory.alloc([rows, cfg.intermediateSize]),
       },
-      cls,
-      clsHost: memory.hostMirror(cls),
-      clsNormed: memory.alloc([n, h]),
+      cls: allocatePooled(memory, n, h, cfg.intermediateSize),
       embeds: memory.alloc([n, this.projectionDim]),
     };
   }
 
   private release(set: VisionBuffers): void {
     const e = set.encoder;
-    for (const buf of [set.patches, set.tokenBias, e.x, e.normed, e.qkv, e.mlp, set.cls, set.clsNormed, set.embeds]) this.memory.free(buf);
+    const c = set.cls;
+    for (const buf of [set.patches, set.tokenBias, e.x, e.normed, e.qkv, e.mlp, c.x, c.attn, c.normed, c.mlp, set.embeds]) this.memory.free(buf);
   }
 }
