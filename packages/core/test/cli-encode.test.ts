@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createOnnxBackend } from '../src/backends/onnx.js';
 import { Clip } from '../src/clip.js';
 import { openModelDir } from '../src/model/model-dir.js';
+import { Prng } from '../src/testing/prng.js';
 import { randomInputIds, randomPixels, writeRandomClipModel } from '../src/testing/random-model.js';
 import { readNpy, writeNpy } from '../src/util/npy.js';
 import { expectClose } from './helpers/compare.js';
@@ -103,8 +104,9 @@ describe('clipkit encode', () => {
     const files = [path.join(work, 'a.png'), path.join(work, 'b.png')];
     for (const [i, file] of files.entries()) {
       const w = 40 + 7 * i;
-      const raw = Buffer.from(randomPixels(1, w, 20 + i).map((v) => Math.abs(v * 60) % 256));
-      await sharp(raw.subarray(0, w * 50 * 3), { raw: { width: w, height: 50, channels: 3 } }).png().toFile(file);
+      const rng = new Prng(20 + i);
+      const raw = Buffer.from(Array.from({ length: w * 50 * 3 }, () => rng.int(0, 256)));
+      await sharp(raw, { raw: { width: w, height: 50, channels: 3 } }).png().toFile(file);
     }
     const r = run(['--model', dir, '--backend', 'onnx', '--images', ...files, '--out', path.join(work, 'images.npy')]);
     expect(r.stderr).toBe('');
