@@ -374,3 +374,78 @@ describe('nativeInfo and setThreads', () => {
     expect(native.nativeInfo().cpu.threads).toBe(before);
   });
 });
+
+// With a usable GPU, every kernel on all-'cuda' tensors must match the CPU kernel.
+const cuda = native.nativeInfo().cuda;
+if (!cuda.available) console.warn(`CUDA kernel tests skipped: ${cuda.error ?? 'CUDA not available'}`);
+
+describe.skipIf(!cuda.available)('cuda kernels match the cpu kernels', () => {
+  const dev = (a: Float32Array | Uint16Array, shape: number[]) => native.tensor(a, shape, { device: 'cuda' });
+
+  it('linear, layerNorm, add, activation, softmax', () => {
+    const next = rng(500);
+    const [m, n, k] = [33, 65, 129];
+    const x = randomF32(next, m * k);
+    const w = randomF32(next, n * k);
+    const bias = randomF32(next, n);
+    const cpuOut = new Float32Array(m * n);
+    native.linear(x, w, bias, cpuOut, { m, n, k, activation: 'gelu' });
+    const gOut = dev(new Float32Array(m * n), [m, n]);
+    native.linear(dev(x, [m, k]), dev(w, [n, k]), dev(bias, [n]), gOut, { m, n, k, activation: 'gelu' });
+    expect(relError(gOut.toArray(), cpuOut)).toBeLessThan(TOL);
+
+    const gamma = randomF32(next, n);
+    const beta = randomF32(next, n);
+    const ln = new Float32Array(m * n);
+    native.layerNorm(cpuOut, gamma, beta, ln, { rows: m, dim: n, eps: 1e-5 });
+    native.layerNorm(gOut, dev(gamma, [n]), dev(beta, [n]), gOut, { rows: m, dim: n, eps: 1e-5 });
+    expect(relError(gOut.toArray(), ln)).toBeLessThan(TOL);
+
+    const sum = new Float32Array(m * n);
+    native.add(ln, cpuOut, sum);
+    const gSum = dev(new Float32Array(m * n), [m * n]);
+    native.add(gOut, dev(cpuOut, [m * n]), gSum);
+    expect(relError(gSum.toArray(), sum)).toBeLessThan(TOL);
+
+    native.activation(sum, sum, 'quick_gelu');
+    native.activation(gSum, gSum, 'quick_gelu');
+    expect(relError(gSum.toArray(), sum)).toBeLessThan(TOL);
+
+    native.softmax(sum, sum, { rows: m, cols: n });
+    native.softmax(gSum, gSum, { rows: m, cols: n });
+    expect(relError(gSum.toArray(), sum)).toBeLessThan(TOL);
+  });
+
+  it('attention, similarity and top-k', () => {
+    const [b, t, h, d] = [2, 77, 8, 64];
+    const qkv = randomF32(rng(501), b * t * 3 * h * d);
+    const out = new Float32Array(b * t * h * d);
+    native.attention(qkv, out, { batch: b, tokens: t, heads: h, headDim: d, causal: true });
+    const gOut = dev(new Float32Array(out.length), [out.length]);
+    native.attention(dev(qkv, [qkv.length]), gOut, { batch: b, tokens: t, heads: h, headDim: d, causal: true });
+    expect(relError(gOut.toArray(), out)).toBeLessThan(TOL);
+
+    const [m, n, dd] = [4, 3000, 32];
+    const a = intMatrix(rng(502), m * dd);
+    const bm = intMatrix(rng(503), n * dd);
+    const scores = new Float32Array(m * n);
+    native.similarity(a, bm, scores, { m, n, d: dd });
+    const gScores = dev(new Float32Array(m * n), [m, n]);
+    native.similarity(dev(a, [m, dd]), dev(native.toFloat16(bm), [n, dd]), gScores, { m, n, d: dd });
+    expect(Array.from(gScores.toArray())).toEqual(Array.from(scores));
+    const top = native.similarityTopK(a, bm, { m, n, d: dd, k: 100 });
+    const gTop = native.similarityTopK(dev(a, [m, dd]), dev(bm, [n, dd]), { m, n, d: dd, k: 100 });
+    expect(Array.from(gTop.indices)).toEqual(Array.from(top.indices));
+    expect(Array.from(gTop.scores)).toEqual(Array.from(top.scores));
+  });
+
+  it('preprocess into a cuda tensor is bit-exact with the cpu', () => {
+    const next = rng(504);
+    const img = { data: Uint8Array.from({ length: 97 * 61 * 3 }, () => Math.floor(next() * 256)), width: 97, height: 61, channels: 3 as const };
+    const out = new Float32Array(3 * 32 * 32);
+    native.preprocess([img], out, { resizeShortest: 32 });
+    const gOut = dev(new Float32Array(out.length), [out.length]);
+    native.preprocess([img], gOut, { resizeShortest: 32 });
+    expect(Array.from(gOut.toArray())).toEqual(Array.from(out));
+  });
+});
