@@ -18,8 +18,15 @@ namespace {
 
 // From this many queries the GEMM's register tiling beats streaming dot products.
 constexpr int64_t kGemmMinQueries = 8;
-// Rows of b scored at once in top-k: scores for a block stay in L2.
+// Rows of b scored at once in top-k. Dot products: scores for a block stay in L2. GEMM: the
+// packed block of b (block × d floats) stays in L2, so b is read from memory once.
 constexpr int64_t kTopkBlock = 4096;
+constexpr int64_t kGemmBlockFloats = int64_t{1} << 17;
+
+int64_t topk_block_rows(int64_t m, int64_t d) {
+  if (m < kGemmMinQueries) return kTopkBlock;
+  return std::max<int64_t>(64, kGemmBlockFloats / std::max<int64_t>(d, 1) / 64 * 64);
+}
 
 template <typename V>
 CLIPKIT_INLINE typename V::R load_b(const float* p) {
@@ -128,20 +135,21 @@ void topk_any(const float* a, const T* b, int64_t m, int64_t n, int64_t d, float
   if (m <= 0 || k <= 0) return;
   const Isa isa = detected_isa();
   const int64_t parts = thread_count();
-  const int64_t blocks = (n + kTopkBlock - 1) / kTopkBlock;
+  const int64_t block_rows = topk_block_rows(m, d);
+  const int64_t blocks = (n + block_rows - 1) / block_rows;
   // Per part and query: up to k candidates, merged once every part is done.
   std::vector<Candidate> kept(static_cast<size_t>(parts * m * k));
   std::vector<int64_t> kept_count(static_cast<size_t>(parts * m), 0);
   parallel_for(parts, [&](int64_t part_begin, int64_t part_end) {
     thread_local Scratch scores_scratch;
-    float* scores = scores_scratch.floats(static_cast<size_t>(m * kTopkBlock));
+    float* scores = scores_scratch.floats(static_cast<size_t>(m * block_rows));
     for (int64_t part = part_begin; part < part_end; ++part) {
       std::vector<TopK> heaps;
       heaps.reserve(static_cast<size_t>(m));
       for (int64_t i = 0; i < m; ++i) heaps.emplace_back(&kept[(part * m + i) * k], k);
       for (int64_t blk = blocks * part / parts; blk < blocks * (part + 1) / parts; ++blk) {
-        const int64_t j0 = blk * kTopkBlock;
-        const int64_t j1 = std::min(n, j0 + kTopkBlock);
+        const int64_t j0 = blk * block_rows;
+        const int64_t j1 = std::min(n, j0 + block_rows);
         score_block(isa, a, b, m, d, scale, j0, j1, scores);
         for (int64_t i = 0; i < m; ++i) {
           const float* row = scores + i * (j1 - j0);
