@@ -5,8 +5,8 @@
 #   3. run the microbenchmarks (quick mode) with CUDA rows
 # Prints a short table; full logs and the benchmark JSON go to $OUT (default ./device-out).
 # Every step has a timeout so the whole run stays well inside 8 minutes.
-# Env: CLIPKIT_CUDA_ARCHS (default "native": only the GPU present, to keep the build short),
-#      CLIPKIT_JOBS (default 16).
+# Env: CLIPKIT_CUDA_ARCHS (default: only the GPU present, from nvidia-smi, to keep the build
+#      short; else 80 and 90), CLIPKIT_JOBS (default 16).
 set -uo pipefail
 
 out="${OUT:-$PWD/device-out}"
@@ -14,7 +14,9 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 cd "$(dirname "$0")/.."
 
-archs="${CLIPKIT_CUDA_ARCHS:-native}"
+gpu_arch="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 | tr -d ' .')"
+if [[ "$gpu_arch" =~ ^[0-9]+$ ]]; then default_archs="${gpu_arch}-real"; else default_archs="80-real;90-real"; fi
+archs="${CLIPKIT_CUDA_ARCHS:-$default_archs}"
 jobs="${CLIPKIT_JOBS:-16}"
 build=build-device
 status=0
