@@ -375,6 +375,34 @@ describe('nativeInfo and setThreads', () => {
   });
 });
 
+describe('concurrency', () => {
+  it('async jobs on the libuv pool and sync calls on the JS thread give sequential results', async () => {
+    const next = rng(600);
+    const [m, n, k] = [48, 64, 96];
+    const x = randomF32(next, m * k);
+    const w = randomF32(next, n * k);
+    const ref = new Float32Array(m * n);
+    native.linear(x, w, null, ref, { m, n, k });
+    const qkv = randomF32(next, 2 * 20 * 3 * 4 * 16);
+    const shape = { batch: 2, tokens: 20, heads: 4, headDim: 16 };
+    const aref = new Float32Array(2 * 20 * 4 * 16);
+    native.attention(qkv, aref, shape);
+
+    const outs: Array<[Float32Array, Float32Array]> = [];
+    const jobs: Array<Promise<void>> = [];
+    for (let i = 0; i < 6; i++) {
+      const o = new Float32Array(m * n);
+      const a = new Float32Array(aref.length);
+      jobs.push(native.linearAsync(x, w, null, o, { m, n, k }), native.attentionAsync(qkv, a, shape));
+      const s = new Float32Array(m * n);
+      native.linear(x, w, null, s, { m, n, k });
+      outs.push([o, ref], [a, aref], [s, ref]);
+    }
+    await Promise.all(jobs);
+    for (const [got, want] of outs) expect(Array.from(got)).toEqual(Array.from(want));
+  });
+});
+
 // With a usable GPU, every kernel on all-'cuda' tensors must match the CPU kernel.
 const cuda = native.nativeInfo().cuda;
 if (!cuda.available) console.warn(`CUDA kernel tests skipped: ${cuda.error ?? 'CUDA not available'}`);
