@@ -60,6 +60,7 @@ export async function benchKernels(opts: BenchOptions): Promise<SuiteOutput> {
   };
 }
 
+/** `{ note: "N% of measured …" }` when the C++ program measured that ceiling. */
 function pct(value: number, peak: number | undefined, what: string): { note?: string } {
   return peak !== undefined && peak > 0 ? { note: `${((100 * value) / peak).toFixed(0)}% of measured ${what}` } : {};
 }
@@ -114,7 +115,7 @@ async function jsApiRows(opts: BenchOptions, cpp: CppBench): Promise<BenchRow[]>
     const t = await measure(() => native.layerNorm(x, g, b, out, { rows: r, dim, eps: 1e-5 }), { repeats: repeats * 3 });
     const tJs = await measure(() => layerNormJs(x, g, b, out, r, dim, 1e-5), { repeats });
     const base = `plain TS layerNorm ${r}x${dim}`;
-    rows.push({ name: `js api layerNorm ${r}x${dim}`, unit: 'GB/s', value: bytes / t / 1e9, baseline: base, ...pct(bytes / t / 1e9, cpp.bandwidthGBs, 'copy bandwidth') });
+    rows.push({ name: `js api layerNorm ${r}x${dim}`, unit: 'GB/s', value: bytes / t / 1e9, baseline: base, ...pct(bytes / t / 1e9, cpp.copyGBs, 'copy bandwidth') });
     rows.push({ name: base, unit: 'GB/s', value: bytes / tJs / 1e9 });
   }
 
@@ -140,7 +141,7 @@ async function jsApiRows(opts: BenchOptions, cpp: CppBench): Promise<BenchRow[]>
     const t = await measure(() => native.similarityTopKAsync(q, items, { m: 1, n, d, k: 10 }), { repeats });
     const tJs = await measure(() => topKJs(q, items, n, d, 10), { repeats: 2 });
     const base = `plain TS top-10 1 query over ${n}x${d} f32`;
-    const bw = pct(gbs(t), cpp.bandwidthGBs, 'copy bandwidth').note;
+    const bw = pct(gbs(t), cpp.readGBs, 'read bandwidth').note;
     rows.push({ name: `js api top-10 1 query over ${n}x${d} f32`, unit: 'ms', value: t * 1e3, baseline: base, note: `${gbs(t).toFixed(1)} GB/s${bw ? `, ${bw}` : ''}` });
     rows.push({ name: base, unit: 'ms', value: tJs * 1e3 });
     const m = s.queries;
