@@ -38,6 +38,11 @@ export interface RandomClipModelOptions {
   dtype?: FloatDType;
   /** Also write onnx/vision_model.onnx + onnx/text_model.onnx (HF/Xenova I/O layout). */
   onnx?: boolean;
+  /**
+   * Std of the random weights (default HF's 0.02). At 0.02 a tiny model maps all images to
+   * nearly one direction (cosine > 0.99); ~0.1 spreads them, for tests that rank images.
+   */
+  initStd?: number;
 }
 
 export interface RandomClipModel {
@@ -121,7 +126,7 @@ export function writeRandomClipModel(dir: string, opts: RandomClipModelOptions =
   writeFileSync(path.join(dir, 'preprocessor_config.json'), JSON.stringify(rawPre, null, 2));
   writeTinyVocab(dir, text.vocabSize);
   const weightsPath = path.join(dir, 'model.safetensors');
-  writeSafetensors(weightsPath, randomWeights(config, opts.seed ?? 0, opts.dtype ?? 'F32'));
+  writeSafetensors(weightsPath, randomWeights(config, opts.seed ?? 0, opts.dtype ?? 'F32', opts.initStd ?? INIT_STD));
   if (opts.onnx) {
     // From the written file, so F16/BF16 models get exactly the widened weights every backend sees.
     const st = SafetensorsFile.open(weightsPath);
@@ -131,23 +136,23 @@ export function writeRandomClipModel(dir: string, opts: RandomClipModelOptions =
 }
 
 /** Tensors are generated lazily in file order, so only one is in memory at a time. */
-function randomWeights(config: ClipConfig, seed: number, dtype: FloatDType): Record<string, TensorToWrite> {
+function randomWeights(config: ClipConfig, seed: number, dtype: FloatDType, std: number): Record<string, TensorToWrite> {
   const rng = new Prng(seed);
   const out: Record<string, TensorToWrite> = {};
   for (const spec of expectedClipTensors(config)) {
-    out[spec.name] = { dtype, shape: spec.shape, data: () => initTensor(spec, rng) };
+    out[spec.name] = { dtype, shape: spec.shape, data: () => initTensor(spec, rng, std) };
   }
   return out;
 }
 
-function initTensor(spec: TensorSpec, rng: Prng): Float32Array {
+function initTensor(spec: TensorSpec, rng: Prng, std: number): Float32Array {
   const t = new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
   switch (spec.init) {
     case 'normal':
-      return rng.fillNormal(t, INIT_STD);
+      return rng.fillNormal(t, std);
     case 'norm-scale':
       // Near 1 rather than exactly 1, so a skipped LayerNorm scale changes the outputs.
-      return rng.fillNormal(t, INIT_STD, 1);
+      return rng.fillNormal(t, std, 1);
     case 'logit_scale':
       return t.fill(LOGIT_SCALE_INIT);
   }
