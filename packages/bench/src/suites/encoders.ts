@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBackend, openModelDir, type Backend } from '@clipkit/core';
 import { randomInputIds, randomPixels, TINY_TEXT, TINY_VISION, VIT_B32_TEXT, VIT_B32_VISION, writeRandomClipModel } from '@clipkit/core/testing';
-import { measure } from '../harness.js';
+import { median } from '../harness.js';
 import type { BenchOptions, BenchRow } from '../types.js';
 
 const BATCHES = [1, 8, 32];
@@ -37,6 +37,23 @@ function cachedModel(tiny: boolean): string {
   return dir;
 }
 
+/**
+ * Median seconds per call of each fn, timed in turns (a, b, a, b, …) after one warm-up each, so
+ * load from other processes on this shared machine hits every contender alike.
+ */
+async function interleaved(fns: ReadonlyArray<() => Promise<unknown>>, repeats: number): Promise<number[]> {
+  for (const fn of fns) await fn();
+  const times = fns.map(() => [] as number[]);
+  for (let r = 0; r < repeats; r++) {
+    for (const [i, fn] of fns.entries()) {
+      const t = performance.now();
+      await fn();
+      times[i]!.push((performance.now() - t) / 1e3);
+    }
+  }
+  return times.map(median);
+}
+
 export async function benchEncoders(opts: BenchOptions): Promise<BenchRow[]> {
   const model = openModelDir(cachedModel(opts.tiny ?? false), { weights: true, onnx: true });
   const { imageSize } = model.config.vision;
@@ -50,7 +67,7 @@ export async function benchEncoders(opts: BenchOptions): Promise<BenchRow[]> {
       const prompts = randomInputIds(batch, { contextLength: L, vocabSize, seed: batch, lengths: new Array<number>(batch).fill(PROMPT_TOKENS) });
       const full = randomInputIds(batch, { contextLength: L, vocabSize, seed: batch + 1, lengths: new Array<number>(batch).fill(L) });
       // Large batches take ~1 s each on ViT-B/32: fewer repeats keep the suite near a minute.
-      const timing = { warmup: 1, repeats: opts.quick || batch >= 32 ? 3 : 7, maxSeconds: 20 };
+      const repeats = opts.quick || batch >= 32 ? 3 : 7;
       const cases: Array<[string, (b: Backend) => Promise<unknown>, string]> = [
         ['images', (b) => b.encodeImages(pixels), 'images/s'],
         [`texts (${PROMPT_TOKENS} tokens)`, (b) => b.encodeTexts(prompts, batch), 'texts/s'],
@@ -58,10 +75,10 @@ export async function benchEncoders(opts: BenchOptions): Promise<BenchRow[]> {
       ];
       for (const [what, run, unit] of cases) {
         const name = (b: Backend) => `${shape} ${what}, batch ${batch}, ${b.name}`;
-        for (const b of backends) {
-          const seconds = await measure(() => run(b), timing);
-          rows.push({ name: name(b), unit, value: batch / seconds, ...(b.name === 'native' ? { baseline: name(backends[1]!) } : {}) });
-        }
+        const seconds = await interleaved(backends.map((b) => () => run(b)), repeats);
+        backends.forEach((b, i) => {
+          rows.push({ name: name(b), unit, value: batch / seconds[i]!, ...(b.name === 'native' ? { baseline: name(backends[1]!) } : {}) });
+        });
       }
     }
   } finally {
