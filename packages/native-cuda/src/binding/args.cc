@@ -149,7 +149,21 @@ TypedView Args::typed(Napi::Value v, const std::string& name,
   if (!ok) type_error(name + " must be " + expected + ", got " + describe(v));
   if (detached) type_error(name + " is backed by a detached ArrayBuffer");
   view.js = v;
+  taken_.push_back({v, name, view.data, view.length});
   return view;
+}
+
+void Args::verify_unchanged() const {
+  for (const Taken& t : taken_) {
+    napi_typedarray_type type;
+    void* data = nullptr;
+    size_t length = 0;
+    bool detached = false;
+    if (!typed_array_info(env_, t.value, &type, &data, &length, &detached) || detached ||
+        data != t.data || length != t.length) {
+      type_error(t.name + " was detached or resized while the arguments were being read");
+    }
+  }
 }
 
 namespace {

@@ -99,11 +99,21 @@ class Args {
   // `out` must not overlap `in`, except being exactly the same buffer when allowed.
   void no_overlap(const Buffer& out, const char* out_name, const Buffer& in, const char* in_name,
                   bool may_alias) const;
+  // Reading options and image objects can run user getters, which could detach or shrink a
+  // typed array validated earlier: re-checks every one, just before native memory is touched.
+  void verify_unchanged() const;
 
  private:
+  struct Taken {
+    Napi::Value value;
+    std::string name;
+    void* data;
+    size_t length;
+  };
   const Napi::CallbackInfo& info_;
   Napi::Env env_;
   const char* fn_;
+  mutable std::vector<Taken> taken_;
 };
 
 }  // namespace clipkit::binding

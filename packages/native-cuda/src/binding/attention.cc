@@ -32,6 +32,8 @@ Job prepare_attention(const Napi::CallbackInfo& info, const char* fn) {
   const Device device = args.device_of({&qkv, &out});
   args.no_overlap(out, "out", qkv, "qkv", false);
 
+  args.verify_unchanged();
+
   Job job;
   keep_alive(job, qkv);
   keep_alive(job, out);

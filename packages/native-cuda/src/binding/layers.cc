@@ -36,6 +36,7 @@ void layer_norm(const Napi::CallbackInfo& info) {
   args.no_overlap(out, "out", gamma, "gamma", false);
   args.no_overlap(out, "out", beta, "beta", false);
 
+  args.verify_unchanged();
   if (device == Device::Cuda) {
     cuda::layer_norm(x.f32(), gamma.f32(), beta.f32(), out.f32_mut(), rows, dim,
                      static_cast<float>(eps));
@@ -58,6 +59,7 @@ void add(const Napi::CallbackInfo& info) {
   args.no_overlap(out, "out", a, "a", true);
   args.no_overlap(out, "out", b, "b", true);
   const auto n = static_cast<int64_t>(a.size);
+  args.verify_unchanged();
   if (device == Device::Cuda) {
     cuda::add(a.f32(), b.f32(), out.f32_mut(), n);
   } else {
@@ -77,6 +79,7 @@ void activation(const Napi::CallbackInfo& info) {
   const Device device = args.device_of({&x, &out});
   args.no_overlap(out, "out", x, "x", true);  // elementwise: in place is fine
   const auto n = static_cast<int64_t>(x.size);
+  args.verify_unchanged();
   if (device == Device::Cuda) {
     cuda::activation(x.f32(), out.f32_mut(), n, act);
   } else {
@@ -97,6 +100,7 @@ void softmax(const Napi::CallbackInfo& info) {
   args.need(out, "out", total, "rows*cols", false);
   const Device device = args.device_of({&x, &out});
   args.no_overlap(out, "out", x, "x", true);
+  args.verify_unchanged();
   if (device == Device::Cuda) {
     cuda::softmax(x.f32(), out.f32_mut(), rows, cols);
   } else {

@@ -38,6 +38,8 @@ Job prepare_linear(const Napi::CallbackInfo& info, const char* fn) {
   if (has_bias) args.no_overlap(out, "out", bias, "bias", false);
   if (has_residual) args.no_overlap(out, "out", residual, "residual", true);
 
+  args.verify_unchanged();
+
   Job job;
   for (const Buffer* b : {&x, &w, &bias, &out, &residual}) keep_alive(job, *b);
   const float* px = x.f32();

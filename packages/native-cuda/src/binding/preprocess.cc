@@ -123,6 +123,8 @@ Job prepare_batch(const Napi::CallbackInfo& info, const char* fn) {
   args.need(out, "out", want, "(offset+images.length)*3*cropSize*cropSize", false);
   const Device device = args.device_of({&out});
 
+  args.verify_unchanged();
+
   Job job;
   keep_alive(job, out);
   for (const Image& im : images) job.keep.push_back(im.data_js);
@@ -159,6 +161,7 @@ Napi::Value preprocess_crop(const Napi::CallbackInfo& info) {
   const Image im = read_image(args, info[0], "image", p.resize_shortest);
   p.resample = im.resample;
   p.cmyk = im.cmyk;
+  args.verify_unchanged();
   const auto c = static_cast<size_t>(p.crop_size);
   std::vector<float> normalised(3 * c * c);
   Napi::Uint8Array crop = Napi::Uint8Array::New(info.Env(), 3 * c * c);

@@ -38,6 +38,7 @@ void similarity(const Napi::CallbackInfo& info) {
   const Device device = args.device_of({&a, &b, &out});
   args.no_overlap(out, "out", a, "a", false);
   args.no_overlap(out, "out", b, "b", false);
+  args.verify_unchanged();
   const bool half = b.dtype == DType::F16;
   if (device == Device::Cuda) {
     if (half) {
@@ -64,6 +65,8 @@ Job prepare_topk(const Napi::CallbackInfo& info, const char* fn) {
   const int64_t k = args.integer(opts, "k", 1, k_max, 1);
   (void)args.product({s.m, k}, "m*k");
   const Device device = args.device_of({&a, &b});
+
+  args.verify_unchanged();
 
   // Results go straight into the JS arrays the call returns (keep[0], keep[1]).
   const auto count = static_cast<size_t>(s.m * k);

@@ -211,6 +211,8 @@ Napi::Value create_tensor(const Napi::CallbackInfo& info) {
     if (!cuda::available(&why)) throw Napi::Error::New(env, "tensor: CUDA is not available: " + why);
   }
 
+  args.verify_unchanged();
+
   // Convert on the host when the data's type differs from the tensor's dtype.
   std::vector<uint8_t> converted;
   const void* src = data.data;

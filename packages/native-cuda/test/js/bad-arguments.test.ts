@@ -113,6 +113,10 @@ const cases: Array<[string, () => unknown, ErrorClass, RegExp]> = [
   ['Tensor constructed from JS', () => { const t = native.tensor(f(1), [1]); const C = Object.getPrototypeOf(t).constructor as new () => unknown; return new C(); }, TypeError, /use tensor\(data, shape\)/],
   ['spoofed tensor object', () => { const t = native.tensor(f(12), [12]); return native.add(Object.create(Object.getPrototypeOf(t)) as never, f(12), f(12)); }, TypeError, /a must be a Float32Array or f32 Tensor/],
   ['tensor getter on a foreign this', () => { const t = native.tensor(f(1), [1]); return Object.getOwnPropertyDescriptor(Object.getPrototypeOf(t), 'size')!.get!.call({}); }, Error, /./],
+  // user getters that detach a buffer after it was validated
+  ['linear opts getter detaches x', () => { const x = f(12); return native.linear(x, f(8), null, f(6), { n: 2, k: 4, get m() { structuredClone(x.buffer, { transfer: [x.buffer] }); return 3; } }); }, TypeError, /x was detached or resized/],
+  ['preprocess image getter detaches an earlier image', () => { const first = img(); return native.preprocess([first as never, { ...img(), get width() { structuredClone(first.data.buffer, { transfer: [first.data.buffer] }); return 4; } } as never], f(2 * 3 * 224 * 224)); }, TypeError, /images\[0\].data was detached/],
+  ['tensor opts getter detaches data', () => { const d = f(6); return native.tensor(d, [6], { get dtype() { structuredClone(d.buffer, { transfer: [d.buffer] }); return 'f32' as const; } }); }, TypeError, /data was detached/],
   // misc
   ['setThreads negative', () => native.setThreads(-1), RangeError, /n must be an integer in \[0, 1024\]/],
   ['setThreads fractional', () => native.setThreads(1.5), RangeError, /n must be an integer/],
