@@ -163,6 +163,24 @@ CLIPKIT_INLINE void micro_kernel(int64_t kc, const float* ap, const float* bp, f
   }
 }
 
+// c[rows, cols] = act(scale * c + bias) + residual, rows ldc apart (residual too).
+template <typename V>
+CLIPKIT_INLINE void apply_epilogue(float* c, int64_t ldc, int64_t rows, int64_t cols,
+                                   const float* bias, const float* residual, Activation act,
+                                   float scale) {
+  if (bias == nullptr && residual == nullptr && act == Activation::None && scale == 1.0f) return;
+  const auto vs = V::set1(scale);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = c + r * ldc;
+    if (scale != 1.0f) {
+      int64_t j = 0;
+      for (; j + V::W <= cols; j += V::W) V::store(row + j, V::mul(V::load(row + j), vs));
+      for (; j < cols; ++j) row[j] *= scale;
+    }
+    activate_row<V>(row, bias, residual != nullptr ? residual + r * ldc : nullptr, row, cols, act);
+  }
+}
+
 struct TileJob {
   const float* a;
   int64_t lda;
@@ -200,23 +218,9 @@ CLIPKIT_INLINE void compute_tile(const TileJob* job, int64_t i0, int64_t mb, int
       }
     }
   }
-  if (job->bias == nullptr && job->residual == nullptr && job->act == Activation::None &&
-      job->scale == 1.0f) {
-    return;
-  }
-  const auto vs = V::set1(job->scale);
-  for (int64_t r = 0; r < mb; ++r) {
-    float* row = c + r * job->ldc;
-    if (job->scale != 1.0f) {
-      int64_t j = 0;
-      for (; j + V::W <= nbt; j += V::W) V::store(row + j, V::mul(V::load(row + j), vs));
-      for (; j < nbt; ++j) row[j] *= job->scale;
-    }
-    const float* res =
-        job->residual != nullptr ? job->residual + (i0 + r) * job->ldc + j0 : nullptr;
-    activate_row<V>(row, job->bias != nullptr ? job->bias + j0 : nullptr, res, row, nbt,
-                    job->act);
-  }
+  apply_epilogue<V>(c, job->ldc, mb, nbt, job->bias != nullptr ? job->bias + j0 : nullptr,
+                    job->residual != nullptr ? job->residual + i0 * job->ldc + j0 : nullptr,
+                    job->act, job->scale);
 }
 CLIPKIT_DISPATCH(compute_tile_dispatch, compute_tile)
 
@@ -226,6 +230,122 @@ bool overlaps(const float* a, const float* b, int64_t count) {
   const auto bytes = static_cast<uintptr_t>(count) * sizeof(float);
   return pa < pb + bytes && pb < pa + bytes;
 }
+
+// ---- Few rows (one image, a handful of queries): no packing at all. -----------------------
+// Both operands are k-contiguous, so 4×4 blocks of dot products run along k with vector loads
+// straight from a and b; the 4 rows of b stay in L1 while all rows of a pass over them. This
+// avoids transposing all of b for a product that uses each of its values only m times.
+
+template <typename V>
+CLIPKIT_INLINE typename V::R load_b(const float* p) {
+  return V::load(p);
+}
+template <typename V>
+CLIPKIT_INLINE typename V::R load_b(const uint16_t* p) {
+  return V::load_half(p);
+}
+template <typename V>
+CLIPKIT_INLINE typename V::R load_b_partial(const float* p, int64_t n) {
+  return V::load_partial(p, n);
+}
+template <typename V>
+CLIPKIT_INLINE typename V::R load_b_partial(const uint16_t* p, int64_t n) {
+  return V::load_half_partial(p, n);
+}
+
+struct DotJob {
+  const float* a;
+  int64_t lda;
+  const void* b;
+  int64_t ldb;
+  float* c;
+  int64_t ldc;
+  int64_t m;
+  int64_t k;
+  const float* bias;
+  const float* residual;  // never aliases c on this path
+  Activation act;
+  float scale;
+};
+
+// Columns [j0, j1) of c, all rows; epilogue per block of columns while it is hot in cache.
+template <typename V, typename T>
+CLIPKIT_INLINE void dot_columns(const DotJob* job, int64_t j0, int64_t j1) {
+  const T* b = static_cast<const T*>(job->b);
+  const int64_t k = job->k;
+  constexpr int64_t kEpilogueCols = 64;
+  for (int64_t jb = j0; jb < j1; jb += kEpilogueCols) {
+    const int64_t jb1 = std::min(j1, jb + kEpilogueCols);
+    for (int64_t j = jb; j < jb1; j += 4) {
+      const int64_t cols = std::min<int64_t>(4, jb1 - j);
+      const T* bq[4];
+      // Missing columns repeat the last real one; their sums are never stored.
+      for (int q = 0; q < 4; ++q) bq[q] = b + (j + std::min<int64_t>(q, cols - 1)) * job->ldb;
+      for (int64_t i = 0; i < job->m; i += 4) {
+        const int64_t rows = std::min<int64_t>(4, job->m - i);
+        const float* ar[4];
+        for (int r = 0; r < 4; ++r) ar[r] = job->a + (i + std::min<int64_t>(r, rows - 1)) * job->lda;
+        typename V::R acc[4][4];
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; ++r) {
+#pragma GCC unroll 4
+          for (int q = 0; q < 4; ++q) acc[r][q] = V::zero();
+        }
+        int64_t p = 0;
+        for (; p + V::W <= k; p += V::W) {
+          typename V::R av[4];
+          typename V::R bv[4];
+#pragma GCC unroll 4
+          for (int r = 0; r < 4; ++r) av[r] = V::load(ar[r] + p);
+#pragma GCC unroll 4
+          for (int q = 0; q < 4; ++q) bv[q] = load_b<V>(bq[q] + p);
+#pragma GCC unroll 4
+          for (int r = 0; r < 4; ++r) {
+#pragma GCC unroll 4
+            for (int q = 0; q < 4; ++q) acc[r][q] = V::fma(av[r], bv[q], acc[r][q]);
+          }
+        }
+        if (p < k) {
+          typename V::R av[4];
+          typename V::R bv[4];
+          for (int r = 0; r < 4; ++r) av[r] = V::load_partial(ar[r] + p, k - p);
+          for (int q = 0; q < 4; ++q) bv[q] = load_b_partial<V>(bq[q] + p, k - p);
+          for (int r = 0; r < 4; ++r) {
+            for (int q = 0; q < 4; ++q) acc[r][q] = V::fma(av[r], bv[q], acc[r][q]);
+          }
+        }
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t q = 0; q < cols; ++q) {
+            job->c[(i + r) * job->ldc + j + q] = V::reduce_add(acc[r][q]);
+          }
+        }
+      }
+    }
+    apply_epilogue<V>(job->c + jb, job->ldc, job->m, jb1 - jb,
+                      job->bias != nullptr ? job->bias + jb : nullptr,
+                      job->residual != nullptr ? job->residual + jb : nullptr, job->act,
+                      job->scale);
+  }
+}
+template <typename V>
+CLIPKIT_INLINE void dot_columns_f32(const DotJob* job, int64_t j0, int64_t j1) {
+  dot_columns<V, float>(job, j0, j1);
+}
+template <typename V>
+CLIPKIT_INLINE void dot_columns_f16(const DotJob* job, int64_t j0, int64_t j1) {
+  dot_columns<V, uint16_t>(job, j0, j1);
+}
+CLIPKIT_DISPATCH(dot_columns_f32_dispatch, dot_columns_f32)
+CLIPKIT_DISPATCH(dot_columns_f16_dispatch, dot_columns_f16)
+
+void dot_columns_on(Isa isa, const DotJob* job, const float*, int64_t j0, int64_t j1) {
+  dot_columns_f32_dispatch_on(isa, job, j0, j1);
+}
+void dot_columns_on(Isa isa, const DotJob* job, const uint16_t*, int64_t j0, int64_t j1) {
+  dot_columns_f16_dispatch_on(isa, job, j0, j1);
+}
+
+// ---- Many rows: packed panels and the register-tiled micro-kernel. ------------------------
 
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
@@ -265,13 +385,14 @@ void gemm_nt_any(const float* a, int64_t lda, const T* b, int64_t ldb, float* c,
   if (m <= 0 || n <= 0) return;
   const Isa isa = detected_isa();
   const Blocking blk = blocking(isa);
-  // out aliasing residual: a plain residual add accumulates onto c in place; anything else
-  // first copies the residual away so the k-blocks can use c as their accumulator.
+  const bool unpacked = m <= kGemmUnpackedMaxRows;
+  // out aliasing residual: a plain residual add accumulates onto c in place (packed path);
+  // anything else first copies the residual away so c can hold partial sums.
   const float* residual = epi.residual;
   bool accumulate_first = false;
   thread_local Scratch residual_copy;
   if (residual != nullptr && overlaps(residual, c, (m - 1) * ldc + n)) {
-    if (epi.act == Activation::None && epi.scale == 1.0f) {
+    if (!unpacked && epi.act == Activation::None && epi.scale == 1.0f) {
       accumulate_first = true;
       residual = nullptr;
     } else {
@@ -279,6 +400,16 @@ void gemm_nt_any(const float* a, int64_t lda, const T* b, int64_t ldb, float* c,
       std::memcpy(copy, residual, static_cast<size_t>((m - 1) * ldc + n) * sizeof(float));
       residual = copy;
     }
+  }
+  if (unpacked) {
+    const DotJob job{a, lda, b, ldb, c, ldc, m, k, epi.bias, residual, epi.act, epi.scale};
+    parallel_for(
+        (n + 3) / 4,
+        [&](int64_t begin, int64_t end) {
+          dot_columns_on(isa, &job, b, begin * 4, std::min(n, end * 4));
+        },
+        4);
+    return;
   }
   if (k <= 0 && !accumulate_first) {
     // Empty sum: zeros, then the epilogue alone.

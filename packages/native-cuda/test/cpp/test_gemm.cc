@@ -97,6 +97,7 @@ TEST(gemm_out_aliases_residual) {
   check_shape(rng, {33, 70, 600}, Activation::None, true, true, true);
   check_shape(rng, {33, 70, 600}, Activation::QuickGelu, true, true, true);
   check_shape(rng, {5, 9, 3}, Activation::GeluErf, false, true, true);
+  check_shape(rng, {20, 40, 300}, Activation::None, true, true, true);  // unpacked path
 }
 
 TEST(gemm_clip_shapes) {
