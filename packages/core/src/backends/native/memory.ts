@@ -105,7 +105,7 @@ class CudaMemory extends OwnedTensors implements DeviceMemory {
   }
 }
 
-export function sizeOf(buf: F32): number {
+function sizeOf(buf: F32): number {
   return buf instanceof Float32Array ? buf.length : buf.size;
 }
 
