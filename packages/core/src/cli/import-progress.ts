@@ -13,7 +13,7 @@ export function reportProgress(job: ImportJob, mode: 'bar' | 'plain' | 'none'): 
 function attachBar(job: ImportJob): void {
   const bar = new cliProgress.SingleBar(
     {
-      format: 'import |{bar}| {value}/{total} files | {rate} images/s | ETA {eta} | {errors} errors',
+      format: 'import |{bar}| {value}/{total} files | {rate} images/s | ETA {etaText} | {errors} errors',
       stream: process.stderr,
       hideCursor: true,
     },
@@ -21,7 +21,7 @@ function attachBar(job: ImportJob): void {
   );
   let started = false;
   job.on('progress', (p) => {
-    const payload = { rate: p.imagesPerSecond.toFixed(1), eta: formatEta(p), errors: p.errors };
+    const payload = { rate: p.imagesPerSecond.toFixed(1), etaText: formatEta(p), errors: p.errors };
     if (p.phase === 'scan') return;
     if (!started) {
       started = true;

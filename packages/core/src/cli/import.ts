@@ -1,6 +1,6 @@
 // clipkit import DIR: embed every image under DIR into the catalog (incremental, crash-safe).
 import { Option, type Command } from 'commander';
-import { Library, type ImportSummary, type StoreFormat } from '../library/index.js';
+import { Library, type CatalogCounts, type ImportSummary, type StoreFormat } from '../library/index.js';
 import { action } from './action.js';
 import { reportProgress } from './import-progress.js';
 import { addLibraryOptions, libraryOptions, positiveInt, withLibrary, type LibraryCliOptions } from './library-options.js';
@@ -26,13 +26,13 @@ export function register(program: Command): void {
     .action(
       action(async (dir: string, opts: ImportCliOptions) => {
         const open = () => Library.open(opts.db, libraryOptions(opts, { store: opts.store }));
-        const summary = await withLibrary(open, async (library) => {
+        const [summary, catalog] = await withLibrary(open, async (library) => {
           const job = library.import(dir, { batchSize: opts.batchSize, hidden: opts.hidden, prune: opts.prune });
           reportProgress(job, opts.json ? 'none' : process.stderr.isTTY ? 'bar' : 'plain');
-          return job.result;
+          return [await job.result, library.counts()] as const;
         });
-        if (opts.json) process.stdout.write(`${JSON.stringify(jsonSummary(summary))}\n`);
-        else printSummary(summary);
+        if (opts.json) process.stdout.write(`${JSON.stringify({ ...jsonSummary(summary), catalog })}\n`);
+        else printSummary(summary, catalog);
       }),
     );
 }
@@ -55,12 +55,13 @@ function jsonSummary(s: ImportSummary) {
 
 const ERRORS_SHOWN = 20;
 
-function printSummary(s: ImportSummary): void {
+function printSummary(s: ImportSummary, catalog: CatalogCounts): void {
   const out = process.stdout;
   out.write(
-    `imported ${s.root}: ${s.files} images (${s.encoded} encoded, ${s.linked} linked, ${s.unchanged} unchanged, ` +
+    `imported ${s.root}: ${s.files} image files (${s.encoded} encoded, ${s.linked} linked, ${s.unchanged} unchanged, ` +
       `${s.errors.length} errors, ${s.missing} missing) in ${s.seconds.toFixed(1)} s, ${s.imagesPerSecond.toFixed(1)} images/s\n`,
   );
+  out.write(`catalog: ${catalog.ok} searchable files, ${catalog.errors} broken, ${catalog.missing} missing\n`);
   for (const e of s.errors.slice(0, ERRORS_SHOWN)) process.stderr.write(`  error: ${e.message}\n`);
   if (s.errors.length > ERRORS_SHOWN) process.stderr.write(`  … and ${s.errors.length - ERRORS_SHOWN} more (see --json)\n`);
 }
