@@ -63,32 +63,45 @@ Blocking blocking(Isa isa) {
 constexpr int64_t kMaxPackedB = int64_t{1} << 22;
 
 template <typename V>
-CLIPKIT_INLINE void load_row(const float* src, float* dst, int64_t k) {
-  std::memcpy(dst, src, static_cast<size_t>(k) * sizeof(float));
+CLIPKIT_INLINE typename V::R load_b(const float* p) {
+  return V::load(p);
 }
-
 template <typename V>
-CLIPKIT_INLINE void load_row(const uint16_t* src, float* dst, int64_t k) {
-  int64_t i = 0;
-  for (; i + V::W <= k; i += V::W) V::store(dst + i, V::load_half(src + i));
-  for (; i < k; ++i) dst[i] = simd::half_to_float(src[i]);
+CLIPKIT_INLINE typename V::R load_b(const uint16_t* p) {
+  return V::load_half(p);
+}
+template <typename V>
+CLIPKIT_INLINE typename V::R load_b_partial(const float* p, int64_t n) {
+  return V::load_partial(p, n);
+}
+template <typename V>
+CLIPKIT_INLINE typename V::R load_b_partial(const uint16_t* p, int64_t n) {
+  return V::load_half_partial(p, n);
 }
 
-// Panels of NR rows of b (rows [0, nb)) → dst[panel][k][NR], zero-padded past nb. `row` is a
-// k-float staging buffer (widens half storage once per row).
+// Panels of NR rows of b (rows [0, nb)) → dst[panel][k][NR], zero-padded past nb. Works in
+// NR × W blocks: vector loads of each row (widening half) into an L1 staging block, then a
+// transpose out of it with contiguous stores, so neither side strides through memory.
 template <typename V, typename T>
 CLIPKIT_INLINE void pack_b(const T* b, int64_t ldb, int64_t panel_begin, int64_t panel_end,
-                           int64_t nb, int64_t k, float* dst, float* row) {
+                           int64_t nb, int64_t k, float* dst) {
   constexpr int64_t NR = Tile<V>::NV * V::W;
+  alignas(64) float block[NR][V::W];
   for (int64_t p = panel_begin; p < panel_end; ++p) {
     float* panel = dst + p * k * NR;
-    for (int64_t c = 0; c < NR; ++c) {
-      const int64_t j = p * NR + c;
-      if (j < nb) {
-        load_row<V>(b + j * ldb, row, k);
-        for (int64_t kk = 0; kk < k; ++kk) panel[kk * NR + c] = row[kk];
-      } else {
-        for (int64_t kk = 0; kk < k; ++kk) panel[kk * NR + c] = 0.0f;
+    const int64_t rows = std::min(NR, nb - p * NR);
+    for (int64_t k0 = 0; k0 < k; k0 += V::W) {
+      const int64_t width = std::min<int64_t>(V::W, k - k0);
+      for (int64_t c = 0; c < NR; ++c) {
+        const T* src = b + (p * NR + c) * ldb + k0;
+        const auto v = c >= rows ? V::zero()
+                       : width == V::W ? load_b<V>(src)
+                                       : load_b_partial<V>(src, width);
+        V::store(block[c], v);
+      }
+      for (int64_t i = 0; i < width; ++i) {
+        float* out = panel + (k0 + i) * NR;
+        for (int64_t c = 0; c < NR; ++c) out[c] = block[c][i];
       }
     }
   }
@@ -236,22 +249,6 @@ bool overlaps(const float* a, const float* b, int64_t count) {
 // straight from a and b; the 4 rows of b stay in L1 while all rows of a pass over them. This
 // avoids transposing all of b for a product that uses each of its values only m times.
 
-template <typename V>
-CLIPKIT_INLINE typename V::R load_b(const float* p) {
-  return V::load(p);
-}
-template <typename V>
-CLIPKIT_INLINE typename V::R load_b(const uint16_t* p) {
-  return V::load_half(p);
-}
-template <typename V>
-CLIPKIT_INLINE typename V::R load_b_partial(const float* p, int64_t n) {
-  return V::load_partial(p, n);
-}
-template <typename V>
-CLIPKIT_INLINE typename V::R load_b_partial(const uint16_t* p, int64_t n) {
-  return V::load_half_partial(p, n);
-}
 
 struct DotJob {
   const float* a;
@@ -424,9 +421,7 @@ void gemm_nt_any(const float* a, int64_t lda, const T* b, int64_t ldb, float* c,
     float* bpack = bpack_scratch.floats(static_cast<size_t>(panels * blk.nr * kk));
     if (k > 0) {
       parallel_for(panels, [&](int64_t begin, int64_t end) {
-        thread_local Scratch row;
-        pack_b_dispatch_on(isa, b + j0 * ldb, ldb, begin, end, nb, k, bpack,
-                           row.floats(static_cast<size_t>(k)));
+        pack_b_dispatch_on(isa, b + j0 * ldb, ldb, begin, end, nb, k, bpack);
       });
     }
     TileJob job{a,
