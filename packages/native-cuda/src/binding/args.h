@@ -56,10 +56,6 @@ class Args {
  public:
   Args(const Napi::CallbackInfo& info, const char* fn) : info_(info), env_(info.Env()), fn_(fn) {}
 
-  Napi::Env env() const { return env_; }
-  const char* fn() const { return fn_; }
-  Napi::Value at(size_t i) const { return info_[i]; }
-
   [[noreturn]] void type_error(const std::string& message) const;
   [[noreturn]] void range_error(const std::string& message) const;
 
