@@ -8,7 +8,8 @@ import type { Catalog, EmbeddingMatrix } from './catalog.js';
 export interface DuplicateGroup {
   /** Every present path in the group, sorted. */
   paths: string[];
-  /** The weakest link that joined the group (1 for byte-identical files only). */
+  /** The lowest similarity among the pairs (each ≥ threshold) that joined the group; 1 when it
+   * holds only byte-identical files. */
   minScore: number;
 }
 
