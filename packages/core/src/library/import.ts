@@ -2,10 +2,10 @@
 // one catalog transaction per batch. While batch i encodes, batch i+1 decodes and batch i+2's
 // files are read, and no more: memory stays bounded by three batches whatever the library's size.
 import { createHash } from 'node:crypto';
-import type { NativeKernels } from '@clipkit/native-cuda';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { NativeKernels } from '@clipkit/native-cuda';
 import { ClipkitError, ImageDecodeError } from '../errors.js';
 import type { BatchEntry, Catalog, FileError, FileStat, StoreFormat } from './catalog.js';
 import { encodeEmbeddingRows } from './embedding-codec.js';
@@ -62,7 +62,6 @@ export interface ImportSummary {
 
 export interface ImportEvents {
   progress: [ImportProgress];
-  batch: [{ index: number; encoded: number; errors: number }];
 }
 
 /**
@@ -159,9 +158,10 @@ export async function runImport(
 
   // Phase 2: read, hash, batch, decode, encode, write.
   const inflight = new Map<string, PendingContent>();
+  // Writes that need no encoder (files of known contents, broken files) ride along with the
+  // next batch's transaction, or go alone every 256.
   let links: BatchEntry[] = [];
   let batch: PendingContent[] = [];
-  let batchIndex = 0;
   let encoding: Promise<void> = Promise.resolve();
   let notImages = 0;
   const pause = slowBatchMs();
@@ -172,7 +172,7 @@ export async function runImport(
     links = [];
   };
 
-  const encodeAndWrite = async (items: PendingContent[], index: number, prepared: ReturnType<LibraryEncoder['prepare']>) => {
+  const encodeAndWrite = async (items: PendingContent[], prepared: ReturnType<LibraryEncoder['prepare']>) => {
     const { pixels, rows } = await prepared;
     const good = rows.filter((r) => typeof r === 'number').length;
     // Rows of failed images are encoded too (zeros; cheaper than compacting) and ignored.
@@ -203,7 +203,6 @@ export async function runImport(
     }
     p.encoded += good;
     p.errors += batchErrors;
-    job.emit('batch', { index, encoded: good, errors: batchErrors });
     emit();
   };
 
@@ -211,12 +210,11 @@ export async function runImport(
     if (batch.length === 0) return;
     const items = batch;
     batch = [];
-    const index = batchIndex++;
     const prepared = encoder.prepare(items.map((it) => ({ path: it.path, bytes: it.bytes as Uint8Array })));
     prepared.then(() => { for (const it of items) it.bytes = null; }, () => undefined);
     // Backpressure: at most one batch encodes while this one decodes.
     await encoding;
-    encoding = encodeAndWrite(items, index, prepared);
+    encoding = encodeAndWrite(items, prepared);
     encoding.catch(() => undefined); // surfaced by the next await
   };
 
