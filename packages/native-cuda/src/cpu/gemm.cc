@@ -1,8 +1,11 @@
-// Cache-blocked GEMM, C = A·Bᵀ with a fused epilogue, in the BLIS style: B is packed into
-// panels of NR columns ([k][NR], shared by all threads), A into per-thread panels of MR rows
-// ([kc][MR]), and an MR×NR register-tile micro-kernel broadcasts A and streams B. The tile
-// shape and block sizes are chosen per ISA; everything is fp32 (half B is widened while
-// packing).
+// GEMM, C = A·Bᵀ with a fused epilogue (scale, bias, activation, residual), fp32 throughout
+// (half B is widened on load). Two paths:
+//  - many rows: cache-blocked in the BLIS style. B is packed into panels of NR columns
+//    ([k][NR], shared by all threads), A into per-thread panels of MR rows ([kc][MR]), and an
+//    MR×NR register-tile micro-kernel broadcasts A and streams B. Tile shape and block sizes
+//    are chosen per ISA.
+//  - few rows (kGemmUnpackedMaxRows): 4×4 blocks of dot products straight from A and B, since
+//    packing B would cost more than the product itself.
 #include "gemm.h"
 
 #include <algorithm>
@@ -127,11 +130,38 @@ CLIPKIT_INLINE void pack_a(const float* a, int64_t lda, int64_t mb, int64_t kc, 
   }
 }
 
-// c[mr, nr] (+)= ap[kc][MR] · bp[kc][NR]; a full tile goes straight to c, an edge tile through
-// a local buffer.
+// The epilogue of one micro-tile, applied in registers as its last k-block completes.
+struct TileEpilogue {
+  const float* bias;      // at the tile's first column, or null
+  const float* residual;  // at the tile's first element (rows ldc apart), or null
+  Activation act;
+  float scale;
+};
+
+// c[rows, cols] = act(scale * c + bias) + residual, rows ldc apart (residual too).
+template <typename V>
+CLIPKIT_INLINE void apply_epilogue(float* c, int64_t ldc, int64_t rows, int64_t cols,
+                                   const float* bias, const float* residual, Activation act,
+                                   float scale) {
+  if (bias == nullptr && residual == nullptr && act == Activation::None && scale == 1.0f) return;
+  const auto vs = V::set1(scale);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = c + r * ldc;
+    if (scale != 1.0f) {
+      int64_t j = 0;
+      for (; j + V::W <= cols; j += V::W) V::store(row + j, V::mul(V::load(row + j), vs));
+      for (; j < cols; ++j) row[j] *= scale;
+    }
+    activate_row<V>(row, bias, residual != nullptr ? residual + r * ldc : nullptr, row, cols, act);
+  }
+}
+
+// c[mr, nr] (+)= ap[kc][MR] · bp[kc][NR], then the epilogue if `epi` is set (last k-block).
+// A full tile goes straight to c, an edge tile through a local buffer.
 template <typename V>
 CLIPKIT_INLINE void micro_kernel(int64_t kc, const float* ap, const float* bp, float* c,
-                                 int64_t ldc, int64_t mr, int64_t nr, bool accumulate) {
+                                 int64_t ldc, int64_t mr, int64_t nr, bool accumulate,
+                                 const TileEpilogue* epi) {
   constexpr int MR = Tile<V>::MR;
   constexpr int NV = Tile<V>::NV;
   constexpr int NR = NV * V::W;
@@ -153,12 +183,21 @@ CLIPKIT_INLINE void micro_kernel(int64_t kc, const float* ap, const float* bp, f
     }
   }
   if (mr == MR && nr == NR) {
+    typename V::R bias[NV];
+    const bool with_bias = epi != nullptr && epi->bias != nullptr;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bias[v] = with_bias ? V::load(epi->bias + v * V::W) : V::zero();
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) {
         float* p = c + r * ldc + v * V::W;
-        V::store(p, accumulate ? V::add(V::load(p), acc[r][v]) : acc[r][v]);
+        auto x = accumulate ? V::add(V::load(p), acc[r][v]) : acc[r][v];
+        if (epi != nullptr) {
+          x = activate<V>(V::fma(x, V::set1(epi->scale), bias[v]), epi->act);
+          if (epi->residual != nullptr) x = V::add(x, V::load(epi->residual + r * ldc + v * V::W));
+        }
+        V::store(p, x);
       }
     }
     return;
@@ -174,23 +213,8 @@ CLIPKIT_INLINE void micro_kernel(int64_t kc, const float* ap, const float* bp, f
       c[r * ldc + j] = accumulate ? c[r * ldc + j] + tmp[r * NR + j] : tmp[r * NR + j];
     }
   }
-}
-
-// c[rows, cols] = act(scale * c + bias) + residual, rows ldc apart (residual too).
-template <typename V>
-CLIPKIT_INLINE void apply_epilogue(float* c, int64_t ldc, int64_t rows, int64_t cols,
-                                   const float* bias, const float* residual, Activation act,
-                                   float scale) {
-  if (bias == nullptr && residual == nullptr && act == Activation::None && scale == 1.0f) return;
-  const auto vs = V::set1(scale);
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = c + r * ldc;
-    if (scale != 1.0f) {
-      int64_t j = 0;
-      for (; j + V::W <= cols; j += V::W) V::store(row + j, V::mul(V::load(row + j), vs));
-      for (; j < cols; ++j) row[j] *= scale;
-    }
-    activate_row<V>(row, bias, residual != nullptr ? residual + r * ldc : nullptr, row, cols, act);
+  if (epi != nullptr) {
+    apply_epilogue<V>(c, ldc, mr, nr, epi->bias, epi->residual, epi->act, epi->scale);
   }
 }
 
@@ -218,22 +242,33 @@ CLIPKIT_INLINE void compute_tile(const TileJob* job, int64_t i0, int64_t mb, int
   const Blocking blk = blocking_for<V>();
   const int64_t k = job->k;
   float* c = job->c + i0 * job->ldc + j0;
+  const bool has_epilogue = job->bias != nullptr || job->residual != nullptr ||
+                            job->act != Activation::None || job->scale != 1.0f;
   for (int64_t p0 = 0; p0 < k; p0 += blk.kc) {
     const int64_t kc = std::min(blk.kc, k - p0);
     pack_a<V>(job->a + i0 * job->lda + p0, job->lda, mb, kc, apack);
     const bool accumulate = p0 > 0 || job->accumulate_first;
+    const bool last = p0 + kc >= k;
     for (int64_t jr = 0; jr < nbt; jr += NR) {
       const float* bp = job->bpack + (j0 + jr) / NR * k * NR + p0 * NR;
       const int64_t nr = std::min(NR, nbt - jr);
       for (int64_t ir = 0; ir < mb; ir += MR) {
+        TileEpilogue epi{job->bias != nullptr ? job->bias + j0 + jr : nullptr,
+                         job->residual != nullptr
+                             ? job->residual + (i0 + ir) * job->ldc + j0 + jr
+                             : nullptr,
+                         job->act, job->scale};
         micro_kernel<V>(kc, apack + ir * kc, bp, c + ir * job->ldc + jr, job->ldc,
-                        std::min(MR, mb - ir), nr, accumulate);
+                        std::min(MR, mb - ir), nr, accumulate,
+                        last && has_epilogue ? &epi : nullptr);
       }
     }
   }
-  apply_epilogue<V>(c, job->ldc, mb, nbt, job->bias != nullptr ? job->bias + j0 : nullptr,
-                    job->residual != nullptr ? job->residual + i0 * job->ldc + j0 : nullptr,
-                    job->act, job->scale);
+  if (k <= 0 && has_epilogue) {
+    apply_epilogue<V>(c, job->ldc, mb, nbt, job->bias != nullptr ? job->bias + j0 : nullptr,
+                      job->residual != nullptr ? job->residual + i0 * job->ldc + j0 : nullptr,
+                      job->act, job->scale);
+  }
 }
 CLIPKIT_DISPATCH(compute_tile_dispatch, compute_tile)
 
