@@ -22,41 +22,51 @@ using Clock = std::chrono::steady_clock;
 volatile float g_sink = 0.0f;
 
 // Twelve independent chains x = x * m + c per thread: enough to cover FMA latency × pipes on
-// current x86 cores. m ≈ 1 keeps values finite; the empty asm hides the values from the
-// optimiser, which would otherwise fold the whole recurrence at compile time.
+// current x86 cores. m ≈ 1 keeps values finite. Named variables (not an array) so they live in
+// registers; the empty asm hides them from the optimiser, which would otherwise fold the whole
+// recurrence at compile time.
+#define CLIPKIT_PEAK_CHAINS(STEP) \
+  STEP(x0) STEP(x1) STEP(x2) STEP(x3) STEP(x4) STEP(x5) STEP(x6) STEP(x7) STEP(x8) STEP(x9) \
+  STEP(x10) STEP(x11)
 constexpr int kChains = 12;
 
 CLIPKIT_TARGET_AVX512 void fma_avx512(int64_t iters, float* sink) {
-  __m512 x[kChains];
-  for (int i = 0; i < kChains; ++i) x[i] = _mm512_set1_ps(1.0f + 0.001f * static_cast<float>(i));
   const __m512 m = _mm512_set1_ps(0.9999999f);
   const __m512 c = _mm512_set1_ps(1e-7f);
+#define CLIPKIT_INIT(x) __m512 x = _mm512_set1_ps(1.0f);
+  CLIPKIT_PEAK_CHAINS(CLIPKIT_INIT)
+#undef CLIPKIT_INIT
   for (int64_t it = 0; it < iters; ++it) {
-#pragma GCC unroll 12
-    for (int i = 0; i < kChains; ++i) {
-      x[i] = _mm512_fmadd_ps(x[i], m, c);
-      asm volatile("" : "+v"(x[i]));
-    }
+#define CLIPKIT_STEP(x) \
+  x = _mm512_fmadd_ps(x, m, c); \
+  asm volatile("" : "+v"(x));
+    CLIPKIT_PEAK_CHAINS(CLIPKIT_STEP)
+#undef CLIPKIT_STEP
   }
-  __m512 s = x[0];
-  for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, x[i]);
+  __m512 s = _mm512_setzero_ps();
+#define CLIPKIT_SUM(x) s = _mm512_add_ps(s, x);
+  CLIPKIT_PEAK_CHAINS(CLIPKIT_SUM)
+#undef CLIPKIT_SUM
   *sink = _mm512_reduce_add_ps(s);
 }
 
 CLIPKIT_TARGET_AVX2 void fma_avx2(int64_t iters, float* sink) {
-  __m256 x[kChains];
-  for (int i = 0; i < kChains; ++i) x[i] = _mm256_set1_ps(1.0f + 0.001f * static_cast<float>(i));
   const __m256 m = _mm256_set1_ps(0.9999999f);
   const __m256 c = _mm256_set1_ps(1e-7f);
+#define CLIPKIT_INIT(x) __m256 x = _mm256_set1_ps(1.0f);
+  CLIPKIT_PEAK_CHAINS(CLIPKIT_INIT)
+#undef CLIPKIT_INIT
   for (int64_t it = 0; it < iters; ++it) {
-#pragma GCC unroll 12
-    for (int i = 0; i < kChains; ++i) {
-      x[i] = _mm256_fmadd_ps(x[i], m, c);
-      asm volatile("" : "+x"(x[i]));
-    }
+#define CLIPKIT_STEP(x) \
+  x = _mm256_fmadd_ps(x, m, c); \
+  asm volatile("" : "+x"(x));
+    CLIPKIT_PEAK_CHAINS(CLIPKIT_STEP)
+#undef CLIPKIT_STEP
   }
-  __m256 s = x[0];
-  for (int i = 1; i < kChains; ++i) s = _mm256_add_ps(s, x[i]);
+  __m256 s = _mm256_setzero_ps();
+#define CLIPKIT_SUM(x) s = _mm256_add_ps(s, x);
+  CLIPKIT_PEAK_CHAINS(CLIPKIT_SUM)
+#undef CLIPKIT_SUM
   alignas(32) float v[8];
   _mm256_store_ps(v, s);
   *sink = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
@@ -64,19 +74,22 @@ CLIPKIT_TARGET_AVX2 void fma_avx2(int64_t iters, float* sink) {
 
 // The portable kernels' ceiling: SSE2 multiply + add (baseline x86-64 has no FMA).
 void mul_add_sse(int64_t iters, float* sink) {
-  __m128 x[kChains];
-  for (int i = 0; i < kChains; ++i) x[i] = _mm_set1_ps(1.0f + 0.001f * static_cast<float>(i));
   const __m128 m = _mm_set1_ps(0.9999999f);
   const __m128 c = _mm_set1_ps(1e-7f);
+#define CLIPKIT_INIT(x) __m128 x = _mm_set1_ps(1.0f);
+  CLIPKIT_PEAK_CHAINS(CLIPKIT_INIT)
+#undef CLIPKIT_INIT
   for (int64_t it = 0; it < iters; ++it) {
-#pragma GCC unroll 12
-    for (int i = 0; i < kChains; ++i) {
-      x[i] = _mm_add_ps(_mm_mul_ps(x[i], m), c);
-      asm volatile("" : "+x"(x[i]));
-    }
+#define CLIPKIT_STEP(x) \
+  x = _mm_add_ps(_mm_mul_ps(x, m), c); \
+  asm volatile("" : "+x"(x));
+    CLIPKIT_PEAK_CHAINS(CLIPKIT_STEP)
+#undef CLIPKIT_STEP
   }
-  __m128 s = x[0];
-  for (int i = 1; i < kChains; ++i) s = _mm_add_ps(s, x[i]);
+  __m128 s = _mm_setzero_ps();
+#define CLIPKIT_SUM(x) s = _mm_add_ps(s, x);
+  CLIPKIT_PEAK_CHAINS(CLIPKIT_SUM)
+#undef CLIPKIT_SUM
   *sink = _mm_cvtss_f32(s);
 }
 
@@ -108,7 +121,7 @@ int lanes(Isa isa) {
 
 // GFLOP/s of `threads` threads running the chains at once (best of a few tries).
 double fma_peak(Isa isa, int threads, int64_t iters) {
-  const double flops_per_thread = static_cast<double>(iters) * 12 * lanes(isa) * 2;
+  const double flops_per_thread = static_cast<double>(iters) * kChains * lanes(isa) * 2;
   double best = 0.0;
   std::vector<float> sink(static_cast<size_t>(threads));
   for (int attempt = 0; attempt < 3; ++attempt) {
