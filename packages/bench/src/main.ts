@@ -38,10 +38,15 @@ function parseCli(): { opts: BenchOptions; names: string[]; outDir: string } {
         tiny: { type: 'boolean', default: false },
         only: { type: 'string' },
         out: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
       },
     }));
   } catch (err) {
     usageError(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\nsuites: ${Object.keys(SUITES).join(', ')}\n`);
+    process.exit(0);
   }
   const tiny = values.tiny ?? false;
   const names = values.only !== undefined ? values.only.split(',').map((s) => s.trim()).filter((s) => s !== '') : Object.keys(SUITES);
