@@ -20,7 +20,7 @@ export async function measure(fn: () => unknown, opts: MeasureOptions = {}): Pro
     const t = performance.now();
     await fn();
     times.push((performance.now() - t) / 1e3);
-    if (performance.now() - start > budget && times.length >= 1) break;
+    if (performance.now() - start > budget) break;
   }
   return median(times);
 }

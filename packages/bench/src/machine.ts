@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 import { nativeInfo, type NativeInfo } from '@clipkit/native-cuda';
 
 export interface MachineInfo {
@@ -71,6 +72,7 @@ export function machineInfo(): MachineInfo {
       clipkitNative: info?.version ?? 'not loaded',
       'onnxruntime-node': packageVersion('onnxruntime-node'),
       sharp: packageVersion('sharp'),
+      libvips: sharp.versions.vips,
     },
     gitCommit,
     date: new Date().toISOString(),
