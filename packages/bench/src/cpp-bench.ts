@@ -69,7 +69,8 @@ export async function runCppBench(opts: BenchOptions): Promise<CppBench> {
   const dir = mkdtempSync(path.join(tmpdir(), 'clipkit-cpp-bench-'));
   try {
     const json = path.join(dir, 'out.json');
-    const args = [...(opts.quick ? ['--quick'] : []), ...(opts.tiny ? ['--tiny'] : []), '--json', json];
+    // --preprocess: image preprocessing cases too, where the program has them.
+    const args = [...(opts.quick ? ['--quick'] : []), ...(opts.tiny ? ['--tiny'] : []), '--preprocess', '--json', json];
     process.stderr.write(`bench: clipkit_bench ${args.join(' ')}\n`);
     const ran = await run(exe, args, 1_800_000);
     if (ran.code !== 0) throw new Error(`clipkit_bench ${args.join(' ')} exited with ${ran.code ?? 'a signal'}:\n${tail(ran.output)}`);
