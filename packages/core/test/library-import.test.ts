@@ -7,7 +7,12 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clip } from '../src/clip.js';
 import { CatalogMismatchError, UsageError } from '../src/errors.js';
+import * as addon from '@clipkit/native-cuda';
+import { Catalog } from '../src/library/catalog.js';
+import type { LibraryEncoder } from '../src/library/encoder.js';
+import { ImportJob, runImport } from '../src/library/import.js';
 import { Library, type ImportProgress } from '../src/library/index.js';
+import { loadLibraryEncoder } from '../src/library/model-encoder.js';
 import { writeRandomClipModel } from '../src/testing/random-model.js';
 import { encodePicture, makePhotoLibrary, type PhotoLibrary } from './helpers/photo-library.js';
 import { scratchDir } from './helpers/tmp-dir.js';
@@ -269,5 +274,51 @@ describe('Library with --store f16', () => {
     await full.close();
     await library.close();
     expect(integrity(db16)).toBe('ok');
+  });
+});
+
+describe('import pipeline', () => {
+  it('decodes batch i+1 while batch i encodes, and never runs further ahead', async () => {
+    const real = await loadLibraryEncoder(modelDir);
+    const log: string[] = [];
+    let prepares = 0;
+    let encodes = 0;
+    // The real encoder, slowed so that encoding clearly dominates the tiny model's batches.
+    const traced: LibraryEncoder = {
+      ...real,
+      identity: real.identity,
+      async prepare(files) {
+        const i = prepares++;
+        log.push(`prepare ${i} start`);
+        const out = await real.prepare(files);
+        log.push(`prepare ${i} end`);
+        return out;
+      },
+      async encodeImages(pixels) {
+        const i = encodes++;
+        log.push(`encode ${i} start`);
+        const out = await real.encodeImages(pixels);
+        await new Promise((r) => setTimeout(r, 100));
+        log.push(`encode ${i} end`);
+        return out;
+      },
+    };
+    const catalog = Catalog.open(path.join(work, 'pipeline.db'), { create: true });
+    catalog.bindModel(real.identity);
+    const summary = await new ImportJob((job) => runImport(job, catalog, traced, addon, 'f32', lib.root, { batchSize: 8 }));
+    catalog.close();
+    real.dispose();
+
+    const batches = Math.ceil(summary.encoded / 8);
+    expect(batches).toBeGreaterThan(4);
+    const at = (event: string) => {
+      const i = log.indexOf(event);
+      expect(i, event).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    for (let i = 1; i < batches; i++) {
+      expect(at(`prepare ${i} start`)).toBeLessThan(at(`encode ${i - 1} end`)); // overlap
+      if (i >= 2) expect(at(`prepare ${i} start`)).toBeGreaterThan(at(`encode ${i - 2} end`)); // bounded
+    }
   });
 });
