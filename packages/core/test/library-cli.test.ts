@@ -191,7 +191,7 @@ describe('clipkit import / search / duplicates', () => {
 
   it('refuses a second concurrent importer while search keeps working', async () => {
     const db = path.join(work, 'busy.db');
-    const first = clipkit(['import', lib.root, '--db', db, '--model', modelDir, '--batch-size', '8'], { CLIPKIT_TEST_SLOW_BATCH_MS: '200' });
+    const first = clipkit(['import', lib.root, '--db', db, '--model', modelDir, '--batch-size', '8'], { CLIPKIT_TEST_SLOW_BATCH_MS: '400' });
     await waitForContents(db, (n) => n >= 8);
 
     const second = await run(['import', lib.root, '--db', db, '--model', modelDir]);
@@ -208,6 +208,7 @@ describe('clipkit import / search / duplicates', () => {
     expect(search.code).toBe(0);
     const hits = JSON.parse(search.stdout) as Array<{ path: string; score: number }>;
     expect(Math.abs((hits[0]?.score as number) - 1)).toBeLessThan(1e-4);
+    expect(first.child.exitCode).toBeNull(); // all of the above happened while it was importing
 
     const finished = await first.done;
     expect(finished.code).toBe(0);
