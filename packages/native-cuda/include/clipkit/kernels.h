@@ -102,8 +102,12 @@ bool compiled();  // false in CPU-only builds (stubs in src/cuda/stub.cc)
 bool available(std::string* error);  // compiled && a device is usable
 std::vector<DeviceInfo> devices();
 
-// Device memory. All kernels below take device pointers and run on one stream, synchronously
-// from the caller's point of view once `synchronize()` returns.
+// Device memory. All kernels below take device pointers (top-k's idx/score outputs too; only
+// preprocess's image is host memory, copied in before it returns) and run on one stream,
+// synchronously from the caller's point of view once `synchronize()` returns. Every CUDA or
+// cuBLAS error is thrown as std::runtime_error carrying the CUDA error string. The GEMM-based
+// kernels use cuBLAS when libcublas can be loaded at run time (CLIPKIT_CUBLAS=0: never;
+// CLIPKIT_CUBLAS=require: throw if it cannot), else clipkit's own kernels.
 void* malloc_device(size_t bytes);
 void free_device(void* p);
 void copy_to_device(void* dst, const void* src, size_t bytes);
