@@ -22,7 +22,8 @@ struct Blocking {
   int64_t mr;  // micro-tile rows (broadcast A values)
   int64_t nr;  // micro-tile columns (vector lanes × vectors)
   int64_t kc;  // depth of one packed block: A and B micro-panels stay in L1/L2
-  int64_t mc;  // rows of A packed at once (L2-resident)
+  int64_t mc;  // rows of A packed at once
+  int64_t nc;  // columns of one tile: its kc × nc block of packed B stays in L2
 };
 
 // Register budget: AVX-512 14×2 zmm accumulators + 2 B vectors + 1 broadcast = 31 of 32;
@@ -47,7 +48,9 @@ struct Tile<simd::VecPortable> {
 
 template <typename V>
 constexpr Blocking blocking_for() {
-  return {Tile<V>::MR, Tile<V>::NV * V::W, 256, Tile<V>::MR * 12};
+  constexpr int64_t kc = 256;
+  constexpr int64_t nr = Tile<V>::NV * V::W;
+  return {Tile<V>::MR, nr, kc, Tile<V>::MR * 12, (int64_t{1} << 17) / kc / nr * nr};
 }
 
 Blocking blocking(Isa isa) {
@@ -111,20 +114,28 @@ CLIPKIT_INLINE void pack_b(const T* b, int64_t ldb, int64_t panel_begin, int64_t
 }
 CLIPKIT_DISPATCH(pack_b_dispatch, pack_b)
 
-// Rows [0, mb) × depth [0, kc) of a → dst[panel][kc][MR], zero-padded past mb.
+// Rows [0, mb) × depth [0, kc) of a → dst[panel][kc][MR], zero-padded past mb; transposed
+// through an L1 staging block like pack_b.
 template <typename V>
 CLIPKIT_INLINE void pack_a(const float* a, int64_t lda, int64_t mb, int64_t kc, float* dst) {
   constexpr int64_t MR = Tile<V>::MR;
+  alignas(64) float block[MR][V::W];
   const int64_t panels = (mb + MR - 1) / MR;
   for (int64_t p = 0; p < panels; ++p) {
     float* panel = dst + p * kc * MR;
-    for (int64_t r = 0; r < MR; ++r) {
-      const int64_t i = p * MR + r;
-      if (i < mb) {
-        const float* src = a + i * lda;
-        for (int64_t kk = 0; kk < kc; ++kk) panel[kk * MR + r] = src[kk];
-      } else {
-        for (int64_t kk = 0; kk < kc; ++kk) panel[kk * MR + r] = 0.0f;
+    const int64_t rows = std::min(MR, mb - p * MR);
+    for (int64_t k0 = 0; k0 < kc; k0 += V::W) {
+      const int64_t width = std::min<int64_t>(V::W, kc - k0);
+      for (int64_t r = 0; r < MR; ++r) {
+        const float* src = a + (p * MR + r) * lda + k0;
+        const auto v = r >= rows ? V::zero()
+                       : width == V::W ? V::load(src)
+                                       : V::load_partial(src, width);
+        V::store(block[r], v);
+      }
+      for (int64_t i = 0; i < width; ++i) {
+        float* out = panel + (k0 + i) * MR;
+        for (int64_t r = 0; r < MR; ++r) out[r] = block[r][i];
       }
     }
   }
@@ -249,10 +260,12 @@ CLIPKIT_INLINE void compute_tile(const TileJob* job, int64_t i0, int64_t mb, int
     pack_a<V>(job->a + i0 * job->lda + p0, job->lda, mb, kc, apack);
     const bool accumulate = p0 > 0 || job->accumulate_first;
     const bool last = p0 + kc >= k;
-    for (int64_t jr = 0; jr < nbt; jr += NR) {
-      const float* bp = job->bpack + (j0 + jr) / NR * k * NR + p0 * NR;
-      const int64_t nr = std::min(NR, nbt - jr);
-      for (int64_t ir = 0; ir < mb; ir += MR) {
+    // The A micro-panel (broadcast side, MR × kc) stays in L1 while the tile's B panels
+    // (kc × nbt, sized for L2) stream past it.
+    for (int64_t ir = 0; ir < mb; ir += MR) {
+      for (int64_t jr = 0; jr < nbt; jr += NR) {
+        const float* bp = job->bpack + (j0 + jr) / NR * k * NR + p0 * NR;
+        const int64_t nr = std::min(NR, nbt - jr);
         TileEpilogue epi{job->bias != nullptr ? job->bias + j0 + jr : nullptr,
                          job->residual != nullptr
                              ? job->residual + (i0 + ir) * job->ldc + j0 + jr
@@ -389,12 +402,15 @@ void run_tiles(Isa isa, const Blocking& blk, const TileJob& job, int64_t m) {
   const int64_t row_panels = (m + blk.mr - 1) / blk.mr;
   const int64_t col_panels = (job.nb + blk.nr - 1) / blk.nr;
   int64_t tiles_m = (row_panels * blk.mr + blk.mc - 1) / blk.mc;
-  int64_t tiles_n = 1;
-  if (tiles_m >= threads) {
+  // Columns per tile bounded so the tile's packed B block stays in L2.
+  int64_t tiles_n = std::min(col_panels, (job.nb + blk.nc - 1) / blk.nc);
+  if (tiles_m * tiles_n < threads) {
+    // Few rows (one image: m = 50): split the columns further.
+    tiles_n = std::min(round_up((2 * threads + tiles_m - 1) / tiles_m, threads), col_panels);
+  } else if (tiles_m >= threads) {
     tiles_m = std::min(round_up(tiles_m, threads), row_panels);
   } else {
-    // Few rows (one image: m = 50): split the columns too.
-    tiles_n = std::min(round_up((2 * threads + tiles_m - 1) / tiles_m, threads), col_panels);
+    tiles_n = std::min(round_up(tiles_n, threads), col_panels);
   }
   parallel_for(tiles_m * tiles_n, [&](int64_t begin, int64_t end) {
     thread_local Scratch apack_scratch;
