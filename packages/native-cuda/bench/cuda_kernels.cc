@@ -197,7 +197,9 @@ void add_preprocess(std::vector<Case>& cases, int64_t width, int64_t height) {
                      3.0 * static_cast<double>(width * height));
   c.prepare = [=] {
     auto pixels = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(width * height * 3));
-    for (size_t i = 0; i < pixels->size(); ++i) (*pixels)[i] = static_cast<uint8_t>(i * 2654435761u >> 24);
+    for (size_t i = 0; i < pixels->size(); ++i) {
+      (*pixels)[i] = static_cast<uint8_t>(i * 2654435761u >> 24);  // arbitrary, fixed
+    }
     auto out = device_randoms(3 * 224 * 224, 18);
     const ImageU8 img{pixels->data(), width, height, 3, width * 3};
     const PreprocessParams p{224, 224, {0.48145466f, 0.4578275f, 0.40821073f},
@@ -220,7 +222,9 @@ void cuda_cases(const Options& o, std::vector<Case>& cases) {
   std::vector<std::string> engines{"tiled"};
   if (cublas_loads()) engines.push_back("cublas");
   if (o.tiny) {
-    for (const auto& e : engines) add_linear(cases, "tiny", 64, 96, 80, Activation::QuickGelu, true, e);
+    for (const auto& e : engines) {
+      add_linear(cases, "tiny", 64, 96, 80, Activation::QuickGelu, true, e);
+    }
     add_attention(cases, "tiny", {2, 10, 2, 16, false, 0.25f});
     add_rowwise(cases, "layer_norm", "tiny", 16, 64);
     add_topk(cases, 1, 5000, 64, 10, false, "auto");

@@ -18,13 +18,14 @@ __global__ void layer_norm_kernel(const float* x, const float* gamma, const floa
     float* yr = out + row * dim;
     float s = 0.0f;
     for (int64_t i = threadIdx.x; i < dim; i += kThreads) s += xr[i];
-    const float mean = detail::block_reduce<kThreads>(s, buf, detail::SumOp{}) / static_cast<float>(dim);
+    const float n = static_cast<float>(dim);
+    const float mean = detail::block_reduce<kThreads>(s, buf, detail::SumOp{}) / n;
     float q = 0.0f;
     for (int64_t i = threadIdx.x; i < dim; i += kThreads) {
       const float c = xr[i] - mean;
       q += c * c;
     }
-    const float var = detail::block_reduce<kThreads>(q, buf, detail::SumOp{}) / static_cast<float>(dim);
+    const float var = detail::block_reduce<kThreads>(q, buf, detail::SumOp{}) / n;
     const float inv = 1.0f / sqrtf(var + eps);
     for (int64_t i = threadIdx.x; i < dim; i += kThreads) {
       yr[i] = (xr[i] - mean) * inv * gamma[i] + beta[i];

@@ -93,7 +93,9 @@ __global__ void horizontal_kernel(const uint8_t* src, uint8_t* mid, int64_t mid_
     const int n = t.h_count[o];
     int ss[4] = {kHalf, kHalf, kHalf, kHalf};
     for (int j = 0; j < n; ++j) {
-      for (int c = 0; c < g.ch; ++c) ss[c] += source_byte(p + j * g.ch, c, g.ch, g.premultiply) * k[j];
+      for (int c = 0; c < g.ch; ++c) {
+        ss[c] += source_byte(p + j * g.ch, c, g.ch, g.premultiply) * k[j];
+      }
     }
     for (int c = 0; c < g.ch; ++c) dst[c] = clip8(ss[c] >> pillow::kPrecisionBits);
   }
@@ -177,7 +179,9 @@ class Blob {
   size_t add(const T* data, size_t count) {
     const size_t at = (bytes_.size() + 7) & ~size_t{7};
     bytes_.resize(at + sizeof(T) * count);
-    if (count > 0) std::copy_n(reinterpret_cast<const uint8_t*>(data), sizeof(T) * count, &bytes_[at]);
+    if (count > 0) {
+      std::copy_n(reinterpret_cast<const uint8_t*>(data), sizeof(T) * count, &bytes_[at]);
+    }
     return at;
   }
   const std::vector<uint8_t>& bytes() const { return bytes_; }
@@ -262,7 +266,9 @@ void preprocess(const ImageU8& img, const PreprocessParams& p, float* out_device
   // Normalisation table, the CPU kernel's float expression evaluated on the host.
   float lut[3][256];
   for (int c = 0; c < 3; ++c) {
-    for (int v = 0; v < 256; ++v) lut[c][v] = (static_cast<float>(v) / 255.0f - p.mean[c]) / p.std[c];
+    for (int v = 0; v < 256; ++v) {
+      lut[c][v] = (static_cast<float>(v) / 255.0f - p.mean[c]) / p.std[c];
+    }
   }
   const size_t off_lut = blob.add(&lut[0][0], 3 * 256);
 

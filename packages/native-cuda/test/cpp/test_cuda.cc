@@ -266,7 +266,8 @@ TEST(cuda_similarity_vs_cpu) {
     Device<uint16_t> dbh(bh);
     for_each_engine([&](const char* engine) {
       cuda::similarity_f32(da.get(), db.get(), out.get(), m, n, d, 2.5f);
-      check_rel(out.host(), want, 1e-5, std::string("similarity_f32 ") + engine + " " + dims({m, n, d}));
+      check_rel(out.host(), want, 1e-5,
+                std::string("similarity_f32 ") + engine + " " + dims({m, n, d}));
     });
     cuda::similarity_f16(da.get(), dbh.get(), out.get(), m, n, d, 2.5f);
     check_rel(out.host(), want_h, 1e-5, "similarity_f16 " + dims({m, n, d}));
@@ -389,7 +390,9 @@ TEST(cuda_similarity_topk_exact_ties) {
   });
   cuda::similarity_topk_f16(da.get(), dbh.get(), m, n, d, 0.5f, k, didx.get(), dscore.get());
   if (didx.host() != want_idx) record_failure(__FILE__, __LINE__, "exact ties f16: indices differ");
-  if (dscore.host() != want_score) record_failure(__FILE__, __LINE__, "exact ties f16: scores differ");
+  if (dscore.host() != want_score) {
+    record_failure(__FILE__, __LINE__, "exact ties f16: scores differ");
+  }
 }
 
 TEST(cuda_preprocess_bit_exact_vs_cpu) {
