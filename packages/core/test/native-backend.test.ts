@@ -48,11 +48,15 @@ function logitsPerImage(images: Float32Array, texts: Float32Array, dim: number, 
 }
 
 describe.skipIf(skipWithoutTiny('native backend conformance'))('native backend vs PyTorch (shared tiny model)', () => {
-  const model = openModelDir(tinyModelDir);
-  const dim = model.config.projectionDim;
-  const exp = loadTinyExpected();
+  // Loaded in beforeAll: describe bodies run even when skipped, and the data may be absent.
+  let model: ReturnType<typeof openModelDir>;
+  let dim: number;
+  let exp: ReturnType<typeof loadTinyExpected>;
   let backend: Backend;
   beforeAll(async () => {
+    model = openModelDir(tinyModelDir);
+    dim = model.config.projectionDim;
+    exp = loadTinyExpected();
     backend = await createNativeBackend(model, { batchSize: 32 });
   });
   afterAll(() => backend.dispose());
