@@ -298,6 +298,8 @@ bool overlaps(const float* a, const float* b, int64_t count) {
 // avoids transposing all of b for a product that uses each of its values only m times.
 
 
+constexpr int64_t kPrefetchBytes = 1024;
+
 struct DotJob {
   const float* a;
   int64_t lda;
@@ -343,7 +345,12 @@ CLIPKIT_INLINE void dot_columns(const DotJob* job, int64_t j0, int64_t j1) {
 #pragma GCC unroll 4
           for (int r = 0; r < 4; ++r) av[r] = V::load(ar[r] + p);
 #pragma GCC unroll 4
-          for (int q = 0; q < 4; ++q) bv[q] = load_b<V>(bq[q] + p);
+          for (int q = 0; q < 4; ++q) {
+            // Four short streams (one per row of b) are too many for the hardware prefetcher
+            // to run far enough ahead on its own when b comes from memory.
+            __builtin_prefetch(reinterpret_cast<const char*>(bq[q] + p) + kPrefetchBytes);
+            bv[q] = load_b<V>(bq[q] + p);
+          }
 #pragma GCC unroll 4
           for (int r = 0; r < 4; ++r) {
 #pragma GCC unroll 4
