@@ -315,63 +315,69 @@ struct DotJob {
   float scale;
 };
 
-// Columns [j0, j1) of c, all rows; epilogue per block of columns while it is hot in cache.
+// c[i..i+RB, j..j+cols) = a rows · the four b rows bq (sums of the repeated missing columns are
+// not stored).
+template <typename V, typename T, int RB>
+CLIPKIT_INLINE void dot_block(const DotJob* job, const T* const* bq, int64_t i, int64_t j,
+                              int64_t cols) {
+  const int64_t k = job->k;
+  const float* ar[RB];
+  for (int r = 0; r < RB; ++r) ar[r] = job->a + (i + r) * job->lda;
+  typename V::R acc[RB][4];
+#pragma GCC unroll 4
+  for (int r = 0; r < RB; ++r) {
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) acc[r][q] = V::zero();
+  }
+  int64_t p = 0;
+  for (; p + V::W <= k; p += V::W) {
+    typename V::R av[RB];
+    typename V::R bv[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < RB; ++r) av[r] = V::load(ar[r] + p);
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+      // Four short streams (one per row of b) are too many for the hardware prefetcher to
+      // run far enough ahead on its own when b comes from memory.
+      __builtin_prefetch(reinterpret_cast<const char*>(bq[q] + p) + kPrefetchBytes);
+      bv[q] = load_b<V>(bq[q] + p);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < RB; ++r) {
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) acc[r][q] = V::fma(av[r], bv[q], acc[r][q]);
+    }
+  }
+  if (p < k) {
+    typename V::R av[RB];
+    typename V::R bv[4];
+    for (int r = 0; r < RB; ++r) av[r] = V::load_partial(ar[r] + p, k - p);
+    for (int q = 0; q < 4; ++q) bv[q] = load_b_partial<V>(bq[q] + p, k - p);
+    for (int r = 0; r < RB; ++r) {
+      for (int q = 0; q < 4; ++q) acc[r][q] = V::fma(av[r], bv[q], acc[r][q]);
+    }
+  }
+  for (int r = 0; r < RB; ++r) {
+    for (int64_t q = 0; q < cols; ++q) job->c[(i + r) * job->ldc + j + q] = V::reduce_add(acc[r][q]);
+  }
+}
+
+// Columns [j0, j1) of c, all rows (four at a time, then one at a time); the epilogue runs per
+// block of columns while it is hot in cache.
 template <typename V, typename T>
 CLIPKIT_INLINE void dot_columns(const DotJob* job, int64_t j0, int64_t j1) {
   const T* b = static_cast<const T*>(job->b);
-  const int64_t k = job->k;
   constexpr int64_t kEpilogueCols = 64;
   for (int64_t jb = j0; jb < j1; jb += kEpilogueCols) {
     const int64_t jb1 = std::min(j1, jb + kEpilogueCols);
     for (int64_t j = jb; j < jb1; j += 4) {
       const int64_t cols = std::min<int64_t>(4, jb1 - j);
       const T* bq[4];
-      // Missing columns repeat the last real one; their sums are never stored.
+      // Missing columns repeat the last real one.
       for (int q = 0; q < 4; ++q) bq[q] = b + (j + std::min<int64_t>(q, cols - 1)) * job->ldb;
-      for (int64_t i = 0; i < job->m; i += 4) {
-        const int64_t rows = std::min<int64_t>(4, job->m - i);
-        const float* ar[4];
-        for (int r = 0; r < 4; ++r) ar[r] = job->a + (i + std::min<int64_t>(r, rows - 1)) * job->lda;
-        typename V::R acc[4][4];
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; ++r) {
-#pragma GCC unroll 4
-          for (int q = 0; q < 4; ++q) acc[r][q] = V::zero();
-        }
-        int64_t p = 0;
-        for (; p + V::W <= k; p += V::W) {
-          typename V::R av[4];
-          typename V::R bv[4];
-#pragma GCC unroll 4
-          for (int r = 0; r < 4; ++r) av[r] = V::load(ar[r] + p);
-#pragma GCC unroll 4
-          for (int q = 0; q < 4; ++q) {
-            // Four short streams (one per row of b) are too many for the hardware prefetcher
-            // to run far enough ahead on its own when b comes from memory.
-            __builtin_prefetch(reinterpret_cast<const char*>(bq[q] + p) + kPrefetchBytes);
-            bv[q] = load_b<V>(bq[q] + p);
-          }
-#pragma GCC unroll 4
-          for (int r = 0; r < 4; ++r) {
-#pragma GCC unroll 4
-            for (int q = 0; q < 4; ++q) acc[r][q] = V::fma(av[r], bv[q], acc[r][q]);
-          }
-        }
-        if (p < k) {
-          typename V::R av[4];
-          typename V::R bv[4];
-          for (int r = 0; r < 4; ++r) av[r] = V::load_partial(ar[r] + p, k - p);
-          for (int q = 0; q < 4; ++q) bv[q] = load_b_partial<V>(bq[q] + p, k - p);
-          for (int r = 0; r < 4; ++r) {
-            for (int q = 0; q < 4; ++q) acc[r][q] = V::fma(av[r], bv[q], acc[r][q]);
-          }
-        }
-        for (int64_t r = 0; r < rows; ++r) {
-          for (int64_t q = 0; q < cols; ++q) {
-            job->c[(i + r) * job->ldc + j + q] = V::reduce_add(acc[r][q]);
-          }
-        }
-      }
+      int64_t i = 0;
+      for (; i + 4 <= job->m; i += 4) dot_block<V, T, 4>(job, bq, i, j, cols);
+      for (; i < job->m; ++i) dot_block<V, T, 1>(job, bq, i, j, cols);
     }
     apply_epilogue<V>(job->c + jb, job->ldc, job->m, jb1 - jb,
                       job->bias != nullptr ? job->bias + jb : nullptr,
