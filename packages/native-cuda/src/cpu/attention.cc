@@ -48,6 +48,31 @@ int64_t scratch_floats(int64_t t, int64_t d) {
   return d * tp + 6 * d + 6 * kb;
 }
 
+// kt[c * tp + j] = k[j * stride + c] for j < t, zero for t <= j < tp (tp a multiple of 16).
+// Goes through 16-key × W-column staging blocks so both sides move whole vectors / lines.
+template <typename V>
+CLIPKIT_INLINE void transpose_keys(const float* k, int64_t stride, int64_t t, int64_t tp,
+                                   int64_t d, float* kt) {
+  constexpr int64_t kKeys = 16;
+  alignas(64) float block[kKeys][V::W];
+  for (int64_t j0 = 0; j0 < tp; j0 += kKeys) {
+    for (int64_t c0 = 0; c0 < d; c0 += V::W) {
+      const int64_t width = std::min<int64_t>(V::W, d - c0);
+      for (int64_t jj = 0; jj < kKeys; ++jj) {
+        const float* src = k + (j0 + jj) * stride + c0;
+        const auto v = j0 + jj >= t ? V::zero()
+                       : width == V::W ? V::load(src)
+                                       : V::load_partial(src, width);
+        V::store(block[jj], v);
+      }
+      for (int64_t c = 0; c < width; ++c) {
+        float* dst = kt + (c0 + c) * tp + j0;
+        for (int64_t jj = 0; jj < kKeys; ++jj) dst[jj] = block[jj][c];
+      }
+    }
+  }
+}
+
 // scores[r][0..KB) = scale · q_r · kt[:, j0..j0+KB) for r < QB (rows past `rows` repeat row 0).
 template <typename V>
 CLIPKIT_INLINE void block_scores(const float* q, int64_t stride, int64_t rows, const float* kt,
@@ -174,9 +199,7 @@ CLIPKIT_INLINE void attention_items(const float* q, const float* k, const float*
     const int64_t b = item / s->heads;
     const int64_t h = item % s->heads;
     const int64_t base = b * t * stride + h * d;
-    for (int64_t j = 0; j < tp; ++j) {
-      for (int64_t c = 0; c < d; ++c) kt[c * tp + j] = j < t ? k[base + j * stride + c] : 0.0f;
-    }
+    transpose_keys<V>(k + base, stride, t, tp, d, kt);
     for (int64_t i0 = 0; i0 < t; i0 += QB) {
       const int64_t rows = std::min<int64_t>(QB, t - i0);
       std::fill(o, o + QB * d, 0.0f);
@@ -218,8 +241,10 @@ CLIPKIT_INLINE void attention_items(const float* q, const float* k, const float*
       }
       for (int64_t r = 0; r < rows; ++r) {
         float* oi = out + (b * t + i0 + r) * out_stride + h * d;
-        const float inv = 1.0f / running_sum[r];
-        for (int64_t c = 0; c < d; ++c) oi[c] = o[r * d + c] * inv;
+        const auto inv = V::set1(1.0f / running_sum[r]);
+        int64_t c = 0;
+        for (; c + V::W <= d; c += V::W) V::store(oi + c, V::mul(V::load(o + r * d + c), inv));
+        if (c < d) V::store_partial(oi + c, V::mul(V::load_partial(o + r * d + c, d - c), inv), d - c);
       }
     }
   }

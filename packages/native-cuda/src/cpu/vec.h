@@ -287,13 +287,13 @@ struct VecAvx512 {
     for (int i = 1; i < 16; ++i) m = max_nan(m, v[i]);
     return m;
   }
+  // scalef(p, n) = p · 2^n rounds to inf / 0 by itself, so only the clamp is needed: at 89
+  // and above the result overflows to inf, at -110 and below it underflows to exactly 0.
+  // NaN passes through min/max (data as the second operand) and the arithmetic.
   static CLIPKIT_TARGET_AVX512 inline R exp(R x) {
     using namespace coef;
-    const __mmask16 over = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kExpHi), _CMP_GT_OQ);
-    const __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kExpLo), _CMP_LT_OQ);
-    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
-    __m512 c = _mm512_min_ps(_mm512_set1_ps(kExpHi), x);
-    c = _mm512_max_ps(_mm512_set1_ps(kExpLo), c);
+    __m512 c = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
+    c = _mm512_max_ps(_mm512_set1_ps(-110.0f), c);
     const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(c, _mm512_set1_ps(kLog2e)),
                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), c);
@@ -305,10 +305,7 @@ struct VecAvx512 {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP4));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP5));
     p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    __m512 y = _mm512_scalef_ps(p, n);
-    y = _mm512_mask_mov_ps(y, over, _mm512_set1_ps(std::numeric_limits<float>::infinity()));
-    y = _mm512_mask_mov_ps(y, under, _mm512_setzero_ps());
-    return _mm512_mask_mov_ps(y, nan, x);
+    return _mm512_scalef_ps(p, n);
   }
   static CLIPKIT_TARGET_AVX512 inline R erfc(R x) {
     const __m512 a = _mm512_andnot_ps(_mm512_set1_ps(-0.0f), x);
