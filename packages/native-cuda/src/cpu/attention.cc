@@ -214,15 +214,25 @@ CLIPKIT_INLINE void attention_items(const float* q, const float* k, const float*
         for (int64_t r = 0; r < rows; ++r) {
           float* pr = p + r * KB;
           // Keys past the end, or after this query under the causal mask, get probability 0.
+          // (Masked in registers: scalar stores followed by vector loads would stall on
+          // store forwarding.)
           const int64_t visible = s->causal ? std::min(nk, i0 + r - j0 + 1) : nk;
-          for (int64_t j = std::max<int64_t>(visible, 0); j < KB; ++j) {
-            pr[j] = -std::numeric_limits<float>::infinity();
+          const float neg_inf = -std::numeric_limits<float>::infinity();
+          auto vmax = V::set1(neg_inf);
+          for (int64_t j = 0; j < KB; j += V::W) {
+            vmax = V::max(vmax, V::keep_first(V::load(pr + j), visible - j, neg_inf));
           }
-          const float new_max = simd::max_nan(running_max[r], row_max<V>(pr, KB));
+          const float new_max = simd::max_nan(running_max[r], V::reduce_max(vmax));
           const float correction = std::exp(running_max[r] - new_max);
           const auto vm = V::set1(new_max);
-          for (int64_t j = 0; j < KB; j += V::W) V::store(pr + j, V::exp(V::sub(V::load(pr + j), vm)));
-          running_sum[r] = running_sum[r] * correction + row_sum<V>(pr, KB);
+          auto vsum = V::zero();
+          for (int64_t j = 0; j < KB; j += V::W) {
+            const auto x = V::keep_first(V::load(pr + j), visible - j, neg_inf);
+            const auto e = V::exp(V::sub(x, vm));
+            V::store(pr + j, e);
+            vsum = V::add(vsum, e);
+          }
+          running_sum[r] = running_sum[r] * correction + V::reduce_add(vsum);
           running_max[r] = new_max;
           if (correction != 1.0f) {
             const auto vc = V::set1(correction);

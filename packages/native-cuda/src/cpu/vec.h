@@ -117,6 +117,12 @@ struct VecPortable {
     for (int i = 0; i < W; ++i) r.v[i] = x;
     return r;
   }
+  // Lanes n and above replaced by `fill` (n may be <= 0 or >= W).
+  static CLIPKIT_INLINE R keep_first(const R& a, int64_t n, float fill) {
+    R r;
+    for (int i = 0; i < W; ++i) r.v[i] = i < n ? a.v[i] : fill;
+    return r;
+  }
   static CLIPKIT_INLINE R zero() { return set1(0.0f); }
 #define CLIPKIT_PORTABLE_LANES(expr) \
   R r;                               \
@@ -170,6 +176,10 @@ struct VecAvx2 {
     return load_half(tmp);
   }
   static CLIPKIT_TARGET_AVX2 inline R set1(float x) { return _mm256_set1_ps(x); }
+  static CLIPKIT_TARGET_AVX2 inline R keep_first(R a, int64_t n, float fill) {
+    if (n >= W) return a;
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), a, _mm256_castsi256_ps(tail_mask(n < 0 ? 0 : n)));
+  }
   static CLIPKIT_TARGET_AVX2 inline R zero() { return _mm256_setzero_ps(); }
   static CLIPKIT_TARGET_AVX2 inline R add(R a, R b) { return _mm256_add_ps(a, b); }
   static CLIPKIT_TARGET_AVX2 inline R sub(R a, R b) { return _mm256_sub_ps(a, b); }
@@ -266,6 +276,9 @@ struct VecAvx512 {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(tail_mask(n), p));
   }
   static CLIPKIT_TARGET_AVX512 inline R set1(float x) { return _mm512_set1_ps(x); }
+  static CLIPKIT_TARGET_AVX512 inline R keep_first(R a, int64_t n, float fill) {
+    return _mm512_mask_mov_ps(_mm512_set1_ps(fill), tail_mask(n < 0 ? 0 : n), a);
+  }
   static CLIPKIT_TARGET_AVX512 inline R zero() { return _mm512_setzero_ps(); }
   static CLIPKIT_TARGET_AVX512 inline R add(R a, R b) { return _mm512_add_ps(a, b); }
   static CLIPKIT_TARGET_AVX512 inline R sub(R a, R b) { return _mm512_sub_ps(a, b); }
