@@ -76,7 +76,9 @@ function escapeXml(s: string): string {
 export function svgChart(results: readonly SuiteResult[], machine: MachineInfo): string {
   const rs = ratios(results);
   const rowH = 22;
-  const labelW = 430;
+  const label = (r: Ratio) => `${r.suite}: ${r.name} vs ${r.baseline}`;
+  // No text measuring in plain SVG: ~6.6 px per character of 12 px sans-serif is a safe width.
+  const labelW = Math.ceil(16 + 6.6 * Math.max(20, ...rs.map((r) => label(r).length)));
   const plotW = 420;
   const top = 40;
   const height = top + Math.max(1, rs.length) * rowH + 30;
@@ -95,7 +97,7 @@ export function svgChart(results: readonly SuiteResult[], machine: MachineInfo):
     const x = w >= 0 ? x0 : x0 + w;
     const color = r.ratio >= 1 ? '#2a9d8f' : '#e76f51';
     parts.push(
-      `<text x="${labelW - 8}" y="${y + 15}" text-anchor="end">${escapeXml(`${r.suite}: ${r.name} vs ${r.baseline}`)}</text>`,
+      `<text x="${labelW - 8}" y="${y + 15}" text-anchor="end">${escapeXml(label(r))}</text>`,
       `<rect class="ratio" x="${x.toFixed(1)}" y="${y + 4}" width="${Math.max(1, Math.abs(w)).toFixed(1)}" height="${rowH - 8}" fill="${color}"/>`,
       `<text x="${(w >= 0 ? x0 + w + 4 : x0 + 4).toFixed(1)}" y="${y + 15}">${fmt(r.ratio)}×</text>`,
     );
