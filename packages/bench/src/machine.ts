@@ -1,7 +1,7 @@
 // What the figures were measured on, recorded beside them.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -22,6 +22,8 @@ export interface MachineInfo {
   versions: Record<string, string>;
   gitCommit: string | null;
   date: string;
+  /** 1-minute load average when the run started: other processes share these cores. */
+  loadAverage: number;
 }
 
 /** A dependency's version, from the package.json above its entry point (not every package exports it). */
@@ -76,5 +78,6 @@ export function machineInfo(): MachineInfo {
     },
     gitCommit,
     date: new Date().toISOString(),
+    loadAverage: loadavg()[0] ?? 0,
   };
 }

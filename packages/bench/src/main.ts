@@ -84,6 +84,9 @@ async function runSuite(name: string, opts: BenchOptions, addonError: string | n
 
 const { opts, names, outDir } = parseCli();
 const machine = machineInfo();
+if (machine.loadAverage > machine.cores / 2) {
+  process.stderr.write(`bench: load average ${machine.loadAverage.toFixed(1)} on ${machine.cores} cores: other processes will slow the figures down (ratios suffer less)\n`);
+}
 const results: SuiteResult[] = [];
 for (const name of names) results.push(await runSuite(name, opts, machine.addonError));
 

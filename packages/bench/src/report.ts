@@ -48,7 +48,7 @@ export function markdown(results: readonly SuiteResult[], machine: MachineInfo):
   const lines: string[] = [
     `# clipkit bench — ${machine.cpuModel}, ${machine.cores} cores, ISA ${machine.isa}, Node ${machine.node}`,
     '',
-    `commit ${machine.gitCommit ?? 'unknown'} · ${machine.date} · ${cudaLine(machine)}`,
+    `commit ${machine.gitCommit ?? 'unknown'} · ${machine.date} · ${cudaLine(machine)} · load average ${machine.loadAverage.toFixed(2)} at start`,
     '',
   ];
   for (const suite of results) {

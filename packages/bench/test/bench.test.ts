@@ -26,7 +26,7 @@ interface Suite {
   seconds: number;
 }
 interface Report {
-  machine: { cpuModel: string; isa: string; threads: number; node: string; gitCommit: string | null; versions: Record<string, string> };
+  machine: { cpuModel: string; isa: string; threads: number; node: string; gitCommit: string | null; versions: Record<string, string>; loadAverage: number };
   mode: string;
   suites: Suite[];
   ratios: Array<{ suite: string; name: string; baseline: string; ratio: number }>;
@@ -77,6 +77,7 @@ describe('npm run bench -- --tiny', () => {
     expect(report.machine.isa).toMatch(/^(avx512|avx2|generic|unknown)$/);
     expect(report.machine.node).toBe(process.version);
     expect(report.machine.gitCommit).toMatch(/^[0-9a-f]{40}$/);
+    expect(report.machine.loadAverage).toBeGreaterThanOrEqual(0);
     expect(Object.keys(report.machine.versions)).toEqual(expect.arrayContaining(['onnxruntime-node', 'sharp']));
     expect(report.suites.map((s) => s.suite)).toEqual(SUITES);
 

@@ -16,6 +16,7 @@ const machine: MachineInfo = {
   versions: {},
   gitCommit: null,
   date: '2026-01-01T00:00:00.000Z',
+  loadAverage: 0.5,
 };
 
 const results: SuiteResult[] = [
