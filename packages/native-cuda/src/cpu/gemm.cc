@@ -244,7 +244,8 @@ struct TileJob {
   bool accumulate_first;  // c already holds the residual (out aliases residual, plain add)
 };
 
-// One output tile: rows [i0, i0+mb) × columns [j0, j0+nbt) of the chunk, all of k.
+// One output tile: rows [i0, i0+mb) × columns [j0, j0+nbt) of the chunk, all of k. A is
+// packed once for the whole tile ([panel][k][MR]); the columns go in L2-sized blocks of nc.
 template <typename V>
 CLIPKIT_INLINE void compute_tile(const TileJob* job, int64_t i0, int64_t mb, int64_t j0,
                                  int64_t nbt, float* apack) {
@@ -255,25 +256,28 @@ CLIPKIT_INLINE void compute_tile(const TileJob* job, int64_t i0, int64_t mb, int
   float* c = job->c + i0 * job->ldc + j0;
   const bool has_epilogue = job->bias != nullptr || job->residual != nullptr ||
                             job->act != Activation::None || job->scale != 1.0f;
-  for (int64_t p0 = 0; p0 < k; p0 += blk.kc) {
-    const int64_t kc = std::min(blk.kc, k - p0);
-    pack_a<V>(job->a + i0 * job->lda + p0, job->lda, mb, kc, apack);
-    const bool accumulate = p0 > 0 || job->accumulate_first;
-    const bool last = p0 + kc >= k;
-    // The A micro-panel (broadcast side, MR × kc) stays in L1 while the tile's B panels
-    // (kc × nbt, sized for L2) stream past it.
-    for (int64_t ir = 0; ir < mb; ir += MR) {
-      for (int64_t jr = 0; jr < nbt; jr += NR) {
-        const float* bp = job->bpack + (j0 + jr) / NR * k * NR + p0 * NR;
-        const int64_t nr = std::min(NR, nbt - jr);
-        TileEpilogue epi{job->bias != nullptr ? job->bias + j0 + jr : nullptr,
-                         job->residual != nullptr
-                             ? job->residual + (i0 + ir) * job->ldc + j0 + jr
-                             : nullptr,
-                         job->act, job->scale};
-        micro_kernel<V>(kc, apack + ir * kc, bp, c + ir * job->ldc + jr, job->ldc,
-                        std::min(MR, mb - ir), nr, accumulate,
-                        last && has_epilogue ? &epi : nullptr);
+  pack_a<V>(job->a + i0 * job->lda, job->lda, mb, k, apack);
+  for (int64_t jc = 0; jc < nbt; jc += blk.nc) {
+    const int64_t jc1 = std::min(nbt, jc + blk.nc);
+    for (int64_t p0 = 0; p0 < k; p0 += blk.kc) {
+      const int64_t kc = std::min(blk.kc, k - p0);
+      const bool accumulate = p0 > 0 || job->accumulate_first;
+      const bool last = p0 + kc >= k;
+      // The A micro-panel (broadcast side, MR × kc) stays in L1 while the block's B panels
+      // (kc × nc, sized for L2) stream past it.
+      for (int64_t ir = 0; ir < mb; ir += MR) {
+        for (int64_t jr = jc; jr < jc1; jr += NR) {
+          const float* bp = job->bpack + (j0 + jr) / NR * k * NR + p0 * NR;
+          const int64_t nr = std::min(NR, jc1 - jr);
+          TileEpilogue epi{job->bias != nullptr ? job->bias + j0 + jr : nullptr,
+                           job->residual != nullptr
+                               ? job->residual + (i0 + ir) * job->ldc + j0 + jr
+                               : nullptr,
+                           job->act, job->scale};
+          micro_kernel<V>(kc, apack + ir * k + p0 * MR, bp, c + ir * job->ldc + jr, job->ldc,
+                          std::min(MR, mb - ir), nr, accumulate,
+                          last && has_epilogue ? &epi : nullptr);
+        }
       }
     }
   }
@@ -407,27 +411,24 @@ void dot_columns_on(Isa isa, const DotJob* job, const uint16_t*, int64_t j0, int
 
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
-// Tiles of one packed chunk, spread over the pool by static chunking. Tile counts are
-// multiples of the thread count and tiles are cut on whole micro-panels as evenly as
-// possible, so every thread gets the same work (±1 panel).
+// Tiles of one packed chunk, spread over the pool by static chunking: row blocks (columns
+// too when there are few rows). Tile counts are multiples of the thread count and tiles are
+// cut on whole micro-panels as evenly as possible, so every thread gets the same work.
 void run_tiles(Isa isa, const Blocking& blk, const TileJob& job, int64_t m) {
   const int64_t threads = thread_count();
   const int64_t row_panels = (m + blk.mr - 1) / blk.mr;
   const int64_t col_panels = (job.nb + blk.nr - 1) / blk.nr;
   int64_t tiles_m = (row_panels * blk.mr + blk.mc - 1) / blk.mc;
-  // Columns per tile bounded so the tile's packed B block stays in L2.
-  int64_t tiles_n = std::min(col_panels, (job.nb + blk.nc - 1) / blk.nc);
-  if (tiles_m * tiles_n < threads) {
-    // Few rows (one image: m = 50): split the columns further.
-    tiles_n = std::min(round_up((2 * threads + tiles_m - 1) / tiles_m, threads), col_panels);
-  } else if (tiles_m >= threads) {
+  int64_t tiles_n = 1;
+  if (tiles_m >= threads) {
     tiles_m = std::min(round_up(tiles_m, threads), row_panels);
   } else {
-    tiles_n = std::min(round_up(tiles_n, threads), col_panels);
+    // Few rows (one image: m = 50): split the columns too.
+    tiles_n = std::min(round_up((2 * threads + tiles_m - 1) / tiles_m, threads), col_panels);
   }
   parallel_for(tiles_m * tiles_n, [&](int64_t begin, int64_t end) {
     thread_local Scratch apack_scratch;
-    float* apack = apack_scratch.floats(static_cast<size_t>(blk.mc * blk.kc));
+    float* apack = apack_scratch.floats(static_cast<size_t>(blk.mc * std::max<int64_t>(job.k, 1)));
     for (int64_t t = begin; t < end; ++t) {
       const int64_t tm = t % tiles_m;
       const int64_t tn = t / tiles_m;
