@@ -41,6 +41,12 @@ const char* isa_name(Isa isa) {
   return "generic";
 }
 
+Isa isa_from_name(const std::string& name) {
+  if (name == "avx512") return Isa::Avx512;
+  if (name == "avx2") return Isa::Avx2;
+  return Isa::Generic;
+}
+
 struct Result {
   const Case* c;
   std::string isa;  // "" for non-CPU devices
@@ -174,13 +180,7 @@ int run(int argc, char** argv) {
   const int threads = cpu::thread_count();
   const Isa best = cpu::detected_isa();
 
-  const Ceilings ceil = measure_ceilings(o.quick || o.tiny);
-  std::printf("clipkit_bench: %s, %d threads\n", isa_name(best), threads);
-  for (const auto& [isa, all] : ceil.fma_all) {
-    std::printf("  FMA peak %-7s %8.1f GFLOP/s (1 thread %.1f)\n", isa_name(isa), all,
-                ceil.fma_1thread.at(isa));
-  }
-  std::printf("  bandwidth: copy %.1f GB/s, read %.1f GB/s\n\n", ceil.copy_gbs, ceil.read_gbs);
+  const Ceilings before = measure_ceilings(o.quick || o.tiny);
 
   std::vector<Case> cases;
   for (const auto& p : registry()) p.provider(o, cases);
@@ -191,8 +191,6 @@ int run(int argc, char** argv) {
   } else {
     isas.push_back(best);
   }
-  std::printf("%-22s %-6s %-8s %-42s %10s %12s %8s\n", "kernel", "device", "isa", "shape", "ms",
-              "rate", "of peak");
   std::vector<Result> results;
   for (const auto& c : cases) {
     if (!o.filter.empty() && (c.kernel + " " + c.shape).find(o.filter) == std::string::npos) {
@@ -204,17 +202,31 @@ int run(int argc, char** argv) {
       cpu::use_isa(isa);
       Result r{&c, cpu_case ? isa_name(isa) : "", threads, median_seconds(runner, o), 0.0, 0.0};
       r.rate = c.work / r.seconds / 1e9;
-      const double ceiling = ceiling_for(c, isa, ceil);
-      r.fraction = ceiling > 0 ? r.rate / ceiling : 0.0;
-      char pct[16] = "";
-      if (r.fraction > 0) std::snprintf(pct, sizeof pct, "%.0f%%", 100.0 * r.fraction);
-      std::printf("%-22s %-6s %-8s %-42s %10.3f %8.1f %-7s %6s\n", c.kernel.c_str(),
-                  c.device.c_str(), r.isa.c_str(), c.shape.c_str(), r.seconds * 1e3, r.rate,
-                  unit(c.bound), pct);
-      std::fflush(stdout);
+      std::fprintf(stderr, "  %s %s %s: %.3f ms\n", c.kernel.c_str(), r.isa.c_str(),
+                   c.shape.c_str(), r.seconds * 1e3);
       results.push_back(r);
     }
     cpu::use_isa(best);
+  }
+
+  // Ceilings measured before and after the cases, the higher of each kept.
+  const Ceilings ceil = best_of(before, measure_ceilings(o.quick || o.tiny));
+  std::printf("clipkit_bench: %s, %d threads\n", isa_name(best), threads);
+  for (const auto& [isa, all] : ceil.fma_all) {
+    std::printf("  FMA peak %-7s %8.1f GFLOP/s (1 thread %.1f)\n", isa_name(isa), all,
+                ceil.fma_1thread.at(isa));
+  }
+  std::printf("  bandwidth: copy %.1f GB/s, read %.1f GB/s\n\n", ceil.copy_gbs, ceil.read_gbs);
+  std::printf("%-22s %-6s %-8s %-42s %10s %16s %8s\n", "kernel", "device", "isa", "shape", "ms",
+              "rate", "of peak");
+  for (auto& r : results) {
+    const double ceiling = ceiling_for(*r.c, r.isa.empty() ? best : isa_from_name(r.isa), ceil);
+    r.fraction = ceiling > 0 ? r.rate / ceiling : 0.0;
+    char pct[16] = "";
+    if (r.fraction > 0) std::snprintf(pct, sizeof pct, "%.0f%%", 100.0 * r.fraction);
+    std::printf("%-22s %-6s %-8s %-42s %10.3f %8.1f %-7s %8s\n", r.c->kernel.c_str(),
+                r.c->device.c_str(), r.isa.c_str(), r.c->shape.c_str(), r.seconds * 1e3, r.rate,
+                unit(r.c->bound), pct);
   }
   if (!json.empty()) write_json(json, ceil, results);
   return 0;

@@ -205,4 +205,13 @@ Ceilings measure_ceilings(bool quick) {
   return c;
 }
 
+Ceilings best_of(const Ceilings& a, const Ceilings& b) {
+  Ceilings c = a;
+  for (auto& [isa, v] : c.fma_1thread) v = std::max(v, b.fma_1thread.at(isa));
+  for (auto& [isa, v] : c.fma_all) v = std::max(v, b.fma_all.at(isa));
+  c.copy_gbs = std::max(a.copy_gbs, b.copy_gbs);
+  c.read_gbs = std::max(a.read_gbs, b.read_gbs);
+  return c;
+}
+
 }  // namespace clipkit::bench

@@ -18,4 +18,8 @@ struct Ceilings {
 // Measures every ISA up to hardware_isa(); `quick` shortens each measurement.
 Ceilings measure_ceilings(bool quick);
 
+// The higher of two measurements of each ceiling: a neighbour process that stole cycles during
+// one of them must not make the kernels look faster than the machine.
+Ceilings best_of(const Ceilings& a, const Ceilings& b);
+
 }  // namespace clipkit::bench
