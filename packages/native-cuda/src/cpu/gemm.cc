@@ -68,6 +68,9 @@ Blocking blocking(Isa isa) {
 // Largest packed-B chunk, in floats: bounds scratch for huge n (similarity over a catalogue).
 constexpr int64_t kMaxPackedB = int64_t{1} << 22;
 
+// How far ahead loops over many rows of b at once prefetch each row.
+constexpr int64_t kPrefetchBytes = 1024;
+
 template <typename V>
 CLIPKIT_INLINE typename V::R load_b(const float* p) {
   return V::load(p);
@@ -100,6 +103,8 @@ CLIPKIT_INLINE void pack_b(const T* b, int64_t ldb, int64_t panel_begin, int64_t
       const int64_t width = std::min<int64_t>(V::W, k - k0);
       for (int64_t c = 0; c < NR; ++c) {
         const T* src = b + (p * NR + c) * ldb + k0;
+        // NR interleaved row streams are more than the hardware prefetcher follows.
+        __builtin_prefetch(reinterpret_cast<const char*>(src) + kPrefetchBytes);
         const auto v = c >= rows ? V::zero()
                        : width == V::W ? load_b<V>(src)
                                        : load_b_partial<V>(src, width);
@@ -301,8 +306,6 @@ bool overlaps(const float* a, const float* b, int64_t count) {
 // straight from a and b; the 4 rows of b stay in L1 while all rows of a pass over them. This
 // avoids transposing all of b for a product that uses each of its values only m times.
 
-
-constexpr int64_t kPrefetchBytes = 1024;
 
 struct DotJob {
   const float* a;
