@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include "reduce.h"
+#include "vec.h"
 #include "scratch.h"
 #include "threadpool.h"
 
