@@ -266,12 +266,16 @@ CLIPKIT_DISPATCH(attention_dispatch, attention_items)
 void attention(const float* q, const float* k, const float* v, int64_t qkv_token_stride,
                float* out, int64_t out_token_stride, const AttentionShape& s) {
   const Isa isa = detected_isa();
+  // Enough (batch, head) items per thread that waking the pool (tens of µs) pays off.
+  const double item_flops = 4.0 * static_cast<double>(s.tokens) * static_cast<double>(s.tokens) *
+                            static_cast<double>(s.head_dim);
+  const auto grain = static_cast<int64_t>(2e6 / std::max(item_flops, 1.0)) + 1;
   parallel_for(s.batch * s.heads, [&](int64_t begin, int64_t end) {
     thread_local Scratch scratch;
     float* buf = scratch.floats(static_cast<size_t>(scratch_floats(s.tokens, s.head_dim)));
     attention_dispatch_on(isa, q, k, v, qkv_token_stride, out, out_token_stride, &s, begin, end,
                           buf);
-  });
+  }, grain);
 }
 
 }  // namespace clipkit::cpu

@@ -68,6 +68,10 @@ Blocking blocking(Isa isa) {
 // Largest packed-B chunk, in floats: bounds scratch for huge n (similarity over a catalogue).
 constexpr int64_t kMaxPackedB = int64_t{1} << 22;
 
+// Below this much work a product runs on the calling thread alone: waking the pool costs
+// tens of microseconds, more than such a product takes.
+constexpr double kParallelMinFlops = 4e6;
+
 // How far ahead loops over many rows of b at once prefetch each row.
 constexpr int64_t kPrefetchBytes = 1024;
 
@@ -417,7 +421,7 @@ int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 // Tiles of one packed chunk, spread over the pool by static chunking: row blocks (columns
 // too when there are few rows). Tile counts are multiples of the thread count and tiles are
 // cut on whole micro-panels as evenly as possible, so every thread gets the same work.
-void run_tiles(Isa isa, const Blocking& blk, const TileJob& job, int64_t m) {
+void run_tiles(Isa isa, const Blocking& blk, const TileJob& job, int64_t m, bool serial) {
   const int64_t threads = thread_count();
   const int64_t row_panels = (m + blk.mr - 1) / blk.mr;
   const int64_t col_panels = (job.nb + blk.nr - 1) / blk.nr;
@@ -429,7 +433,8 @@ void run_tiles(Isa isa, const Blocking& blk, const TileJob& job, int64_t m) {
     // Few rows (one image: m = 50): split the columns too.
     tiles_n = std::min(round_up((2 * threads + tiles_m - 1) / tiles_m, threads), col_panels);
   }
-  parallel_for(tiles_m * tiles_n, [&](int64_t begin, int64_t end) {
+  const int64_t tiles = tiles_m * tiles_n;
+  parallel_for(tiles, [&](int64_t begin, int64_t end) {
     thread_local Scratch apack_scratch;
     float* apack = apack_scratch.floats(static_cast<size_t>(blk.mc * std::max<int64_t>(job.k, 1)));
     for (int64_t t = begin; t < end; ++t) {
@@ -441,7 +446,7 @@ void run_tiles(Isa isa, const Blocking& blk, const TileJob& job, int64_t m) {
       const int64_t j1 = std::min(job.nb, col_panels * (tn + 1) / tiles_n * blk.nr);
       compute_tile_dispatch_on(isa, &job, i0, i1 - i0, j0, j1 - j0, apack);
     }
-  });
+  }, serial ? tiles : 1);
 }
 
 template <typename T>
@@ -451,6 +456,9 @@ void gemm_nt_any(const float* a, int64_t lda, const T* b, int64_t ldb, float* c,
   const Isa isa = detected_isa();
   const Blocking blk = blocking(isa);
   const bool unpacked = m <= kGemmUnpackedMaxRows;
+  const bool serial = 2.0 * static_cast<double>(m) * static_cast<double>(n) *
+                          static_cast<double>(k) < kParallelMinFlops;
+  const auto grain = [serial](int64_t items, int64_t normal) { return serial ? items : normal; };
   // out aliasing residual: a plain residual add accumulates onto c in place (packed path);
   // anything else first copies the residual away so c can hold partial sums.
   const float* residual = epi.residual;
@@ -468,12 +476,13 @@ void gemm_nt_any(const float* a, int64_t lda, const T* b, int64_t ldb, float* c,
   }
   if (unpacked) {
     const DotJob job{a, lda, b, ldb, c, ldc, m, k, epi.bias, residual, epi.act, epi.scale};
+    const int64_t groups = (n + 3) / 4;
     parallel_for(
-        (n + 3) / 4,
+        groups,
         [&](int64_t begin, int64_t end) {
           dot_columns_on(isa, &job, b, begin * 4, std::min(n, end * 4));
         },
-        4);
+        grain(groups, 4));
     return;
   }
   if (k <= 0 && !accumulate_first) {
@@ -488,9 +497,12 @@ void gemm_nt_any(const float* a, int64_t lda, const T* b, int64_t ldb, float* c,
     const int64_t panels = (nb + blk.nr - 1) / blk.nr;
     float* bpack = bpack_scratch.floats(static_cast<size_t>(panels * blk.nr * kk));
     if (k > 0) {
-      parallel_for(panels, [&](int64_t begin, int64_t end) {
-        pack_b_dispatch_on(isa, b + j0 * ldb, ldb, begin, end, nb, k, bpack);
-      });
+      parallel_for(
+          panels,
+          [&](int64_t begin, int64_t end) {
+            pack_b_dispatch_on(isa, b + j0 * ldb, ldb, begin, end, nb, k, bpack);
+          },
+          grain(panels, 1));
     }
     TileJob job{a,
                 lda,
@@ -504,7 +516,7 @@ void gemm_nt_any(const float* a, int64_t lda, const T* b, int64_t ldb, float* c,
                 epi.act,
                 epi.scale,
                 accumulate_first};
-    run_tiles(isa, blk, job, m);
+    run_tiles(isa, blk, job, m, serial);
   }
 }
 
