@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Clip } from '../src/clip.js';
 import { HubError } from '../src/errors.js';
+import { writeRandomClipModel } from '../src/testing/index.js';
 import { cachedModelDir, parseRepoRef, pullModel, resolveModel } from '../src/model/hub.js';
 import { startFakeHub, type FakeHub } from './helpers/hub-server.js';
 
@@ -156,5 +158,29 @@ describe('pull from a loopback hub', () => {
     const missing = await run(['pull', 'test/nope']);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/test\/nope@main: not found on the hub/);
+  });
+
+  it('a pulled repo id loads as a model: Clip.load("owner/name") encodes like the directory it came from', async () => {
+    const modelSrc = mkdtempSync(join(tmpdir(), 'clipkit-hub-model-'));
+    writeRandomClipModel(modelSrc, { seed: 7 });
+    const h = await hub({ 'test/generated': { dir: modelSrc } });
+    const saved = { url: process.env.CLIPKIT_HUB_URL, cache: process.env.CLIPKIT_CACHE };
+    process.env.CLIPKIT_HUB_URL = h.url;
+    process.env.CLIPKIT_CACHE = freshCache();
+    try {
+      const fromHub = await Clip.load('test/generated', { backend: 'native' });
+      const fromDir = await Clip.load(modelSrc, { backend: 'native' });
+      const a = await fromHub.encodeTexts(['a photo of a cat'], { normalize: true });
+      const b = await fromDir.encodeTexts(['a photo of a cat'], { normalize: true });
+      fromHub.dispose();
+      fromDir.dispose();
+      expect(Array.from(a)).toEqual(Array.from(b));
+      expect(existsSync(join(process.env.CLIPKIT_CACHE, 'models', 'test--generated', 'main', 'model.safetensors'))).toBe(true);
+    } finally {
+      for (const [k, v] of [['CLIPKIT_HUB_URL', saved.url], ['CLIPKIT_CACHE', saved.cache]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 });
