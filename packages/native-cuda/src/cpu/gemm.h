@@ -19,7 +19,7 @@ struct GemmEpilogue {
 
 // Up to this many rows of a, the product runs as blocked dot products without packing b
 // (memory-bound on b, as similarity search with few queries is).
-constexpr int64_t kGemmUnpackedMaxRows = 32;
+constexpr int64_t kGemmUnpackedMaxRows = 64;
 
 // c[m,n] (rows ldc apart) = epilogue(a[m,k] · b[n,k]^T), rows of a lda apart, rows of b ldb
 // apart. b is float32 or IEEE half (uint16_t) storage; both are computed in float32.

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "clipkit/kernels.h"
+#include "cpu/gemm.h"
 #include "each_isa.h"
 #include "harness.h"
 
@@ -76,28 +77,36 @@ void check_shape(Rng& rng, const Shape& s, Activation act, bool with_bias, bool 
 
 TEST(gemm_odd_and_edge_shapes) {
   Rng rng(1);
-  const Shape shapes[] = {{1, 1, 1},    {1, 7, 3},     {3, 1, 5},    {14, 32, 16},
-                          {15, 33, 17}, {13, 31, 257}, {29, 65, 300}, {50, 96, 64},
-                          {2, 1000, 9}, {200, 47, 513}};
+  const Shape shapes[] = {{1, 1, 1},     {1, 7, 3},     {3, 1, 5},     {14, 32, 16},
+                          {15, 33, 17},  {13, 31, 257}, {29, 65, 300}, {50, 96, 64},
+                          {2, 1000, 9},  {200, 47, 513}, {65, 33, 17}, {99, 97, 1},
+                          {113, 200, 250}};
   for (const auto& s : shapes) check_shape(rng, s, Activation::None, false, false, false);
 }
+
+// Row counts on either side of the switch between the unpacked and the packed GEMM path.
+const int64_t kFewRows = cpu::kGemmUnpackedMaxRows / 2 + 1;
+const int64_t kManyRows = cpu::kGemmUnpackedMaxRows + 27;
 
 TEST(gemm_epilogues) {
   Rng rng(2);
   const Activation acts[] = {Activation::None, Activation::QuickGelu, Activation::GeluErf};
   for (const auto act : acts) {
-    check_shape(rng, {37, 53, 70}, act, true, false, false);
-    check_shape(rng, {37, 53, 70}, act, true, true, false);
-    check_shape(rng, {20, 40, 300}, act, false, true, false);
+    for (const int64_t m : {kFewRows, kManyRows}) {
+      check_shape(rng, {m, 53, 70}, act, true, false, false);
+      check_shape(rng, {m, 53, 70}, act, true, true, false);
+      check_shape(rng, {m, 40, 300}, act, false, true, false);
+    }
   }
 }
 
 TEST(gemm_out_aliases_residual) {
   Rng rng(3);
-  check_shape(rng, {33, 70, 600}, Activation::None, true, true, true);
-  check_shape(rng, {33, 70, 600}, Activation::QuickGelu, true, true, true);
+  for (const int64_t m : {kFewRows, kManyRows}) {
+    check_shape(rng, {m, 70, 600}, Activation::None, true, true, true);
+    check_shape(rng, {m, 70, 600}, Activation::QuickGelu, true, true, true);
+  }
   check_shape(rng, {5, 9, 3}, Activation::GeluErf, false, true, true);
-  check_shape(rng, {20, 40, 300}, Activation::None, true, true, true);  // unpacked path
 }
 
 TEST(gemm_clip_shapes) {
