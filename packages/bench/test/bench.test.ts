@@ -135,6 +135,24 @@ describe('npm run bench -- --tiny', () => {
   });
 });
 
+describe('a suite that cannot run here', () => {
+  it('is skipped with its reason, and the run still exits 0', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'clipkit-bench-skip-'));
+    try {
+      const env = { ...process.env, CLIPKIT_REFERENCE: path.join(dir, 'no-reference'), CLIPKIT_CACHE: path.join(dir, 'no-cache') };
+      const r = spawnSync(process.execPath, ['dist/main.js', '--tiny', '--only', 'tokenizer', '--out', dir], { cwd: pkgRoot, encoding: 'utf8', env });
+      expect(r.status, r.stderr).toBe(0);
+      const report = JSON.parse(readFileSync(path.join(dir, 'latest-tiny.json'), 'utf8')) as Report;
+      expect(report.suites).toHaveLength(1);
+      expect(report.suites[0]!.skipped).toMatch(/needs CLIP's vocabulary: no .*no-reference.*vocab\.json/);
+      expect(report.suites[0]!.rows).toEqual([]);
+      expect(r.stdout).toContain('_skipped: needs CLIP');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('bad command lines', () => {
   it('names an unknown suite and exits 2', () => {
     const r = spawnSync(process.execPath, ['dist/main.js', '--only', 'kernels,nope'], { cwd: pkgRoot, encoding: 'utf8' });
