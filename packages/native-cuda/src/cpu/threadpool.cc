@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -43,7 +44,7 @@ class Pool {
     const int parts = static_cast<int>(
         std::min<int64_t>(static_cast<int64_t>(workers_.size()) + 1, max_parts));
     if (parts <= 1) {
-      run_chunk(call, ctx, 0, n);
+      if (const auto error = run_chunk(call, ctx, 0, n)) std::rethrow_exception(error);
       return;
     }
     {
@@ -53,12 +54,16 @@ class Pool {
       n_ = n;
       parts_ = parts;
       pending_ = parts - 1;
+      error_ = nullptr;
       ++generation_;
     }
     start_cv_.notify_all();
-    run_chunk(call, ctx, 0, n / parts);
+    // Even when this thread's chunk throws, wait: the workers still use ctx.
+    std::exception_ptr error = run_chunk(call, ctx, 0, n / parts);
     std::unique_lock<std::mutex> lock(mutex_);
     done_cv_.wait(lock, [this] { return pending_ == 0; });
+    if (!error) error = error_;
+    if (error) std::rethrow_exception(error);
   }
 
  private:
@@ -67,10 +72,19 @@ class Pool {
     return hw == 0 ? 1 : static_cast<int>(hw);
   }
 
-  static void run_chunk(detail::RangeCall call, void* ctx, int64_t begin, int64_t end) {
+  // An exception (e.g. bad_alloc growing scratch) must not escape a worker thread, which
+  // would terminate the process: it is handed to the caller of the job instead.
+  static std::exception_ptr run_chunk(detail::RangeCall call, void* ctx, int64_t begin,
+                                      int64_t end) noexcept {
     t_in_job = true;
-    call(ctx, begin, end);
+    std::exception_ptr error;
+    try {
+      call(ctx, begin, end);
+    } catch (...) {
+      error = std::current_exception();
+    }
     t_in_job = false;
+    return error;
   }
 
   void start(int n) {
@@ -111,10 +125,11 @@ class Pool {
         begin = n_ * part / parts_;
         end = n_ * (part + 1) / parts_;
       }
-      run_chunk(call, ctx, begin, end);
+      const std::exception_ptr error = run_chunk(call, ctx, begin, end);
       bool last;
       {
         std::lock_guard<std::mutex> lock(mutex_);
+        if (error && !error_) error_ = error;
         last = --pending_ == 0;
       }
       if (last) done_cv_.notify_one();
@@ -133,6 +148,7 @@ class Pool {
   int64_t n_ = 0;
   int parts_ = 0;
   int pending_ = 0;
+  std::exception_ptr error_;  // first exception a worker's chunk threw in this job
   std::atomic<int> threads_{1};
 };
 

@@ -1,6 +1,7 @@
 // The compute pool: every index visited exactly once, static contiguous chunks, nested calls
 // inline, concurrent callers serialised, resizing; and kernels agreeing across thread counts.
 #include <atomic>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -91,4 +92,30 @@ TEST(threadpool_kernels_agree_across_thread_counts) {
       CHECK(out == first);  // same blocking, same sums: bitwise equal
     }
   }
+}
+
+TEST(threadpool_exceptions_reach_the_caller) {
+  // A chunk that throws (on a worker or on the caller) surfaces as an exception from
+  // parallel_for once every chunk has finished; the pool stays usable.
+  ThreadCountGuard guard;
+  cpu::set_thread_count(3);
+  for (const int64_t bad : {int64_t{0}, int64_t{2}}) {
+    std::atomic<int> finished{0};
+    bool thrown = false;
+    try {
+      cpu::parallel_for(3, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          if (i == bad) throw std::runtime_error("chunk failed");
+          finished.fetch_add(1);
+        }
+      });
+    } catch (const std::runtime_error&) {
+      thrown = true;
+    }
+    CHECK(thrown);
+    CHECK_EQ(finished.load(), 2);
+  }
+  std::atomic<int64_t> total{0};
+  cpu::parallel_for(100, [&](int64_t b, int64_t e) { total.fetch_add(e - b); });
+  CHECK_EQ(total.load(), 100);
 }
