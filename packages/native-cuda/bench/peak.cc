@@ -1,16 +1,15 @@
-// FMA throughput and memory bandwidth, measured the same way the kernels run: on the compute
-// pool, with every thread busy.
+// FMA throughput and memory bandwidth with every thread of the compute pool's size busy.
 #include "peak.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "bench.h"
 #include "cpu/scratch.h"
-#include "cpu/threadpool.h"
 #include "cpu/vec.h"
 
 namespace clipkit::bench {
@@ -119,6 +118,17 @@ int lanes(Isa isa) {
   return 4;  // SSE2
 }
 
+// fn(t) for t in [0, threads), each on its own thread at the same time (the caller runs t = 0).
+// Plain threads rather than the compute pool: a ceiling needs exactly one share per thread,
+// whatever the pool's scheduling policy does with small jobs.
+template <typename Fn>
+void on_threads(int threads, const Fn& fn) {
+  std::vector<std::thread> others;
+  for (int t = 1; t < threads; ++t) others.emplace_back([&fn, t] { fn(t); });
+  fn(0);
+  for (auto& th : others) th.join();
+}
+
 // GFLOP/s of `threads` threads running the chains at once (best of a few tries).
 double fma_peak(Isa isa, int threads, int64_t iters) {
   const double flops_per_thread = static_cast<double>(iters) * kChains * lanes(isa) * 2;
@@ -126,13 +136,7 @@ double fma_peak(Isa isa, int threads, int64_t iters) {
   std::vector<float> sink(static_cast<size_t>(threads));
   for (int attempt = 0; attempt < 3; ++attempt) {
     const auto t0 = Clock::now();
-    if (threads == 1) {
-      peak_job(isa, iters, sink.data());
-    } else {
-      cpu::parallel_for(threads, [&](int64_t begin, int64_t end) {
-        for (int64_t t = begin; t < end; ++t) peak_job(isa, iters, &sink[t]);
-      });
-    }
+    on_threads(threads, [&](int t) { peak_job(isa, iters, &sink[static_cast<size_t>(t)]); });
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     best = std::max(best, flops_per_thread * threads / s / 1e9);
     for (const float x : sink) g_sink = g_sink + x;
@@ -184,20 +188,20 @@ Ceilings measure_ceilings(bool quick) {
   fill_random(src, static_cast<size_t>(n), 7);
   std::memset(dst, 0, static_cast<size_t>(n) * sizeof(float));
   const auto copy = [&] {
-    cpu::parallel_for(n, [&](int64_t begin, int64_t end) {
-      std::memcpy(dst + begin, src + begin, static_cast<size_t>(end - begin) * sizeof(float));
+    on_threads(threads, [&](int t) {
+      const int64_t lo = n * t / threads;
+      const int64_t hi = n * (t + 1) / threads;
+      std::memcpy(dst + lo, src + lo, static_cast<size_t>(hi - lo) * sizeof(float));
     });
   };
   c.copy_gbs = 2.0 * static_cast<double>(n) * 4 / best_seconds(quick ? 3 : 5, copy) / 1e9;
   std::vector<float> sink(static_cast<size_t>(threads));
   const Isa isa = cpu::detected_isa();
   const auto read = [&] {
-    cpu::parallel_for(threads, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        const int64_t lo = n * t / threads;
-        const int64_t hi = n * (t + 1) / threads;
-        sum_dispatch_on(isa, src + lo, hi - lo, &sink[t]);
-      }
+    on_threads(threads, [&](int t) {
+      const int64_t lo = n * t / threads;
+      const int64_t hi = n * (t + 1) / threads;
+      sum_dispatch_on(isa, src + lo, hi - lo, &sink[static_cast<size_t>(t)]);
     });
   };
   c.read_gbs = static_cast<double>(n) * 4 / best_seconds(quick ? 3 : 5, read) / 1e9;
