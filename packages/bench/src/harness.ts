@@ -44,3 +44,16 @@ export function randomFloats(n: number, seed = 1): Float32Array {
   }
   return out;
 }
+
+/** Seeded RGB bytes (xorshift) for generated images, no Math.random. */
+export function noiseRgb(width: number, height: number, seed: number): Buffer {
+  const out = Buffer.alloc(width * height * 3);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < out.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = s & 0xff;
+  }
+  return out;
+}

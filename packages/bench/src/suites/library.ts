@@ -6,10 +6,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import { Clip, ImagePreprocessor, Library } from '@clipkit/core';
 import { TINY_TEXT, TINY_VISION, VIT_B32_TEXT, VIT_B32_VISION, writeRandomClipModel } from '@clipkit/core/testing';
 import { measure } from '../harness.js';
+import { photoLikeJpeg } from '../photos.js';
 import type { BenchOptions, BenchRow } from '../types.js';
 
 const cacheRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '.cache');
@@ -41,8 +41,6 @@ function cachedModel(tiny: boolean): string {
 }
 
 /**
- * Photo-like JPEGs: a small seeded scene scaled up, with a tiled grain overlay so the files
- * carry real entropy (a smooth upscale alone would compress, and decode, unrealistically well).
  * Encoding 500 such 12 MP files takes most of an hour on 2 cores, so DISTINCT scenes are
  * encoded and the rest are byte-level variants of them: a unique JPEG comment segment after
  * SOI gives every file its own content hash (so each one is read, hashed, decoded and encoded
@@ -59,20 +57,8 @@ async function cachedPhotos(opts: BenchOptions): Promise<Photos> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   process.stderr.write(`bench: generating ${spec.count} ${spec.width}x${spec.height} JPEGs in ${dir}…\n`);
-  const grain = await sharp(noise(256, 256, 1), { raw: { width: 256, height: 256, channels: 3 } }).png().toBuffer();
   const scenes: Buffer[] = [];
-  for (let i = 0; i < Math.min(DISTINCT, spec.count); i++) {
-    const scene = sharp(noise(16, 12, 1000 + i), { raw: { width: 16, height: 12, channels: 3 } }).resize(spec.width, spec.height, {
-      kernel: 'cubic',
-    });
-    const base = await scene.raw().toBuffer();
-    scenes.push(
-      await sharp(base, { raw: { width: spec.width, height: spec.height, channels: 3 } })
-        .composite([{ input: grain, tile: true, blend: 'soft-light' }])
-        .jpeg({ quality: 90 })
-        .toBuffer(),
-    );
-  }
+  for (let i = 0; i < Math.min(DISTINCT, spec.count); i++) scenes.push(await photoLikeJpeg(spec.width, spec.height, 1000 + i, 1));
   for (let i = 0; i < spec.count; i++) {
     const jpeg = scenes[i % scenes.length] as Buffer;
     writeFileSync(path.join(dir, `IMG_${String(i).padStart(4, '0')}.jpg`), withComment(jpeg, `clipkit bench photo ${i}`));
@@ -88,19 +74,6 @@ function withComment(jpeg: Buffer, text: string): Buffer {
   segment.writeUInt16BE(0xfffe, 0);
   segment.writeUInt16BE(payload.length + 2, 2);
   return Buffer.concat([jpeg.subarray(0, 2), segment, payload, jpeg.subarray(2)]);
-}
-
-/** Seeded RGB bytes (xorshift), no Math.random. */
-function noise(width: number, height: number, seed: number): Buffer {
-  const out = Buffer.alloc(width * height * 3);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < out.length; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = s & 0xff;
-  }
-  return out;
 }
 
 export async function benchImport(opts: BenchOptions): Promise<BenchRow[]> {

@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import * as native from '@clipkit/native-cuda';
 import { decodeImage, defaultImageConfig, ImagePreprocessor } from '@clipkit/core';
 import { measure } from '../harness.js';
+import { photoLikeJpeg } from '../photos.js';
 import type { BenchOptions, BenchRow } from '../types.js';
 
 const cacheRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '.cache');
@@ -24,20 +25,7 @@ interface Spec {
   height: number;
 }
 
-/** Seeded RGB bytes (xorshift), no Math.random. */
-function noise(width: number, height: number, seed: number): Buffer {
-  const out = Buffer.alloc(width * height * 3);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < out.length; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = s & 0xff;
-  }
-  return out;
-}
-
-/** Photo-like JPEGs: a seeded scene scaled up with a tiled grain, so files carry real entropy. */
+/** Generated 12-MP-class JPEGs (photos.ts), cached across runs. */
 async function cachedPhotos(spec: Spec): Promise<string[]> {
   const dir = path.join(cacheRoot, `preprocess-photos-${spec.count}x${spec.width}x${spec.height}-v1`);
   const list = () => readdirSync(dir).filter((f) => f.endsWith('.jpg')).sort().map((f) => path.join(dir, f));
@@ -45,16 +33,8 @@ async function cachedPhotos(spec: Spec): Promise<string[]> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   process.stderr.write(`bench: generating ${spec.count} ${spec.width}x${spec.height} JPEGs in ${dir}…\n`);
-  const grain = await sharp(noise(256, 256, 7), { raw: { width: 256, height: 256, channels: 3 } }).png().toBuffer();
   for (let i = 0; i < spec.count; i++) {
-    const base = await sharp(noise(16, 12, 500 + i), { raw: { width: 16, height: 12, channels: 3 } })
-      .resize(spec.width, spec.height, { kernel: 'cubic' })
-      .raw()
-      .toBuffer();
-    await sharp(base, { raw: { width: spec.width, height: spec.height, channels: 3 } })
-      .composite([{ input: grain, tile: true, blend: 'soft-light' }])
-      .jpeg({ quality: 90 })
-      .toFile(path.join(dir, `photo_${String(i).padStart(3, '0')}.jpg`));
+    writeFileSync(path.join(dir, `photo_${String(i).padStart(3, '0')}.jpg`), await photoLikeJpeg(spec.width, spec.height, 500 + i, 7));
   }
   writeFileSync(path.join(dir, '.complete'), '');
   return list();
