@@ -17,6 +17,11 @@ namespace {
 // of waiting on the pool they are part of.
 thread_local bool t_in_job = false;
 
+// Chunks per participating thread, claimed one at a time: a thread slowed by another process
+// (libvips decoders, a second program on a 2-core machine) leaves its remaining chunks to the
+// others, where one fixed chunk per thread made the whole job wait for the slowest thread.
+constexpr int64_t kChunksPerThread = 16;
+
 class Pool {
  public:
   Pool() { start(default_threads()); }
@@ -43,6 +48,7 @@ class Pool {
     const int64_t max_parts = (n + grain - 1) / grain;
     const int parts = static_cast<int>(
         std::min<int64_t>(static_cast<int64_t>(workers_.size()) + 1, max_parts));
+    const int64_t chunks = std::min<int64_t>(max_parts, parts * kChunksPerThread);
     if (parts <= 1) {
       if (const auto error = run_chunk(call, ctx, 0, n)) std::rethrow_exception(error);
       return;
@@ -52,14 +58,16 @@ class Pool {
       call_ = call;
       ctx_ = ctx;
       n_ = n;
+      chunks_ = chunks;
+      next_chunk_.store(0, std::memory_order_relaxed);
       parts_ = parts;
       pending_ = parts - 1;
       error_ = nullptr;
       ++generation_;
     }
     start_cv_.notify_all();
-    // Even when this thread's chunk throws, wait: the workers still use ctx.
-    std::exception_ptr error = run_chunk(call, ctx, 0, n / parts);
+    // Even when this thread's chunks throw, wait: the workers still use ctx.
+    std::exception_ptr error = run_chunks(call, ctx, n, chunks);
     std::unique_lock<std::mutex> lock(mutex_);
     done_cv_.wait(lock, [this] { return pending_ == 0; });
     if (!error) error = error_;
@@ -87,6 +95,17 @@ class Pool {
     return error;
   }
 
+  // Claims chunks of [0, n) until none is left; returns the first exception one threw.
+  std::exception_ptr run_chunks(detail::RangeCall call, void* ctx, int64_t n, int64_t chunks) {
+    std::exception_ptr first;
+    for (int64_t c = next_chunk_.fetch_add(1, std::memory_order_relaxed); c < chunks;
+         c = next_chunk_.fetch_add(1, std::memory_order_relaxed)) {
+      std::exception_ptr error = run_chunk(call, ctx, n * c / chunks, n * (c + 1) / chunks);
+      if (error && !first) first = std::move(error);
+    }
+    return first;
+  }
+
   void start(int n) {
     stopping_ = false;
     // Workers start from the current generation: reading it inside the new thread would race
@@ -112,8 +131,8 @@ class Pool {
     for (;;) {
       detail::RangeCall call;
       void* ctx;
-      int64_t begin;
-      int64_t end;
+      int64_t n;
+      int64_t chunks;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         start_cv_.wait(lock, [&] { return stopping_ || generation_ != seen; });
@@ -122,10 +141,10 @@ class Pool {
         if (part >= parts_) continue;
         call = call_;
         ctx = ctx_;
-        begin = n_ * part / parts_;
-        end = n_ * (part + 1) / parts_;
+        n = n_;
+        chunks = chunks_;
       }
-      const std::exception_ptr error = run_chunk(call, ctx, begin, end);
+      const std::exception_ptr error = run_chunks(call, ctx, n, chunks);
       bool last;
       {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -146,6 +165,8 @@ class Pool {
   detail::RangeCall call_ = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0;
+  int64_t chunks_ = 0;
+  std::atomic<int64_t> next_chunk_{0};  // next unclaimed chunk of the running job
   int parts_ = 0;
   int pending_ = 0;
   std::exception_ptr error_;  // first exception a worker's chunk threw in this job

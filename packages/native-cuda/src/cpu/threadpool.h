@@ -16,8 +16,9 @@ using RangeCall = void (*)(void* ctx, int64_t begin, int64_t end);
 void run_parallel(int64_t n, int64_t grain, RangeCall call, void* ctx);
 }  // namespace detail
 
-// fn(begin, end) over [0, n), one contiguous chunk per thread (static chunking), chunks of at
-// least `grain` items; small jobs, and calls made from inside a job, run inline on the caller.
+// fn(begin, end) over [0, n) in contiguous chunks of about `grain` items or more, each thread
+// calling fn for every chunk it claims (several per thread, claimed in order), so fn must accept
+// any range; small jobs, and calls made from inside a job, run inline on the caller.
 template <typename Fn>
 void parallel_for(int64_t n, Fn&& fn, int64_t grain = 1) {
   using F = std::remove_reference_t<Fn>;

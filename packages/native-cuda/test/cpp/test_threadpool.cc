@@ -1,6 +1,7 @@
 // The compute pool: every index visited exactly once in non-empty chunks, nested calls inline,
 // concurrent callers serialised, resizing, exceptions; kernels agreeing across thread counts.
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -98,6 +99,33 @@ TEST(threadpool_kernels_agree_across_thread_counts) {
       CHECK(out == first);  // same blocking, same sums: bitwise equal
     }
   }
+}
+
+TEST(threadpool_stalled_thread_leaves_its_share_to_the_others) {
+  // The thread holding index 0 waits until every other item is done, as if another process had
+  // taken its core: the rest of the job must be claimable by the other thread instead of being
+  // fixed to the stalled one (a one-chunk-per-thread split leaves half the items behind it).
+  ThreadCountGuard guard;
+  cpu::set_thread_count(2);
+  constexpr int64_t n = 64;
+  std::atomic<int64_t> others_done{0};
+  int64_t first_chunk = 0;
+  bool others_finished = false;
+  cpu::parallel_for(n, [&](int64_t begin, int64_t end) {
+    if (begin != 0) {
+      others_done.fetch_add(end - begin);
+      return;
+    }
+    first_chunk = end;
+    // Bounded so a regression fails instead of hanging.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (others_done.load() < n - end && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::yield();
+    }
+    others_finished = others_done.load() == n - end;
+  });
+  CHECK(first_chunk < n / 2);
+  CHECK(others_finished);
 }
 
 TEST(threadpool_exceptions_reach_the_caller) {
