@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,19 @@ void preprocess(const ImageU8& img, const PreprocessParams& p, float* out, uint8
 // w is a PyTorch Linear weight (row-major [out_features, in_features]). out may alias residual.
 void linear(const float* x, const float* w, const float* bias, const float* residual, float* out,
             int64_t m, int64_t n, int64_t k, Activation act);
+
+// A linear weight [n,k] packed once into the GEMM's panel layout for one ISA (the panel width
+// depends on it), so that linear_packed() never packs per call and runs the same summation
+// order for every m: a row of out does not depend on how many rows are in the batch (linear()
+// switches to an unpacked order for few rows). Holds n*k floats plus panel padding. Immutable.
+struct PackedLinearWeight;
+// Packs for min(isa, hardware_isa()).
+std::shared_ptr<const PackedLinearWeight> pack_linear_weight(const float* w, int64_t n, int64_t k,
+                                                            Isa isa);
+// linear() with a packed weight; throws std::invalid_argument when n, k differ from the pack's.
+void linear_packed(const float* x, const PackedLinearWeight& w, const float* bias,
+                   const float* residual, float* out, int64_t m, int64_t n, int64_t k,
+                   Activation act);
 
 void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t rows,
                 int64_t dim, float eps);  // out may alias x

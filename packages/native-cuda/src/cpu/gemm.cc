@@ -6,10 +6,17 @@
 //    are chosen per ISA.
 //  - few rows (kGemmUnpackedMaxRows): 4×4 blocks of dot products straight from A and B, since
 //    packing B would cost more than the product itself.
+// A weight packed ahead of time (PackedLinearWeight) always takes the packed path: its cost is
+// paid once, and every row then sums in the same order whatever the number of rows.
 #include "gemm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
 
 #include "activation.h"
 #include "scratch.h"
@@ -449,6 +456,35 @@ void run_tiles(Isa isa, const Blocking& blk, const TileJob& job, int64_t m, bool
   }, serial ? tiles : 1);
 }
 
+bool is_serial(int64_t m, int64_t n, int64_t k) {
+  return 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) <
+         kParallelMinFlops;
+}
+
+struct ResidualPlan {
+  const float* residual;  // what the epilogue adds, or null
+  bool accumulate_first;  // c already holds the residual
+};
+
+// out aliasing residual: a plain residual add accumulates onto c in place (packed path);
+// anything else first copies the residual away (into this thread's scratch) so c can hold
+// partial sums.
+ResidualPlan plan_residual(const GemmEpilogue& epi, const float* c, int64_t ldc, int64_t m,
+                           int64_t n, bool packed) {
+  thread_local Scratch residual_copy;
+  if (epi.residual == nullptr || !overlaps(epi.residual, c, (m - 1) * ldc + n))
+    return {epi.residual, false};
+  if (packed && epi.act == Activation::None && epi.scale == 1.0f) return {nullptr, true};
+  float* copy = residual_copy.floats(static_cast<size_t>(m * ldc));
+  std::memcpy(copy, epi.residual, static_cast<size_t>((m - 1) * ldc + n) * sizeof(float));
+  return {copy, false};
+}
+
+// Empty sum (k = 0): zeros, then the epilogue alone.
+void zero_rows(float* c, int64_t ldc, int64_t m, int64_t n) {
+  for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+}
+
 template <typename T>
 void gemm_nt_any(const float* a, int64_t lda, const T* b, int64_t ldb, float* c, int64_t ldc,
                  int64_t m, int64_t n, int64_t k, const GemmEpilogue& epi) {
@@ -456,24 +492,11 @@ void gemm_nt_any(const float* a, int64_t lda, const T* b, int64_t ldb, float* c,
   const Isa isa = detected_isa();
   const Blocking blk = blocking(isa);
   const bool unpacked = m <= kGemmUnpackedMaxRows;
-  const bool serial = 2.0 * static_cast<double>(m) * static_cast<double>(n) *
-                          static_cast<double>(k) < kParallelMinFlops;
+  const bool serial = is_serial(m, n, k);
   const auto grain = [serial](int64_t items, int64_t normal) { return serial ? items : normal; };
-  // out aliasing residual: a plain residual add accumulates onto c in place (packed path);
-  // anything else first copies the residual away so c can hold partial sums.
-  const float* residual = epi.residual;
-  bool accumulate_first = false;
-  thread_local Scratch residual_copy;
-  if (residual != nullptr && overlaps(residual, c, (m - 1) * ldc + n)) {
-    if (!unpacked && epi.act == Activation::None && epi.scale == 1.0f) {
-      accumulate_first = true;
-      residual = nullptr;
-    } else {
-      float* copy = residual_copy.floats(static_cast<size_t>(m * ldc));
-      std::memcpy(copy, residual, static_cast<size_t>((m - 1) * ldc + n) * sizeof(float));
-      residual = copy;
-    }
-  }
+  const ResidualPlan plan = plan_residual(epi, c, ldc, m, n, !unpacked);
+  const float* residual = plan.residual;
+  const bool accumulate_first = plan.accumulate_first;
   if (unpacked) {
     const DotJob job{a, lda, b, ldb, c, ldc, m, k, epi.bias, residual, epi.act, epi.scale};
     const int64_t groups = (n + 3) / 4;
@@ -485,10 +508,7 @@ void gemm_nt_any(const float* a, int64_t lda, const T* b, int64_t ldb, float* c,
         grain(groups, 4));
     return;
   }
-  if (k <= 0 && !accumulate_first) {
-    // Empty sum: zeros, then the epilogue alone.
-    for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
-  }
+  if (k <= 0 && !accumulate_first) zero_rows(c, ldc, m, n);
   thread_local Scratch bpack_scratch;
   const int64_t kk = std::max<int64_t>(k, 1);
   const int64_t chunk = std::max(blk.nr, kMaxPackedB / kk / blk.nr * blk.nr);
@@ -521,6 +541,63 @@ void gemm_nt_any(const float* a, int64_t lda, const T* b, int64_t ldb, float* c,
 }
 
 }  // namespace
+
+struct PackedLinearWeight {
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  Isa isa;
+  int64_t n;
+  int64_t k;
+  // pack_b's layout over all of w: [ceil(n / NR)][max(k, 1)][NR], zero-padded past n.
+  std::unique_ptr<float[], Free> panels;
+};
+
+std::shared_ptr<const PackedLinearWeight> pack_linear_weight(const float* w, int64_t n, int64_t k,
+                                                            Isa isa) {
+  isa = std::min(isa, hardware_isa());
+  const Blocking blk = blocking(isa);
+  const int64_t kk = std::max<int64_t>(k, 1);
+  const int64_t panels = (std::max<int64_t>(n, 0) + blk.nr - 1) / blk.nr;
+  const size_t bytes = (static_cast<size_t>(panels * blk.nr * kk) * sizeof(float) + 63) &
+                       ~static_cast<size_t>(63);
+  auto packed = std::make_shared<PackedLinearWeight>();
+  packed->isa = isa;
+  packed->n = n;
+  packed->k = k;
+  packed->panels.reset(static_cast<float*>(std::aligned_alloc(64, std::max<size_t>(bytes, 64))));
+  if (packed->panels == nullptr) throw std::bad_alloc();
+  float* dst = packed->panels.get();
+  if (k > 0 && panels > 0) {
+    parallel_for(
+        panels,
+        [&](int64_t begin, int64_t end) {
+          pack_b_dispatch_on(isa, w, k, begin, end, n, k, dst);
+        },
+        is_serial(1, n, k) ? panels : 1);
+  }
+  return packed;
+}
+
+void linear_packed(const float* x, const PackedLinearWeight& w, const float* bias,
+                   const float* residual, float* out, int64_t m, int64_t n, int64_t k,
+                   Activation act) {
+  if (n != w.n || k != w.k) {
+    throw std::invalid_argument("linear_packed: weight was packed as " + std::to_string(w.n) +
+                                "x" + std::to_string(w.k) + ", called with n=" +
+                                std::to_string(n) + " k=" + std::to_string(k));
+  }
+  if (m <= 0 || n <= 0) return;
+  GemmEpilogue epi;
+  epi.bias = bias;
+  epi.residual = residual;
+  epi.act = act;
+  const ResidualPlan plan = plan_residual(epi, out, n, m, n, true);
+  if (k <= 0 && !plan.accumulate_first) zero_rows(out, n, m, n);
+  const TileJob job{x,    k,   w.panels.get(), n,        k,   out, n, plan.residual,
+                    bias, act, 1.0f,           plan.accumulate_first};
+  run_tiles(w.isa, blocking(w.isa), job, m, is_serial(m, n, k));
+}
 
 void gemm_nt(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
              int64_t m, int64_t n, int64_t k, const GemmEpilogue& epi) {
