@@ -107,7 +107,12 @@ export interface NativeKernels {
   /** The uint8 RGB crop [c,c,3] before normalisation (what Pillow's pipeline shows as the crop). */
   preprocessCrop(image: RawImage, opts?: PreprocessOptions): Uint8Array;
 
-  /** out[m,n] = act(x[m,k]·w[n,k]ᵀ + bias[n]) + residual[m,n] */
+  /**
+   * out[m,n] = act(x[m,k]·w[n,k]ᵀ + bias[n]) + residual[m,n]
+   * A CPU Tensor `w` is packed on first use and the pack cached with it (as much memory again;
+   * write() or using it as a kernel's output drops it): no per-call packing, and each row of out
+   * is bit-identical whatever m is. A Float32Array `w` may round differently for m <= 64.
+   */
   linear(x: F32, w: F32, bias: F32 | null, out: F32, opts: LinearOptions): void;
   linearAsync(x: F32, w: F32, bias: F32 | null, out: F32, opts: LinearOptions): Promise<void>;
   /** In place allowed (out === x). */

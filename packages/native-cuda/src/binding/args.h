@@ -32,7 +32,11 @@ struct Buffer {
 
   size_t bytes() const { return size * dtype_bytes(dtype); }
   const float* f32() const { return static_cast<const float*>(data); }
-  float* f32_mut() const { return static_cast<float*>(data); }
+  // For a kernel about to write here: a Tensor's cached linear-weight pack goes stale.
+  float* f32_mut() const {
+    if (storage != nullptr) storage->packed_linear().invalidate();
+    return static_cast<float*>(data);
+  }
   const uint16_t* f16() const { return static_cast<const uint16_t*>(data); }
 };
 

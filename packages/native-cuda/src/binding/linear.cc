@@ -47,10 +47,16 @@ Job prepare_linear(const Napi::CallbackInfo& info, const char* fn) {
   const float* pb = has_bias ? bias.f32() : nullptr;
   const float* pr = has_residual ? residual.f32() : nullptr;
   float* po = out.f32_mut();
+  // A CPU Tensor weight runs from its cached pack (see PackedWeightCache); a Float32Array is
+  // packed per call or not at all (few rows).
+  const std::shared_ptr<Storage> packed_source = device == Device::Cpu ? w.storage : nullptr;
   job.run = [=] {
     if (device == Device::Cuda) {
       cuda::linear(px, pw, pb, pr, po, m, n, k, act);
       cuda::synchronize();
+    } else if (packed_source != nullptr) {
+      const auto packed = packed_source->packed_linear().get(pw, n, k);
+      cpu::linear_packed(px, *packed, pb, pr, po, m, n, k, act);
     } else {
       cpu::linear(px, pw, pb, pr, po, m, n, k, act);
     }

@@ -174,6 +174,7 @@ void Tensor::write(const Napi::CallbackInfo& info) {
   } else {
     std::memcpy(storage_->data(), bytes, storage_->bytes());
   }
+  storage_->packed_linear().invalidate();
 }
 
 void Tensor::dispose(const Napi::CallbackInfo& info) { release(info.Env()); }

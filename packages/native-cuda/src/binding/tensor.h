@@ -9,6 +9,8 @@
 #include <memory>
 #include <vector>
 
+#include "binding/packed_weight.h"
+
 namespace clipkit::binding {
 
 enum class DType { F32, F16 };
@@ -28,12 +30,16 @@ class Storage {
   void* data() const { return data_; }
   size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
+  // This memory's pack as a linear weight (CPU f32 only); whoever writes the memory
+  // invalidates it.
+  PackedWeightCache& packed_linear() { return packed_linear_; }
 
  private:
   Storage(Device device, void* data, size_t bytes) : device_(device), data_(data), bytes_(bytes) {}
   Device device_;
   void* data_;
   size_t bytes_;
+  PackedWeightCache packed_linear_;
 };
 
 class Tensor : public Napi::ObjectWrap<Tensor> {
