@@ -29,18 +29,6 @@ std::vector<NamedProvider>& registry() {
   return list;
 }
 
-const char* isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::Avx512:
-      return "avx512";
-    case Isa::Avx2:
-      return "avx2";
-    case Isa::Generic:
-      break;
-  }
-  return "generic";
-}
-
 Isa isa_from_name(const std::string& name) {
   if (name == "avx512") return Isa::Avx512;
   if (name == "avx2") return Isa::Avx2;

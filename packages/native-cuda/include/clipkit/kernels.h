@@ -15,6 +15,7 @@ enum class Activation : int { None = 0, QuickGelu = 1, GeluErf = 2 };
 enum class AlphaMode : int { Reference = 0, White = 1, Black = 2 };
 enum class CropRounding : int { Round = 0, Floor = 1 };
 enum class Isa : int { Generic = 0, Avx2 = 1, Avx512 = 2 };
+const char* isa_name(Isa isa);  // "generic" | "avx2" | "avx512" (nativeInfo, benches, tests)
 // Pillow resizes palette ("P") and bilevel ("1") images with NEAREST whatever filter is asked for.
 enum class Resample : int { Bicubic = 0, Nearest = 1 };
 

@@ -8,15 +8,6 @@
 namespace clipkit::binding {
 namespace {
 
-const char* isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::Avx512: return "avx512";
-    case Isa::Avx2: return "avx2";
-    case Isa::Generic: break;
-  }
-  return "generic";
-}
-
 Napi::Value native_info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object result = Napi::Object::New(env);

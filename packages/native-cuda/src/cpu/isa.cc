@@ -49,3 +49,19 @@ void use_isa(Isa isa) {
 }
 
 }  // namespace clipkit::cpu
+
+namespace clipkit {
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512:
+      return "avx512";
+    case Isa::Avx2:
+      return "avx2";
+    case Isa::Generic:
+      break;
+  }
+  return "generic";
+}
+
+}  // namespace clipkit

@@ -8,18 +8,6 @@
 
 namespace clipkit::test {
 
-inline const char* isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::Avx512:
-      return "avx512";
-    case Isa::Avx2:
-      return "avx2";
-    case Isa::Generic:
-      break;
-  }
-  return "generic";
-}
-
 template <typename Fn>
 void for_each_isa(Fn&& body) {
   const Isa before = cpu::detected_isa();

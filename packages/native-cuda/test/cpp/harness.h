@@ -14,7 +14,23 @@
 #include <string>
 #include <vector>
 
+#include "clipkit/kernels.h"
+
 namespace clipkit::test {
+
+// The activations of the GEMM epilogue and activation(), in double precision.
+inline double act_ref(double x, Activation act) {
+  switch (act) {
+    case Activation::QuickGelu:
+      return x / (1.0 + std::exp(-1.702 * x));
+    case Activation::GeluErf:
+      return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case Activation::None:
+      break;
+  }
+  return x;
+}
+
 
 using TestFn = void (*)();
 

@@ -12,18 +12,6 @@ using namespace clipkit::test;
 
 namespace {
 
-double act_ref(double x, Activation act) {
-  switch (act) {
-    case Activation::QuickGelu:
-      return x / (1.0 + std::exp(-1.702 * x));
-    case Activation::GeluErf:
-      return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
-    case Activation::None:
-      break;
-  }
-  return x;
-}
-
 const int64_t kSizes[] = {1, 7, 16, 17, 100, 4099, 200003};
 
 }  // namespace

@@ -17,18 +17,6 @@ using namespace clipkit::test;
 
 namespace {
 
-double act_ref(double x, Activation act) {
-  switch (act) {
-    case Activation::QuickGelu:
-      return x / (1.0 + std::exp(-1.702 * x));
-    case Activation::GeluErf:
-      return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
-    case Activation::None:
-      break;
-  }
-  return x;
-}
-
 std::vector<double> linear_ref(const std::vector<float>& x, const std::vector<float>& w,
                                const float* bias, const float* residual, int64_t m, int64_t n,
                                int64_t k, Activation act) {
