@@ -425,9 +425,9 @@ void dot_columns_on(Isa isa, const DotJob* job, const uint16_t*, int64_t j0, int
 
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
-// Tiles of one packed chunk, spread over the pool by static chunking: row blocks (columns
-// too when there are few rows). Tile counts are multiples of the thread count and tiles are
-// cut on whole micro-panels as evenly as possible, so every thread gets the same work.
+// Tiles of one packed chunk, claimed in order by the pool's threads: row blocks (columns too
+// when there are few rows). Tile counts are multiples of the thread count and tiles are cut on
+// whole micro-panels as evenly as possible, so the threads get equal shares when none stalls.
 void run_tiles(Isa isa, const Blocking& blk, const TileJob& job, int64_t m, bool serial) {
   const int64_t threads = thread_count();
   const int64_t row_panels = (m + blk.mr - 1) / blk.mr;
