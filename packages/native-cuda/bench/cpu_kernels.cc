@@ -26,19 +26,29 @@ struct LinearShape {
   bool residual;
 };
 
-void add_linear(std::vector<Case>& cases, const LinearShape& s) {
+// packed: the weight is packed once, as the native encoders' weight tensors are (linear_packed);
+// otherwise linear() packs it on every call, as for a plain Float32Array weight.
+void add_linear(std::vector<Case>& cases, const LinearShape& s, bool packed = false) {
   Case c;
-  c.kernel = "linear";
+  c.kernel = packed ? "linear_packed" : "linear";
   c.device = "cpu";
   c.shape = std::string(s.label) + " " + dims(s.m, s.n, s.k);
   c.bound = Bound::Compute;
   c.work = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
-  c.prepare = [s] {
+  c.prepare = [s, packed] {
     auto x = randoms(static_cast<size_t>(s.m * s.k), 1);
     auto w = randoms(static_cast<size_t>(s.n * s.k), 2);
     auto bias = randoms(static_cast<size_t>(s.n), 3);
     auto res = randoms(static_cast<size_t>(s.m * s.n), 4);
     auto out = randoms(static_cast<size_t>(s.m * s.n), 5);
+    if (packed) {
+      std::shared_ptr<const cpu::PackedLinearWeight> pw =
+          cpu::pack_linear_weight(w->data(), s.n, s.k, cpu::detected_isa());
+      return Runner([=] {
+        cpu::linear_packed(x->data(), *pw, bias->data(), s.residual ? res->data() : nullptr,
+                           out->data(), s.m, s.n, s.k, s.act);
+      });
+    }
     return Runner([=] {
       cpu::linear(x->data(), w->data(), bias->data(), s.residual ? res->data() : nullptr,
                   out->data(), s.m, s.n, s.k, s.act);
@@ -165,6 +175,10 @@ void cpu_cases(const Options& o, std::vector<Case>& cases) {
   add_linear(cases, {"ViT-B/32 fc1", 1600, 3072, 768, Activation::QuickGelu, false});
   add_linear(cases, {"ViT-B/32 fc2", 1600, 768, 3072, Activation::None, true});
   add_linear(cases, {"ViT-B/32 b1 fc1", 50, 3072, 768, Activation::QuickGelu, false});
+  add_linear(cases, {"ViT-B/32 qkv", 1600, 2304, 768, Activation::None, false}, true);
+  add_linear(cases, {"ViT-B/32 fc1", 1600, 3072, 768, Activation::QuickGelu, false}, true);
+  add_linear(cases, {"ViT-B/32 fc2", 1600, 768, 3072, Activation::None, true}, true);
+  add_linear(cases, {"ViT-B/32 b1 fc1", 50, 3072, 768, Activation::QuickGelu, false}, true);
   // Text transformer, batch 32: m = 2464.
   add_linear(cases, {"text qkv", 2464, 1536, 512, Activation::None, false});
   add_linear(cases, {"text fc1", 2464, 2048, 512, Activation::QuickGelu, false});
