@@ -246,32 +246,6 @@ void nearest_window(const ImageU8& img, int64_t out_w, int64_t out_h, int64_t x0
   }
 }
 
-// convert('RGB') of one working pixel (or the alpha composite chosen instead of it).
-void to_rgb(const uint8_t* p, int ch, bool cmyk, bool premultiplied, AlphaMode alpha, uint8_t rgb[3]) {
-  if (cmyk) {
-    const int nk = 255 - p[3];
-    for (int c = 0; c < 3; ++c) rgb[c] = clip8(nk - pillow::muldiv255(p[c], static_cast<unsigned>(nk)));
-    return;
-  }
-  if (ch == 1 || ch == 3) {
-    for (int c = 0; c < 3; ++c) rgb[c] = p[ch == 1 ? 0 : c];
-    return;
-  }
-  const int colours = ch - 1;
-  const uint8_t a = p[colours];
-  for (int c = 0; c < 3; ++c) {
-    const uint8_t v = p[colours == 1 ? 0 : c];
-    if (alpha == AlphaMode::Reference) {
-      // Pillow drops alpha without compositing (after undoing the resize's premultiplication).
-      rgb[c] = premultiplied ? pillow::unpremultiply(v, a) : v;
-    } else {
-      const uint8_t bg = alpha == AlphaMode::White ? 255 : 0;
-      const uint8_t fg = premultiplied ? v : pillow::muldiv255(v, a);
-      rgb[c] = clip8(fg + pillow::muldiv255(bg, 255u - a));
-    }
-  }
-}
-
 }  // namespace
 
 void preprocess(const ImageU8& img, const PreprocessParams& p, float* out, uint8_t* crop_rgb) {
@@ -317,7 +291,7 @@ void preprocess(const ImageU8& img, const PreprocessParams& p, float* out, uint8
       const bool inside = wy >= 0 && wy < rows && wx >= 0 && wx < cols;
       const uint8_t* px = inside ? &work[static_cast<size_t>((wy * cols + wx) * ch)] : zero;
       uint8_t rgb[3];
-      to_rgb(px, ch, p.cmyk, premultiply, p.alpha, rgb);
+      pillow::to_rgb(px, ch, p.cmyk, premultiply, p.alpha, rgb);
       const size_t i = static_cast<size_t>(y * c + x);
       for (int k = 0; k < 3; ++k) out[static_cast<size_t>(k) * plane + i] = lut[k][rgb[k]];
       if (crop_rgb != nullptr) std::memcpy(crop_rgb + i * 3, rgb, 3);

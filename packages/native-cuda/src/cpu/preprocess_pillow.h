@@ -42,15 +42,51 @@ Size resized_size(int64_t width, int64_t height, int shortest);
 // floor (Hugging Face). When crop > n both pad equally: the offset is -((crop-n)/2).
 int64_t crop_offset(int64_t n, int64_t crop, CropRounding rounding);
 
-// The 8-bit helpers of Pillow's Convert.c.
-inline uint8_t clip8(int v) { return static_cast<uint8_t>(v <= 0 ? 0 : (v < 256 ? v : 255)); }
-inline uint8_t muldiv255(unsigned a, unsigned b) {
+// The 8-bit helpers of Pillow's Convert.c, compiled for the host and, under nvcc, the device, so
+// the CPU and CUDA kernels share one copy of the arithmetic that decides bit-exactness.
+#if defined(__CUDACC__)
+#define CLIPKIT_PIXEL_FN __host__ __device__ __forceinline__
+#else
+#define CLIPKIT_PIXEL_FN inline
+#endif
+
+CLIPKIT_PIXEL_FN uint8_t clip8(int v) { return static_cast<uint8_t>(v <= 0 ? 0 : (v < 256 ? v : 255)); }
+CLIPKIT_PIXEL_FN uint8_t muldiv255(unsigned a, unsigned b) {
   const unsigned t = a * b + 128;
   return static_cast<uint8_t>(((t >> 8) + t) >> 8);
 }
 // RGBa/La -> RGBA/LA (remove premultiplication), per colour channel.
-inline uint8_t unpremultiply(uint8_t c, uint8_t alpha) {
+CLIPKIT_PIXEL_FN uint8_t unpremultiply(uint8_t c, uint8_t alpha) {
   return (alpha == 255 || alpha == 0) ? c : clip8((255 * static_cast<int>(c)) / alpha);
 }
+
+// convert('RGB') of one working pixel (ch bytes), or the alpha composite chosen instead of it.
+// Pillow drops alpha without compositing (after undoing the resize's premultiplication).
+CLIPKIT_PIXEL_FN void to_rgb(const uint8_t* p, int ch, bool cmyk, bool premultiplied, AlphaMode alpha,
+                             uint8_t rgb[3]) {
+  if (cmyk) {
+    const int nk = 255 - p[3];
+    for (int c = 0; c < 3; ++c) rgb[c] = clip8(nk - muldiv255(p[c], static_cast<unsigned>(nk)));
+    return;
+  }
+  if (ch == 1 || ch == 3) {
+    for (int c = 0; c < 3; ++c) rgb[c] = p[ch == 1 ? 0 : c];
+    return;
+  }
+  const int colours = ch - 1;
+  const uint8_t a = p[colours];
+  for (int c = 0; c < 3; ++c) {
+    const uint8_t v = p[colours == 1 ? 0 : c];
+    if (alpha == AlphaMode::Reference) {
+      rgb[c] = premultiplied ? unpremultiply(v, a) : v;
+    } else {
+      const uint8_t bg = alpha == AlphaMode::White ? 255 : 0;
+      const uint8_t fg = premultiplied ? v : muldiv255(v, a);
+      rgb[c] = clip8(fg + muldiv255(bg, 255u - a));
+    }
+  }
+}
+
+#undef CLIPKIT_PIXEL_FN
 
 }  // namespace clipkit::cpu::pillow

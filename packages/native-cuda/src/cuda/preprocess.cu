@@ -57,16 +57,8 @@ struct Geometry {
   AlphaMode alpha;
 };
 
-__device__ __forceinline__ uint8_t clip8(int v) {
-  return static_cast<uint8_t>(v <= 0 ? 0 : (v < 256 ? v : 255));
-}
-__device__ __forceinline__ uint8_t muldiv255(unsigned a, unsigned b) {
-  const unsigned t = a * b + 128;
-  return static_cast<uint8_t>(((t >> 8) + t) >> 8);
-}
-__device__ __forceinline__ uint8_t unpremultiply(uint8_t c, uint8_t alpha) {
-  return (alpha == 255 || alpha == 0) ? c : clip8((255 * static_cast<int>(c)) / alpha);
-}
+using pillow::clip8;
+using pillow::muldiv255;
 
 // Byte c of a source pixel in the mode Pillow resamples in (premultiplied when asked).
 __device__ __forceinline__ int source_byte(const uint8_t* px, int c, int ch, bool premultiply) {
@@ -98,32 +90,6 @@ __global__ void horizontal_kernel(const uint8_t* src, uint8_t* mid, int64_t mid_
       }
     }
     for (int c = 0; c < g.ch; ++c) dst[c] = clip8(ss[c] >> pillow::kPrecisionBits);
-  }
-}
-
-// convert('RGB') of one working pixel, or the alpha composite chosen instead of it.
-__device__ void to_rgb(const uint8_t* p, const Geometry& g, uint8_t rgb[3]) {
-  const int ch = g.ch;
-  if (g.cmyk) {
-    const int nk = 255 - p[3];
-    for (int c = 0; c < 3; ++c) rgb[c] = clip8(nk - muldiv255(p[c], static_cast<unsigned>(nk)));
-    return;
-  }
-  if (ch == 1 || ch == 3) {
-    for (int c = 0; c < 3; ++c) rgb[c] = p[ch == 1 ? 0 : c];
-    return;
-  }
-  const int colours = ch - 1;
-  const uint8_t a = p[colours];
-  for (int c = 0; c < 3; ++c) {
-    const uint8_t v = p[colours == 1 ? 0 : c];
-    if (g.alpha == AlphaMode::Reference) {
-      rgb[c] = g.premultiply ? unpremultiply(v, a) : v;
-    } else {
-      const uint8_t bg = g.alpha == AlphaMode::White ? 255 : 0;
-      const uint8_t fg = g.premultiply ? v : muldiv255(v, a);
-      rgb[c] = clip8(fg + muldiv255(bg, 255u - a));
-    }
   }
 }
 
@@ -167,7 +133,7 @@ __global__ void finish_kernel(const uint8_t* src, const uint8_t* mid, float* out
       }
     }
     uint8_t rgb[3];
-    to_rgb(px, g, rgb);
+    pillow::to_rgb(px, g.ch, g.cmyk, g.premultiply, g.alpha, rgb);
     for (int c = 0; c < 3; ++c) out[c * plane + i] = t.lut[c * 256 + rgb[c]];
   }
 }
