@@ -110,6 +110,28 @@ async function mlpBlock(kernels: NativeKernels, layer: EncoderLayerWeights, x: F
   await kernels.linearAsync(mlp, layer.fc2Weight, layer.fc2Bias, x, { m: rows, n: h, k: s.mlp, residual: x });
 }
 
+/**
+ * The head both towers share: the final layer norm on the n pooled rows (pooled.x), the
+ * projection without bias into embeds, then the n embeddings copied to out at offset.
+ */
+export async function projectPooled(
+  kernels: NativeKernels,
+  memory: DeviceMemory,
+  pooled: PooledBuffers,
+  ln: LayerNormWeights,
+  projection: F32,
+  embeds: F32,
+  out: Float32Array,
+  offset: number,
+  s: { n: number; hidden: number; projectionDim: number; eps: number },
+): Promise<void> {
+  const normed = memory.prefix(pooled.normed, s.n * s.hidden);
+  layerNorm(kernels, memory.prefix(pooled.x, s.n * s.hidden), ln, normed, s.n, s.hidden, s.eps);
+  const projected = memory.prefix(embeds, s.n * s.projectionDim);
+  await kernels.linearAsync(normed, projection, null, projected, { m: s.n, n: s.projectionDim, k: s.hidden });
+  out.set(memory.read(projected).subarray(0, s.n * s.projectionDim), offset);
+}
+
 export function layerNorm(kernels: NativeKernels, x: F32, w: LayerNormWeights, out: F32, rows: number, dim: number, eps: number): void {
   kernels.layerNorm(x, w.gamma, w.beta, out, { rows, dim, eps });
 }

@@ -5,7 +5,7 @@
 import type { F32, NativeKernels } from '@clipkit/native-cuda';
 import type { TextConfig } from '../../model/config.js';
 import { BufferPool, type BufferSet } from './buffer-pool.js';
-import { allocatePooled, layerNorm, runEncoder, type EncoderBuffers, type PooledBuffers } from './layers.js';
+import { allocatePooled, projectPooled, runEncoder, type EncoderBuffers, type PooledBuffers } from './layers.js';
 import type { DeviceMemory } from './memory.js';
 import type { TextWeights } from './weights.js';
 
@@ -82,11 +82,12 @@ export class TextTower {
       causal: true,
     });
 
-    const normed = view(set.pooled.normed, h, n);
-    layerNorm(kernels, view(set.pooled.x, h, n), weights.finalLn, normed, n, h, cfg.layerNormEps);
-    const embeds = view(set.embeds, this.projectionDim, n);
-    await kernels.linearAsync(normed, weights.projection, null, embeds, { m: n, n: this.projectionDim, k: h });
-    out.set(memory.read(embeds).subarray(0, n * this.projectionDim), offset);
+    await projectPooled(kernels, memory, set.pooled, weights.finalLn, weights.projection, set.embeds, out, offset, {
+      n,
+      hidden: h,
+      projectionDim: this.projectionDim,
+      eps: cfg.layerNormEps,
+    });
   }
 
   dispose(): void {

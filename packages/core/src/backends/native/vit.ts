@@ -5,7 +5,7 @@
 import type { F32, NativeKernels } from '@clipkit/native-cuda';
 import type { VisionConfig } from '../../model/config.js';
 import { BufferPool, type BufferSet } from './buffer-pool.js';
-import { allocatePooled, layerNorm, runEncoder, type EncoderBuffers, type EncoderShape, type PooledBuffers } from './layers.js';
+import { allocatePooled, layerNorm, projectPooled, runEncoder, type EncoderBuffers, type EncoderShape, type PooledBuffers } from './layers.js';
 import type { DeviceMemory } from './memory.js';
 import type { VisionWeights } from './weights.js';
 
@@ -70,11 +70,12 @@ export class VisionTower {
     const clsRows = Array.from({ length: n }, (_, i) => i * this.tokens);
     await runEncoder(kernels, memory, weights.layers, encoder, set.cls, clsRows, shape);
 
-    const clsNormed = view(set.cls.normed, h, n);
-    layerNorm(kernels, view(set.cls.x, h, n), weights.postLn, clsNormed, n, h, cfg.layerNormEps);
-    const embeds = view(set.embeds, this.projectionDim, n);
-    await kernels.linearAsync(clsNormed, weights.projection, null, embeds, { m: n, n: this.projectionDim, k: h });
-    out.set(memory.read(embeds).subarray(0, n * this.projectionDim), offset);
+    await projectPooled(kernels, memory, set.cls, weights.postLn, weights.projection, set.embeds, out, offset, {
+      n,
+      hidden: h,
+      projectionDim: this.projectionDim,
+      eps: cfg.layerNormEps,
+    });
   }
 
   dispose(): void {
