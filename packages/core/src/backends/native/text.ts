@@ -57,7 +57,7 @@ export class TextTower {
     const tokens = memory.prefixViews ? Math.max(...positions) + 1 : len;
     const rows = n * tokens;
     const set = this.pool.acquire(n);
-    const view = (buf: F32, width: number, count = rows) => memory.prefix(buf, count * width);
+    const view = (buf: F32, width: number) => memory.prefix(buf, rows * width);
 
     const { tokenEmbedding: tok, positionEmbedding: pos } = weights;
     for (let r = 0; r < n; r++) {
