@@ -100,13 +100,16 @@ export class SafetensorsFile {
   }
 }
 
-function readWholeFile(path: string): Uint8Array {
-  let fd: number;
+function openForReading(path: string): number {
   try {
-    fd = openSync(path, 'r');
+    return openSync(path, 'r');
   } catch (err) {
     throw new ModelFormatError(`cannot open: ${(err as Error).message}`, path, { cause: err });
   }
+}
+
+function readWholeFile(path: string): Uint8Array {
+  const fd = openForReading(path);
   try {
     const size = fstatSync(fd).size;
     // allocUnsafeSlow: not from the shared pool (byteOffset 0, so 4-aligned views) and not zero-filled.
@@ -156,12 +159,7 @@ function decodeHeader(bytes: Uint8Array, path: string): unknown {
  * validated exactly as open() does, then only that tensor's bytes. undefined when absent.
  */
 export function readSafetensorsScalar(path: string, name: string): number | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    throw new ModelFormatError(`cannot open: ${(err as Error).message}`, path, { cause: err });
-  }
+  const fd = openForReading(path);
   try {
     const size = fstatSync(fd).size;
     const prefix = Buffer.alloc(8);
