@@ -16,6 +16,28 @@ std::shared_ptr<std::vector<float>> randoms(size_t n, uint64_t seed) {
   return v;
 }
 
+// Encoder operands live where the native backend keeps them: weights in addon tensors and
+// activations in hostArray()s, both alloc_host_memory (huge pages when large).
+class HostFloats {
+ public:
+  explicit HostFloats(size_t n)
+      : n_(n), data_(static_cast<float*>(cpu::alloc_host_memory(n * sizeof(float)))) {}
+  HostFloats(const HostFloats&) = delete;
+  HostFloats& operator=(const HostFloats&) = delete;
+  ~HostFloats() { cpu::free_host_memory(data_, n_ * sizeof(float)); }
+  float* data() const { return data_; }
+
+ private:
+  size_t n_;
+  float* data_;
+};
+
+std::shared_ptr<HostFloats> host_randoms(size_t n, uint64_t seed) {
+  auto v = std::make_shared<HostFloats>(n);
+  fill_random(v->data(), n, seed);
+  return v;
+}
+
 std::string dims(int64_t a, int64_t b) { return std::to_string(a) + "x" + std::to_string(b); }
 std::string dims(int64_t a, int64_t b, int64_t c) { return dims(a, b) + "x" + std::to_string(c); }
 
@@ -36,11 +58,11 @@ void add_linear(std::vector<Case>& cases, const LinearShape& s, bool packed = fa
   c.bound = Bound::Compute;
   c.work = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
   c.prepare = [s, packed] {
-    auto x = randoms(static_cast<size_t>(s.m * s.k), 1);
-    auto w = randoms(static_cast<size_t>(s.n * s.k), 2);
-    auto bias = randoms(static_cast<size_t>(s.n), 3);
-    auto res = randoms(static_cast<size_t>(s.m * s.n), 4);
-    auto out = randoms(static_cast<size_t>(s.m * s.n), 5);
+    auto x = host_randoms(static_cast<size_t>(s.m * s.k), 1);
+    auto w = host_randoms(static_cast<size_t>(s.n * s.k), 2);
+    auto bias = host_randoms(static_cast<size_t>(s.n), 3);
+    auto res = host_randoms(static_cast<size_t>(s.m * s.n), 4);
+    auto out = host_randoms(static_cast<size_t>(s.m * s.n), 5);
     if (packed) {
       std::shared_ptr<const cpu::PackedLinearWeight> pw =
           cpu::pack_linear_weight(w->data(), s.n, s.k, cpu::detected_isa());
@@ -71,8 +93,8 @@ void add_attention(std::vector<Case>& cases, const char* label, const AttentionS
   c.work = s.causal ? full * static_cast<double>(s.tokens + 1) / (2.0 * s.tokens) : full;
   c.prepare = [s] {
     const int64_t hd = s.heads * s.head_dim;
-    auto qkv = randoms(static_cast<size_t>(s.batch * s.tokens * 3 * hd), 6);
-    auto out = randoms(static_cast<size_t>(s.batch * s.tokens * hd), 7);
+    auto qkv = host_randoms(static_cast<size_t>(s.batch * s.tokens * 3 * hd), 6);
+    auto out = host_randoms(static_cast<size_t>(s.batch * s.tokens * hd), 7);
     return Runner([=] {
       cpu::attention(qkv->data(), qkv->data() + hd, qkv->data() + 2 * hd, 3 * hd, out->data(),
                      hd, s);
@@ -91,10 +113,10 @@ void add_rowwise(std::vector<Case>& cases, const char* kernel, const std::string
   c.work = 2.0 * 4.0 * static_cast<double>(rows * cols);
   const std::string k = kernel;
   c.prepare = [k, rows, cols] {
-    auto x = randoms(static_cast<size_t>(rows * cols), 8);
-    auto out = randoms(static_cast<size_t>(rows * cols), 9);
-    auto gamma = randoms(static_cast<size_t>(cols), 10);
-    auto beta = randoms(static_cast<size_t>(cols), 11);
+    auto x = host_randoms(static_cast<size_t>(rows * cols), 8);
+    auto out = host_randoms(static_cast<size_t>(rows * cols), 9);
+    auto gamma = host_randoms(static_cast<size_t>(cols), 10);
+    auto beta = host_randoms(static_cast<size_t>(cols), 11);
     if (k == "layer_norm") {
       return Runner([=] {
         cpu::layer_norm(x->data(), gamma->data(), beta->data(), out->data(), rows, cols, 1e-5f);

@@ -60,6 +60,7 @@ export function nativeAvailable(): boolean {
 export const nativeInfo: NativeKernels['nativeInfo'] = () => loadNative().nativeInfo();
 export const setThreads: NativeKernels['setThreads'] = (...a) => loadNative().setThreads(...a);
 export const tensor: NativeKernels['tensor'] = (...a) => loadNative().tensor(...a);
+export const hostArray: NativeKernels['hostArray'] = (...a) => loadNative().hostArray(...a);
 export const preprocess: NativeKernels['preprocess'] = (...a) => loadNative().preprocess(...a);
 export const preprocessAsync: NativeKernels['preprocessAsync'] = async (...a) =>
   loadNative().preprocessAsync(...a);

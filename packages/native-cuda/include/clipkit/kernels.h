@@ -57,6 +57,13 @@ void use_isa(Isa isa);  // dispatch to min(isa, hardware_isa()) from now on (tes
 int thread_count();
 void set_thread_count(int n);  // n <= 0: one per hardware thread
 
+// Zero-filled host memory for the buffers kernels stream through (weights, packs, activations):
+// 64-byte aligned; blocks of 2 MiB and more are 2 MiB aligned and asked to be backed by
+// transparent huge pages. On these VMs a TLB miss is a two-level page walk, and the GEMM runs
+// about a fifth slower over 4 KiB pages. Throws std::bad_alloc. Free with the same byte count.
+void* alloc_host_memory(size_t bytes);
+void free_host_memory(void* p, size_t bytes);
+
 // One image -> float32 CHW [3, crop, crop] at `out` (normalised). If crop_rgb is non-null the
 // uint8 RGB crop [crop, crop, 3] before normalisation is written there too (for exactness tests).
 void preprocess(const ImageU8& img, const PreprocessParams& p, float* out, uint8_t* crop_rgb);

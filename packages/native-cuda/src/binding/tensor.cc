@@ -16,7 +16,6 @@ namespace {
 // Only native code holds this pointer, so `new Tensor()` from JS cannot build an empty handle.
 int g_construct_token = 0;
 
-constexpr size_t kAlign = 64;
 constexpr size_t kMaxRank = 8;
 
 const char* device_name(Device d) { return d == Device::Cuda ? "cuda" : "cpu"; }
@@ -28,10 +27,7 @@ std::shared_ptr<Storage> Storage::allocate(Device device, size_t bytes) {
     void* p = cuda::malloc_device(bytes);
     return std::shared_ptr<Storage>(new Storage(device, p, bytes));
   }
-  const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
-  void* p = std::aligned_alloc(kAlign, rounded);
-  if (p == nullptr) throw std::bad_alloc();
-  return std::shared_ptr<Storage>(new Storage(device, p, bytes));
+  return std::shared_ptr<Storage>(new Storage(device, cpu::alloc_host_memory(bytes), bytes));
 }
 
 Storage::~Storage() {
@@ -42,7 +38,7 @@ Storage::~Storage() {
       // A failing free during teardown (driver already gone) has nothing left to release.
     }
   } else {
-    std::free(data_);
+    cpu::free_host_memory(data_, bytes_);
   }
 }
 
@@ -244,9 +240,41 @@ Napi::Value create_tensor(const Napi::CallbackInfo& info) {
   return Tensor::wrap(env, std::move(storage), dtype, std::move(shape));
 }
 
+// A zero-filled Float32Array over alloc_host_memory: activation buffers the kernels read and
+// write in place, on huge pages when large (see kernels.h). V8 frees it with the array.
+Napi::Value create_host_array(const Napi::CallbackInfo& info) {
+  Args args(info, "hostArray");
+  Napi::Env env = info.Env();
+  const int64_t length = args.integer(info[0], "length", 0, kMaxDim);
+  if (length == 0) return Napi::Float32Array::New(env, 0);
+  const size_t bytes = static_cast<size_t>(length) * sizeof(float);
+  void* data = nullptr;
+  try {
+    data = cpu::alloc_host_memory(bytes);
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(env, "hostArray: cannot allocate " + std::to_string(bytes) + " bytes");
+  }
+  Napi::ArrayBuffer buffer;
+  try {
+    buffer = Napi::ArrayBuffer::New(env, data, bytes, [bytes](Napi::Env e, void* p) {
+      cpu::free_host_memory(p, bytes);
+      Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(bytes));
+    });
+  } catch (const Napi::Error&) {
+    // Runtimes that forbid external buffers (a V8 sandbox): V8's own memory, 4 KiB pages.
+    cpu::free_host_memory(data, bytes);
+    return Napi::Float32Array::New(env, static_cast<size_t>(length));
+  }
+  // V8 does not count external memory on its own: without this, short-lived arrays pile up
+  // in native memory long before the JS heap looks full enough to collect them.
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
+  return Napi::Float32Array::New(env, static_cast<size_t>(length), buffer, 0);
+}
+
 void register_tensor(Napi::Env env, Napi::Object exports) {
   Tensor::define(env);
   exports.Set("tensor", Napi::Function::New<create_tensor>(env, "tensor"));
+  exports.Set("hostArray", Napi::Function::New<create_host_array>(env, "hostArray"));
 }
 
 }  // namespace clipkit::binding

@@ -543,14 +543,18 @@ void gemm_nt_any(const float* a, int64_t lda, const T* b, int64_t ldb, float* c,
 }  // namespace
 
 struct PackedLinearWeight {
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
+  PackedLinearWeight(Isa isa_, int64_t n_, int64_t k_, size_t bytes_)
+      : isa(isa_), n(n_), k(k_), bytes(bytes_),
+        panels(static_cast<float*>(alloc_host_memory(bytes_))) {}
+  PackedLinearWeight(const PackedLinearWeight&) = delete;
+  PackedLinearWeight& operator=(const PackedLinearWeight&) = delete;
+  ~PackedLinearWeight() { free_host_memory(panels, bytes); }
   Isa isa;
   int64_t n;
   int64_t k;
+  size_t bytes;
   // pack_b's layout over all of w: [ceil(n / NR)][max(k, 1)][NR], zero-padded past n.
-  std::unique_ptr<float[], Free> panels;
+  float* panels;
 };
 
 std::shared_ptr<const PackedLinearWeight> pack_linear_weight(const float* w, int64_t n, int64_t k,
@@ -559,15 +563,10 @@ std::shared_ptr<const PackedLinearWeight> pack_linear_weight(const float* w, int
   const Blocking blk = blocking(isa);
   const int64_t kk = std::max<int64_t>(k, 1);
   const int64_t panels = (std::max<int64_t>(n, 0) + blk.nr - 1) / blk.nr;
-  const size_t bytes = (static_cast<size_t>(panels * blk.nr * kk) * sizeof(float) + 63) &
-                       ~static_cast<size_t>(63);
-  auto packed = std::make_shared<PackedLinearWeight>();
-  packed->isa = isa;
-  packed->n = n;
-  packed->k = k;
-  packed->panels.reset(static_cast<float*>(std::aligned_alloc(64, std::max<size_t>(bytes, 64))));
-  if (packed->panels == nullptr) throw std::bad_alloc();
-  float* dst = packed->panels.get();
+  const size_t bytes =
+      static_cast<size_t>(std::max<int64_t>(panels, 1) * blk.nr * kk) * sizeof(float);
+  auto packed = std::make_shared<PackedLinearWeight>(isa, n, k, bytes);
+  float* dst = packed->panels;
   if (k > 0 && panels > 0) {
     parallel_for(
         panels,
@@ -594,7 +593,7 @@ void linear_packed(const float* x, const PackedLinearWeight& w, const float* bia
   epi.act = act;
   const ResidualPlan plan = plan_residual(epi, out, n, m, n, true);
   if (k <= 0 && !plan.accumulate_first) zero_rows(out, n, m, n);
-  const TileJob job{x,    k,   w.panels.get(), n,        k,   out, n, plan.residual,
+  const TileJob job{x,    k,   w.panels, n,        k,   out, n, plan.residual,
                     bias, act, 1.0f,           plan.accumulate_first};
   run_tiles(w.isa, blocking(w.isa), job, m, is_serial(m, n, k));
 }

@@ -1,10 +1,10 @@
-// Grow-only, 64-byte aligned scratch memory (private to src/cpu). Kernels keep one per thread
-// (thread_local) so the hot path reuses pages instead of faulting in fresh ones per call.
+// Grow-only per-thread scratch (private to src/cpu), in alloc_host_memory blocks.
 #pragma once
 
 #include <cstddef>
-#include <cstdlib>
 #include <new>
+
+#include "clipkit/kernels.h"
 
 namespace clipkit::cpu {
 
@@ -13,22 +13,27 @@ class Scratch {
   Scratch() = default;
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() { std::free(data_); }
+  ~Scratch() { free_host_memory(data_, capacity_); }
 
   // At least `count` floats; previous contents are not preserved when it grows.
   float* floats(size_t count) {
     const size_t bytes = (count * sizeof(float) + 63) & ~static_cast<size_t>(63);
     if (bytes > capacity_) {
-      std::free(data_);
-      data_ = std::aligned_alloc(64, bytes);
-      if (data_ == nullptr) {
-        capacity_ = 0;
-        throw std::bad_alloc();
-      }
-      capacity_ = bytes;
+      free_host_memory(data_, capacity_);
+      data_ = nullptr;
+      capacity_ = 0;
+      // A block big enough to matter is rounded up to whole huge pages: there is one per thread
+      // and kernel, so the rounding costs little, and all of it is then on huge pages.
+      const size_t size = bytes >= kRoundUpFrom ? (bytes + kHugePage - 1) / kHugePage * kHugePage
+                                                : bytes;
+      data_ = alloc_host_memory(size);
+      capacity_ = size;
     }
     return static_cast<float*>(data_);
   }
+
+  static constexpr size_t kHugePage = size_t{2} << 20;
+  static constexpr size_t kRoundUpFrom = size_t{256} << 10;
 
  private:
   void* data_ = nullptr;

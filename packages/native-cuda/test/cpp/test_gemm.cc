@@ -204,6 +204,32 @@ TEST(gemm_packed_weight_matches_reference) {
   }
 }
 
+// Past one column block (nc) and several k-blocks (kc) of every ISA's blocking: sums accumulate
+// in out across k-blocks and only the last adds the epilogue (or sits on an aliased residual);
+// n and k are not multiples of any panel width.
+TEST(gemm_packed_spans_column_and_depth_blocks) {
+  Rng rng(10);
+  const int64_t m = 131, n = 1061, k = 530;
+  const auto x = random_floats(rng, m * k);
+  const auto w = random_floats(rng, n * k, -0.5f, 0.5f);
+  const auto bias = random_floats(rng, n);
+  const auto residual = random_floats(rng, m * n);
+  for (const Epilogue& e : kPackedEpilogues) {
+    const auto ref = linear_ref(x, w, e.bias ? bias.data() : nullptr,
+                                e.residual || e.alias ? residual.data() : nullptr, m, n, k, e.act);
+    for_each_isa([&](Isa isa) {
+      const auto packed = cpu::pack_linear_weight(w.data(), n, k, isa);
+      const double err = rel_error(run_packed(x, *packed, bias, residual, m, n, k, e), ref);
+      if (!(err <= 1e-5)) {
+        record_failure(__FILE__, __LINE__,
+                       std::string("linear_packed ") + isa_name(isa) + " m=131 n=1061 k=530 act=" +
+                           std::to_string(static_cast<int>(e.act)) + " alias=" +
+                           std::to_string(e.alias) + " rel error " + show(err));
+      }
+    });
+  }
+}
+
 // The property the packed path exists for: a row's result is bit-identical whether it is
 // computed alone, in a small batch or in a large one.
 TEST(gemm_packed_rows_do_not_depend_on_batch_size) {

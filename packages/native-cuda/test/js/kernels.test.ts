@@ -11,6 +11,35 @@ import {
 const TOL = 1e-5;
 const acts: Act[] = ['none', 'quick_gelu', 'gelu'];
 
+describe('hostArray', () => {
+  // Small arrays come from the heap, from 2 MiB on from their own huge-page mapping.
+  for (const length of [0, 1, 17, (2 << 20) / 4 - 3, (2 << 20) / 4, 3_000_001]) {
+    it(`${length} zero-filled floats, usable as a kernel's output`, () => {
+      const a = native.hostArray(length);
+      expect(a).toBeInstanceOf(Float32Array);
+      expect(a.length).toBe(length);
+      expect(a.every((v) => v === 0)).toBe(true);
+      if (length === 0) return;
+      if (length > 1) a[length - 1] = 7;
+      native.linear(Float32Array.of(2), Float32Array.of(1.5), null, a, { m: 1, n: 1, k: 1 });
+      expect(a[0]).toBe(3);
+      if (length > 1) expect(a[length - 1]).toBe(7);
+    });
+  }
+
+  it('frees its memory with the array: 1 GiB of short-lived 16 MiB arrays does not pile up', async () => {
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    for (let i = 0; i < 64; i++) {
+      native.hostArray(4 << 20).fill(1);
+      peak = Math.max(peak, process.memoryUsage().rss);
+      // Node-API finalizers run from the event loop after a collection, not inside it.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(peak - before).toBeLessThan(512 * 2 ** 20);
+  });
+});
+
 describe('linear', () => {
   const shapes: Array<[number, number, number]> = [[1, 1, 1], [3, 5, 7], [17, 33, 65], [50, 48, 96]];
   for (const [m, n, k] of shapes) {
