@@ -1,7 +1,8 @@
 // Where the native backend's weights and activations live. On the CPU, weights are addon tensors
-// (64-byte aligned native memory) and activations plain Float32Arrays the kernels read in place,
-// so pooling and embedding gathers touch them without copies. On CUDA both are device tensors and
-// host data crosses via write()/toArray().
+// and activations Float32Arrays over addon memory (hostArray: huge pages when large, which the
+// GEMM needs on these VMs) that the kernels read in place, so pooling and embedding gathers
+// touch them without copies. On CUDA both are device tensors and host data crosses via
+// write()/toArray().
 import type { Device, F32, NativeKernels, Tensor } from '@clipkit/native-cuda';
 
 export interface DeviceMemory {
@@ -57,7 +58,7 @@ class CpuMemory extends OwnedTensors implements DeviceMemory {
     return this.own(this.kernels.tensor(data, shape, { device: 'cpu' }));
   }
   alloc(shape: readonly number[]): F32 {
-    return new Float32Array(elements(shape));
+    return this.kernels.hostArray(elements(shape));
   }
   prefix(buf: F32, size: number): F32 {
     return asHost(buf).subarray(0, size);
@@ -73,7 +74,7 @@ class CpuMemory extends OwnedTensors implements DeviceMemory {
     return asHost(buf);
   }
   free(): void {
-    // Host activations are ordinary garbage-collected arrays.
+    // Host activations are garbage-collected arrays (their addon memory goes with them).
   }
 }
 
