@@ -49,25 +49,33 @@ struct LinearShape {
 };
 
 // packed: the weight is packed once, as the native encoders' weight tensors are (linear_packed);
-// otherwise linear() packs it on every call, as for a plain Float32Array weight.
-void add_linear(std::vector<Case>& cases, const LinearShape& s, bool packed = false) {
+// otherwise linear() packs it on every call, as for a plain Float32Array weight. cold_weights > 1:
+// that many packed weights are used in turn, so each call streams its weight from DRAM as an
+// encoder at batch 1 does (one layer's weights are long out of cache when the next image comes).
+void add_linear(std::vector<Case>& cases, const LinearShape& s, bool packed = false,
+                int cold_weights = 1) {
   Case c;
   c.kernel = packed ? "linear_packed" : "linear";
   c.device = "cpu";
-  c.shape = std::string(s.label) + " " + dims(s.m, s.n, s.k);
+  c.shape = std::string(s.label) + " " + dims(s.m, s.n, s.k) +
+            (cold_weights > 1 ? " cold" : "");
   c.bound = Bound::Compute;
   c.work = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
-  c.prepare = [s, packed] {
+  c.prepare = [s, packed, cold_weights] {
     auto x = host_randoms(static_cast<size_t>(s.m * s.k), 1);
     auto w = host_randoms(static_cast<size_t>(s.n * s.k), 2);
     auto bias = host_randoms(static_cast<size_t>(s.n), 3);
     auto res = host_randoms(static_cast<size_t>(s.m * s.n), 4);
     auto out = host_randoms(static_cast<size_t>(s.m * s.n), 5);
     if (packed) {
-      std::shared_ptr<const cpu::PackedLinearWeight> pw =
-          cpu::pack_linear_weight(w->data(), s.n, s.k, cpu::detected_isa());
+      auto pws = std::make_shared<std::vector<std::shared_ptr<const cpu::PackedLinearWeight>>>();
+      for (int i = 0; i < cold_weights; ++i) {
+        pws->push_back(cpu::pack_linear_weight(w->data(), s.n, s.k, cpu::detected_isa()));
+      }
+      auto turn = std::make_shared<size_t>(0);
       return Runner([=] {
-        cpu::linear_packed(x->data(), *pw, bias->data(), s.residual ? res->data() : nullptr,
+        const cpu::PackedLinearWeight& pw = *(*pws)[(*turn)++ % pws->size()];
+        cpu::linear_packed(x->data(), pw, bias->data(), s.residual ? res->data() : nullptr,
                            out->data(), s.m, s.n, s.k, s.act);
       });
     }
@@ -201,6 +209,7 @@ void cpu_cases(const Options& o, std::vector<Case>& cases) {
   add_linear(cases, {"ViT-B/32 fc1", 1600, 3072, 768, Activation::QuickGelu, false}, true);
   add_linear(cases, {"ViT-B/32 fc2", 1600, 768, 3072, Activation::None, true}, true);
   add_linear(cases, {"ViT-B/32 b1 fc1", 50, 3072, 768, Activation::QuickGelu, false}, true);
+  add_linear(cases, {"ViT-B/32 b1 fc1", 50, 3072, 768, Activation::QuickGelu, false}, true, 24);
   // Text transformer, batch 32: m = 2464.
   add_linear(cases, {"text qkv", 2464, 1536, 512, Activation::None, false});
   add_linear(cases, {"text fc1", 2464, 2048, 512, Activation::QuickGelu, false});
