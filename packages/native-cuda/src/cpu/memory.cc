@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 
 #include "clipkit/kernels.h"
@@ -14,7 +15,11 @@ namespace clipkit::cpu {
 namespace {
 
 
+// Rounding a larger request up would wrap around; no machine has this much memory anyway.
+constexpr size_t kMaxBytes = std::numeric_limits<size_t>::max() / 4;
+
 void* alloc_aligned64(size_t bytes) {
+  if (bytes > kMaxBytes) throw std::bad_alloc();
   const size_t size = bytes == 0 ? 64 : (bytes + 63) / 64 * 64;
   void* p = nullptr;
   if (posix_memalign(&p, 64, size) != 0) throw std::bad_alloc();
@@ -33,6 +38,7 @@ constexpr size_t kPage = 4096;
 // and marked before its first write faults in huge pages directly (and reads as zeros).
 void* alloc_host_memory(size_t bytes) {
   if (bytes < kHugePage) return alloc_aligned64(bytes);
+  if (bytes > kMaxBytes) throw std::bad_alloc();
   const size_t size = (bytes + kPage - 1) / kPage * kPage;
   const size_t span = size + kHugePage;
   void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
