@@ -76,6 +76,7 @@ export const softmax: NativeKernels['softmax'] = (...a) => loadNative().softmax(
 export const attention: NativeKernels['attention'] = (...a) => loadNative().attention(...a);
 export const attentionAsync: NativeKernels['attentionAsync'] = async (...a) =>
   loadNative().attentionAsync(...a);
+export const chainAsync: NativeKernels['chainAsync'] = async (...a) => loadNative().chainAsync(...a);
 export const similarity: NativeKernels['similarity'] = (...a) => loadNative().similarity(...a);
 export const similarityTopK: NativeKernels['similarityTopK'] = (...a) =>
   loadNative().similarityTopK(...a);

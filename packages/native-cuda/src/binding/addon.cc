@@ -17,6 +17,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_attention(env, exports);
   register_similarity(env, exports);
   register_preprocess(env, exports);
+  register_chain(env, exports);
   return exports;
 }
 

@@ -68,7 +68,7 @@ void Args::range_error(const std::string& message) const {
 }
 
 Napi::Object Args::options(size_t index, const char* name, bool required) const {
-  Napi::Value v = info_[index];
+  Napi::Value v = values_[index];
   if (v.IsUndefined() && !required) return Napi::Object::New(env_);
   if (!v.IsObject() || v.IsArray() || v.IsTypedArray() || v.IsFunction())
     type_error(std::string(name) + " must be an options object, got " + describe(v));
@@ -150,18 +150,23 @@ TypedView Args::typed(Napi::Value v, const std::string& name,
   if (detached) type_error(name + " is backed by a detached ArrayBuffer");
   view.js = v;
   taken_.push_back({v, name, view.data, view.length});
+  if (values_.ledger() != nullptr) values_.ledger()->push_back({v, std::string(fn_) + ": " + name, view.data, view.length});
   return view;
 }
 
-void Args::verify_unchanged() const {
-  for (const Taken& t : taken_) {
+void Args::verify_unchanged() const { verify_taken(env_, fn_, taken_); }
+
+void verify_taken(Napi::Env env, const std::string& fn, const std::vector<TakenArray>& taken) {
+  for (const TakenArray& t : taken) {
     napi_typedarray_type type;
     void* data = nullptr;
     size_t length = 0;
     bool detached = false;
-    if (!typed_array_info(env_, t.value, &type, &data, &length, &detached) || detached ||
+    if (!typed_array_info(env, t.value, &type, &data, &length, &detached) || detached ||
         data != t.data || length != t.length) {
-      type_error(t.name + " was detached or resized while the arguments were being read");
+      throw Napi::TypeError::New(
+          env, (fn.empty() ? "" : fn + ": ") + t.name +
+                   " was detached or resized while the arguments were being read");
     }
   }
 }

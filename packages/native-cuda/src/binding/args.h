@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "binding/call_values.h"
 #include "binding/job.h"
 #include "binding/tensor.h"
 
@@ -58,7 +59,7 @@ inline void keep_alive(Job& job, const Buffer& b) {
 
 class Args {
  public:
-  Args(const Napi::CallbackInfo& info, const char* fn) : info_(info), env_(info.Env()), fn_(fn) {}
+  Args(CallValues values, const char* fn) : values_(std::move(values)), env_(values_.Env()), fn_(fn) {}
 
   [[noreturn]] void type_error(const std::string& message) const;
   [[noreturn]] void range_error(const std::string& message) const;
@@ -104,16 +105,10 @@ class Args {
   void verify_unchanged() const;
 
  private:
-  struct Taken {
-    Napi::Value value;
-    std::string name;
-    void* data;
-    size_t length;
-  };
-  const Napi::CallbackInfo& info_;
+  CallValues values_;
   Napi::Env env_;
   const char* fn_;
-  mutable std::vector<Taken> taken_;
+  mutable std::vector<TakenArray> taken_;
 };
 
 }  // namespace clipkit::binding

@@ -2,13 +2,13 @@
 #include <cmath>
 
 #include "binding/args.h"
+#include "binding/kernel_calls.h"
 #include "binding/module.h"
 #include "clipkit/kernels.h"
 
 namespace clipkit::binding {
-namespace {
 
-Job prepare_attention(const Napi::CallbackInfo& info, const char* fn) {
+Job prepare_attention(const CallValues& info, const char* fn) {
   Args args(info, fn);
   const Buffer qkv = args.f32(info[0], "qkv");
   const Buffer out = args.f32(info[1], "out");
@@ -51,6 +51,8 @@ Job prepare_attention(const Napi::CallbackInfo& info, const char* fn) {
   };
   return job;
 }
+
+namespace {
 
 Napi::Value attention(const Napi::CallbackInfo& info) {
   return run_now(info.Env(), prepare_attention(info, "attention"));

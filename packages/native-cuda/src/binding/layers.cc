@@ -1,20 +1,17 @@
-// Encoder building blocks: layerNorm, add, activation, softmax (synchronous: each is a single
-// memory-bound pass, far below the ~1 ms where moving off the JS thread pays).
+// Encoder building blocks: layerNorm, add, activation, softmax. Synchronous on their own (each
+// is a single memory-bound pass, far below the ~1 ms where moving off the JS thread pays);
+// inside runAsync they run on its worker with the rest of the chain.
 #include <string>
 
 #include "binding/args.h"
+#include "binding/kernel_calls.h"
 #include "binding/module.h"
 #include "clipkit/kernels.h"
 
 namespace clipkit::binding {
-namespace {
 
-void sync_if_cuda(Device device) {
-  if (device == Device::Cuda) cuda::synchronize();
-}
-
-void layer_norm(const Napi::CallbackInfo& info) {
-  Args args(info, "layerNorm");
+Job prepare_layer_norm(const CallValues& info, const char* fn) {
+  Args args(info, fn);
   const Buffer x = args.f32(info[0], "x");
   const Buffer gamma = args.f32(info[1], "gamma");
   const Buffer beta = args.f32(info[2], "beta");
@@ -35,20 +32,28 @@ void layer_norm(const Napi::CallbackInfo& info) {
   args.no_overlap(out, "out", x, "x", true);
   args.no_overlap(out, "out", gamma, "gamma", false);
   args.no_overlap(out, "out", beta, "beta", false);
-
   args.verify_unchanged();
-  if (device == Device::Cuda) {
-    cuda::layer_norm(x.f32(), gamma.f32(), beta.f32(), out.f32_mut(), rows, dim,
-                     static_cast<float>(eps));
-  } else {
-    cpu::layer_norm(x.f32(), gamma.f32(), beta.f32(), out.f32_mut(), rows, dim,
-                    static_cast<float>(eps));
-  }
-  sync_if_cuda(device);
+
+  Job job;
+  for (const Buffer* b : {&x, &gamma, &beta, &out}) keep_alive(job, *b);
+  const float* px = x.f32();
+  const float* pg = gamma.f32();
+  const float* pb = beta.f32();
+  float* po = out.f32_mut();
+  const auto e = static_cast<float>(eps);
+  job.run = [=] {
+    if (device == Device::Cuda) {
+      cuda::layer_norm(px, pg, pb, po, rows, dim, e);
+      cuda::synchronize();
+    } else {
+      cpu::layer_norm(px, pg, pb, po, rows, dim, e);
+    }
+  };
+  return job;
 }
 
-void add(const Napi::CallbackInfo& info) {
-  Args args(info, "add");
+Job prepare_add(const CallValues& info, const char* fn) {
+  Args args(info, fn);
   const Buffer a = args.f32(info[0], "a");
   const Buffer b = args.f32(info[1], "b");
   const Buffer out = args.f32(info[2], "out");
@@ -60,16 +65,25 @@ void add(const Napi::CallbackInfo& info) {
   args.no_overlap(out, "out", b, "b", true);
   const auto n = static_cast<int64_t>(a.size);
   args.verify_unchanged();
-  if (device == Device::Cuda) {
-    cuda::add(a.f32(), b.f32(), out.f32_mut(), n);
-  } else {
-    cpu::add(a.f32(), b.f32(), out.f32_mut(), n);
-  }
-  sync_if_cuda(device);
+
+  Job job;
+  for (const Buffer* buf : {&a, &b, &out}) keep_alive(job, *buf);
+  const float* pa = a.f32();
+  const float* pb = b.f32();
+  float* po = out.f32_mut();
+  job.run = [=] {
+    if (device == Device::Cuda) {
+      cuda::add(pa, pb, po, n);
+      cuda::synchronize();
+    } else {
+      cpu::add(pa, pb, po, n);
+    }
+  };
+  return job;
 }
 
-void activation(const Napi::CallbackInfo& info) {
-  Args args(info, "activation");
+Job prepare_activation(const CallValues& info, const char* fn) {
+  Args args(info, fn);
   const Buffer x = args.f32(info[0], "x");
   const Buffer out = args.f32(info[1], "out");
   const auto act =
@@ -80,16 +94,24 @@ void activation(const Napi::CallbackInfo& info) {
   args.no_overlap(out, "out", x, "x", true);  // elementwise: in place is fine
   const auto n = static_cast<int64_t>(x.size);
   args.verify_unchanged();
-  if (device == Device::Cuda) {
-    cuda::activation(x.f32(), out.f32_mut(), n, act);
-  } else {
-    cpu::activation(x.f32(), out.f32_mut(), n, act);
-  }
-  sync_if_cuda(device);
+
+  Job job;
+  for (const Buffer* b : {&x, &out}) keep_alive(job, *b);
+  const float* px = x.f32();
+  float* po = out.f32_mut();
+  job.run = [=] {
+    if (device == Device::Cuda) {
+      cuda::activation(px, po, n, act);
+      cuda::synchronize();
+    } else {
+      cpu::activation(px, po, n, act);
+    }
+  };
+  return job;
 }
 
-void softmax(const Napi::CallbackInfo& info) {
-  Args args(info, "softmax");
+Job prepare_softmax(const CallValues& info, const char* fn) {
+  Args args(info, fn);
   const Buffer x = args.f32(info[0], "x");
   const Buffer out = args.f32(info[1], "out");
   const Napi::Object opts = args.options(2, "opts", true);
@@ -101,13 +123,33 @@ void softmax(const Napi::CallbackInfo& info) {
   const Device device = args.device_of({&x, &out});
   args.no_overlap(out, "out", x, "x", true);
   args.verify_unchanged();
-  if (device == Device::Cuda) {
-    cuda::softmax(x.f32(), out.f32_mut(), rows, cols);
-  } else {
-    cpu::softmax(x.f32(), out.f32_mut(), rows, cols);
-  }
-  sync_if_cuda(device);
+
+  Job job;
+  for (const Buffer* b : {&x, &out}) keep_alive(job, *b);
+  const float* px = x.f32();
+  float* po = out.f32_mut();
+  job.run = [=] {
+    if (device == Device::Cuda) {
+      cuda::softmax(px, po, rows, cols);
+      cuda::synchronize();
+    } else {
+      cpu::softmax(px, po, rows, cols);
+    }
+  };
+  return job;
 }
+
+namespace {
+
+template <Job (*Prepare)(const CallValues&, const char*)>
+Napi::Value run_sync(const Napi::CallbackInfo& info, const char* fn) {
+  return run_now(info.Env(), Prepare(info, fn));
+}
+
+void layer_norm(const Napi::CallbackInfo& info) { run_sync<prepare_layer_norm>(info, "layerNorm"); }
+void add(const Napi::CallbackInfo& info) { run_sync<prepare_add>(info, "add"); }
+void activation(const Napi::CallbackInfo& info) { run_sync<prepare_activation>(info, "activation"); }
+void softmax(const Napi::CallbackInfo& info) { run_sync<prepare_softmax>(info, "softmax"); }
 
 }  // namespace
 

@@ -1,12 +1,12 @@
 // linear / linearAsync: out[m,n] = act(x[m,k]·w[n,k]ᵀ + bias[n]) + residual[m,n].
 #include "binding/args.h"
+#include "binding/kernel_calls.h"
 #include "binding/module.h"
 #include "clipkit/kernels.h"
 
 namespace clipkit::binding {
-namespace {
 
-Job prepare_linear(const Napi::CallbackInfo& info, const char* fn) {
+Job prepare_linear(const CallValues& info, const char* fn) {
   Args args(info, fn);
   const Buffer x = args.f32(info[0], "x");
   const Buffer w = args.f32(info[1], "w");
@@ -63,6 +63,8 @@ Job prepare_linear(const Napi::CallbackInfo& info, const char* fn) {
   };
   return job;
 }
+
+namespace {
 
 Napi::Value linear(const Napi::CallbackInfo& info) {
   return run_now(info.Env(), prepare_linear(info, "linear"));

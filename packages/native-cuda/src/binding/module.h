@@ -20,5 +20,6 @@ void register_layers(Napi::Env env, Napi::Object exports);      // layers.cc
 void register_attention(Napi::Env env, Napi::Object exports);   // attention.cc
 void register_similarity(Napi::Env env, Napi::Object exports);  // similarity.cc
 void register_preprocess(Napi::Env env, Napi::Object exports);  // preprocess.cc
+void register_chain(Napi::Env env, Napi::Object exports);       // chain.cc
 
 }  // namespace clipkit::binding

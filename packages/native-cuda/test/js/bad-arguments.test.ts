@@ -149,6 +149,22 @@ describe('async functions reject (never throw synchronously) with the same error
     ['attentionAsync out too short', () => native.attentionAsync(f(36), f(11), attn), RangeError, /attentionAsync: out has 11/],
     ['similarityTopKAsync k > n', () => native.similarityTopKAsync(f(8), f(12), { ...sim, k: 9 }), RangeError, /k must be an integer in \[1, 3\]/],
     ['preprocessAsync 0 channels', () => native.preprocessAsync([img({ channels: 0 }) as never], f(3 * 224 * 224)), RangeError, /channels/],
+    ['chainAsync not an array', () => native.chainAsync(5 as never), TypeError, /chainAsync: calls must be an array/],
+    ['chainAsync empty', () => native.chainAsync([]), RangeError, /calls must hold 1 to 4096 calls, got 0/],
+    ['chainAsync call not an array', () => native.chainAsync([{} as never]), TypeError, /calls\[0\] must be a \[kernel, \.\.\.arguments\] array/],
+    ['chainAsync unknown kernel', () => native.chainAsync([['add', f(2), f(2), f(2)], ['similarity'] as never]), RangeError, /calls\[1\]\[0\] must be one of 'linear', 'attention'/],
+    ['chainAsync bad linear', () => native.chainAsync([['add', f(2), f(2), f(2)], ['linear', f(11), f(8), null, f(6), lin]]), RangeError, /chainAsync calls\[1\] \(linear\): x has 11 elements/],
+    ['chainAsync bad layerNorm', () => native.chainAsync([['layerNorm', f(6), f(3), f(3), f(6), { rows: 2, dim: 3, eps: -1 }]]), RangeError, /calls\[0\] \(layerNorm\): eps must be >= 0/],
+    ['chainAsync bad attention', () => native.chainAsync([['attention', f(36), f(11), attn]]), RangeError, /calls\[0\] \(attention\): out has 11/],
+    ['chainAsync bad activation', () => native.chainAsync([['activation', f(3), f(3), 'relu' as never]]), RangeError, /calls\[0\] \(activation\): kind must be one of/],
+    ['chainAsync bad softmax', () => native.chainAsync([['softmax', f(3), f(3), { rows: 2, cols: 2 }]]), RangeError, /calls\[0\] \(softmax\): x has 3 elements/],
+    ['chainAsync later getter detaches an earlier call\'s array', () => {
+      const a = f(4);
+      return native.chainAsync([
+        ['add', a, f(4), f(4)],
+        ['softmax', f(4), f(4), { cols: 2, get rows() { structuredClone(a.buffer, { transfer: [a.buffer] }); return 2; } }],
+      ]);
+    }, TypeError, /chainAsync calls\[0\] \(add\): a was detached or resized/],
   ];
   it.each(asyncCases)('%s', async (_name, call, type, message) => {
     let promise: Promise<unknown> | undefined;

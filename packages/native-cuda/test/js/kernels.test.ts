@@ -40,6 +40,60 @@ describe('hostArray', () => {
   });
 });
 
+describe('chainAsync', () => {
+  it('runs an encoder layer in order with the same bits as the kernels called one by one', async () => {
+    const next = rng(99);
+    const [rows, h, mlp] = [20, 24, 48];
+    const heads = 4;
+    const w = (n: number) => native.tensor(randomF32(next, n), [n]);
+    const layer = {
+      g1: w(h), b1: w(h), qkv: native.tensor(randomF32(next, 3 * h * h), [3 * h, h]), qkvB: w(3 * h),
+      out: native.tensor(randomF32(next, h * h), [h, h]), outB: w(h), g2: w(h), b2: w(h),
+      fc1: native.tensor(randomF32(next, mlp * h), [mlp, h]), fc1B: w(mlp),
+      fc2: native.tensor(randomF32(next, h * mlp), [h, mlp]), fc2B: w(h),
+    };
+    const input = randomF32(next, rows * h);
+    const buffers = () => ({ x: input.slice(), normed: new Float32Array(rows * h), qkv: new Float32Array(rows * 3 * h), mlp: new Float32Array(rows * mlp) });
+    const attn = { batch: 2, tokens: 10, heads, headDim: h / heads, causal: true };
+    const calls = (b: ReturnType<typeof buffers>): native.KernelCall[] => [
+      ['layerNorm', b.x, layer.g1, layer.b1, b.normed, { rows, dim: h, eps: 1e-5 }],
+      ['linear', b.normed, layer.qkv, layer.qkvB, b.qkv, { m: rows, n: 3 * h, k: h }],
+      ['attention', b.qkv, b.normed, attn],
+      ['linear', b.normed, layer.out, layer.outB, b.x, { m: rows, n: h, k: h, residual: b.x }],
+      ['layerNorm', b.x, layer.g2, layer.b2, b.normed, { rows, dim: h, eps: 1e-5 }],
+      ['linear', b.normed, layer.fc1, layer.fc1B, b.mlp, { m: rows, n: mlp, k: h, activation: 'quick_gelu' }],
+      ['linear', b.mlp, layer.fc2, layer.fc2B, b.x, { m: rows, n: h, k: mlp, residual: b.x }],
+    ];
+    const one = buffers();
+    for (const [kernel, ...args] of calls(one)) {
+      (native[kernel] as (...a: unknown[]) => void)(...args);
+    }
+    const chained = buffers();
+    await native.chainAsync(calls(chained));
+    expect(Array.from(chained.x)).toEqual(Array.from(one.x));
+    expect(Array.from(chained.x)).not.toEqual(Array.from(input));
+  });
+
+  it('runs nothing when any call is invalid', async () => {
+    const out = new Float32Array(4).fill(7);
+    const a = Float32Array.of(1, 2, 3, 4);
+    await expect(native.chainAsync([
+      ['add', a, a, out],
+      ['linear', a, a, null, out, { m: 3, n: 2, k: 2 }],
+    ])).rejects.toThrow(RangeError);
+    expect(Array.from(out)).toEqual([7, 7, 7, 7]);
+  });
+
+  it('keeps a Tensor disposed while the chain is queued alive until the chain has run', async () => {
+    const w = native.tensor(Float32Array.of(1, 0, 0, 1), [2, 2]);
+    const out = new Float32Array(4);
+    const done = native.chainAsync([['linear', Float32Array.of(1, 2, 3, 4), w, null, out, { m: 2, n: 2, k: 2 }]]);
+    w.dispose();
+    await done;
+    expect(Array.from(out)).toEqual([1, 2, 3, 4]);
+  });
+});
+
 describe('linear', () => {
   const shapes: Array<[number, number, number]> = [[1, 1, 1], [3, 5, 7], [17, 33, 65], [50, 48, 96]];
   for (const [m, n, k] of shapes) {
