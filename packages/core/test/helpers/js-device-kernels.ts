@@ -93,6 +93,13 @@ export function jsDeviceKernels(): JsDeviceKernels {
     }
   };
   const kernels: Partial<NativeKernels> = {
+    chainAsync: async (calls) => {
+      for (const [kernel, ...args] of calls) {
+        const run = kernels[kernel] as ((...a: unknown[]) => unknown) | undefined;
+        if (run === undefined) throw new TypeError(`js device kernels: no ${kernel}`);
+        run(...args);
+      }
+    },
     tensor: (data, shape, opts) => {
       if (opts?.device !== 'cuda' || !(data instanceof Float32Array)) throw new TypeError('js device kernels: f32 cuda tensors only');
       live++;

@@ -3,8 +3,8 @@
 // added in its epilogue → LN2 → fc1 GEMM with the activation fused → fc2 GEMM + residual.
 // Only one token per sequence is pooled afterwards, so the last layer's out-projection and MLP
 // (three quarters of its arithmetic) run on those rows alone; attention still sees every token.
-// Nothing is allocated here.
-import type { Activation, F32, NativeKernels } from '@clipkit/native-cuda';
+// Each layer's kernels go to the addon as one chainAsync job. Nothing is allocated here.
+import type { Activation, F32, KernelCall, NativeKernels } from '@clipkit/native-cuda';
 import type { DeviceMemory } from './memory.js';
 import type { EncoderLayerWeights, LayerNormWeights } from './weights.js';
 
@@ -67,28 +67,32 @@ export async function runEncoder(
   const h = s.hidden;
   const attention = { batch: s.batch, tokens: s.tokens, heads: s.heads, headDim: h / s.heads, causal: s.causal };
   const last = layers[layers.length - 1];
+  // One chain per layer: a thread hop per kernel would cost a tenth of a batch-1 pass.
   for (const layer of layers.slice(0, -1)) {
-    await attentionBlock(kernels, layer, buf.x, buf.normed, buf.qkv, rows, h, s.eps, attention);
-    await kernels.linearAsync(buf.normed, layer.outWeight, layer.outBias, buf.x, { m: rows, n: h, k: h, residual: buf.x });
-    await mlpBlock(kernels, layer, buf.x, buf.normed, buf.mlp, rows, h, s);
+    await kernels.chainAsync([
+      ...attentionCalls(layer, buf.x, buf.normed, buf.qkv, rows, h, s.eps, attention),
+      ['linear', buf.normed, layer.outWeight, layer.outBias, buf.x, { m: rows, n: h, k: h, residual: buf.x }],
+      ...mlpCalls(layer, buf.x, buf.normed, buf.mlp, rows, h, s),
+    ]);
   }
   if (last === undefined) {
     gatherRows(memory, buf.x, pooled.x, pooled.xHost, pooledRows, h);
     return;
   }
-  await attentionBlock(kernels, last, buf.x, buf.normed, buf.qkv, rows, h, s.eps, attention);
+  await kernels.chainAsync(attentionCalls(last, buf.x, buf.normed, buf.qkv, rows, h, s.eps, attention));
   gatherRows(memory, buf.x, pooled.x, pooled.xHost, pooledRows, h);
   gatherRows(memory, buf.normed, pooled.attn, pooled.attnHost, pooledRows, h);
   const m = pooledRows.length;
   const view = (b: F32, width: number) => memory.prefix(b, m * width);
   const x = view(pooled.x, h);
-  await kernels.linearAsync(view(pooled.attn, h), last.outWeight, last.outBias, x, { m, n: h, k: h, residual: x });
-  await mlpBlock(kernels, last, x, view(pooled.normed, h), view(pooled.mlp, s.mlp), m, h, s);
+  await kernels.chainAsync([
+    ['linear', view(pooled.attn, h), last.outWeight, last.outBias, x, { m, n: h, k: h, residual: x }],
+    ...mlpCalls(last, x, view(pooled.normed, h), view(pooled.mlp, s.mlp), m, h, s),
+  ]);
 }
 
 /** normed ← attention(QKV(LN1(x))) */
-async function attentionBlock(
-  kernels: NativeKernels,
+function attentionCalls(
   layer: EncoderLayerWeights,
   x: F32,
   normed: F32,
@@ -97,17 +101,21 @@ async function attentionBlock(
   h: number,
   eps: number,
   shape: { batch: number; tokens: number; heads: number; headDim: number; causal: boolean },
-): Promise<void> {
-  layerNorm(kernels, x, layer.ln1, normed, rows, h, eps);
-  await kernels.linearAsync(normed, layer.qkvWeight, layer.qkvBias, qkv, { m: rows, n: 3 * h, k: h });
-  await kernels.attentionAsync(qkv, normed, shape);
+): KernelCall[] {
+  return [
+    ['layerNorm', x, layer.ln1.gamma, layer.ln1.beta, normed, { rows, dim: h, eps }],
+    ['linear', normed, layer.qkvWeight, layer.qkvBias, qkv, { m: rows, n: 3 * h, k: h }],
+    ['attention', qkv, normed, shape],
+  ];
 }
 
 /** x ← x + fc2(act(fc1(LN2(x)))) */
-async function mlpBlock(kernels: NativeKernels, layer: EncoderLayerWeights, x: F32, normed: F32, mlp: F32, rows: number, h: number, s: EncoderShape): Promise<void> {
-  layerNorm(kernels, x, layer.ln2, normed, rows, h, s.eps);
-  await kernels.linearAsync(normed, layer.fc1Weight, layer.fc1Bias, mlp, { m: rows, n: s.mlp, k: h, activation: s.activation });
-  await kernels.linearAsync(mlp, layer.fc2Weight, layer.fc2Bias, x, { m: rows, n: h, k: s.mlp, residual: x });
+function mlpCalls(layer: EncoderLayerWeights, x: F32, normed: F32, mlp: F32, rows: number, h: number, s: EncoderShape): KernelCall[] {
+  return [
+    ['layerNorm', x, layer.ln2.gamma, layer.ln2.beta, normed, { rows, dim: h, eps: s.eps }],
+    ['linear', normed, layer.fc1Weight, layer.fc1Bias, mlp, { m: rows, n: s.mlp, k: h, activation: s.activation }],
+    ['linear', mlp, layer.fc2Weight, layer.fc2Bias, x, { m: rows, n: h, k: s.mlp, residual: x }],
+  ];
 }
 
 /**
