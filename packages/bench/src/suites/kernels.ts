@@ -81,6 +81,13 @@ function note(cpp: CppBench, rate: number, ceiling: { value: number | undefined;
   return parts.length > 0 ? { note: parts.join('; ') } : {};
 }
 
+/** Activations as the native backend holds them (and the C++ program's operands): hostArray()s. */
+function hostFloats(n: number, seed?: number): Float32Array {
+  const a = native.hostArray(n);
+  if (seed !== undefined) a.set(randomFloats(n, seed));
+  return a;
+}
+
 async function jsApiRows(opts: BenchOptions, cpp: CppBench): Promise<BenchRow[]> {
   const s = shapes(opts);
   const repeats = opts.quick ? 3 : 7;
@@ -89,11 +96,11 @@ async function jsApiRows(opts: BenchOptions, cpp: CppBench): Promise<BenchRow[]>
 
   for (const g of s.gemm) {
     const { m, n, k } = g;
-    const x = randomFloats(m * k, 1);
-    const w = randomFloats(n * k, 2);
-    const bias = randomFloats(n, 3);
-    const residual = g.residual ? randomFloats(m * n, 4) : null;
-    const out = new Float32Array(m * n);
+    const x = hostFloats(m * k, 1);
+    const w = hostFloats(n * k, 2);
+    const bias = hostFloats(n, 3);
+    const residual = g.residual ? hostFloats(m * n, 4) : null;
+    const out = hostFloats(m * n);
     const t = await measure(() => native.linearAsync(x, w, bias, out, { m, n, k, activation: g.activation, residual }), { repeats });
     const gf = (2 * m * n * k) / t / 1e9;
     const shape = `${g.label} ${m}x${n}x${k}`;
@@ -126,10 +133,10 @@ async function jsApiRows(opts: BenchOptions, cpp: CppBench): Promise<BenchRow[]>
   {
     const r = s.layerNorm.rows;
     const dim = 768;
-    const x = randomFloats(r * dim, 4);
-    const g = randomFloats(dim, 5);
-    const b = randomFloats(dim, 6);
-    const out = new Float32Array(r * dim);
+    const x = hostFloats(r * dim, 4);
+    const g = hostFloats(dim, 5);
+    const b = hostFloats(dim, 6);
+    const out = hostFloats(r * dim);
     const bytes = 2 * r * dim * 4;
     const t = await measure(() => native.layerNorm(x, g, b, out, { rows: r, dim, eps: 1e-5 }), { repeats: repeats * 3 });
     const tJs = await measure(() => layerNormJs(x, g, b, out, r, dim, 1e-5), { repeats });
@@ -141,8 +148,8 @@ async function jsApiRows(opts: BenchOptions, cpp: CppBench): Promise<BenchRow[]>
   }
 
   for (const a of s.attention) {
-    const qkv = randomFloats(a.b * a.t * 3 * a.h * a.d, 7);
-    const out = new Float32Array(a.b * a.t * a.h * a.d);
+    const qkv = hostFloats(a.b * a.t * 3 * a.h * a.d, 7);
+    const out = hostFloats(a.b * a.t * a.h * a.d);
     // q·kᵀ and p·v, 2 flop per multiply-add each; a causal mask visits (t+1)/2t of the keys.
     const flop = 4 * a.b * a.h * a.t * a.t * a.d * (a.causal ? (a.t + 1) / (2 * a.t) : 1);
     const opt = { batch: a.b, tokens: a.t, heads: a.h, headDim: a.d, causal: a.causal };
