@@ -9,6 +9,26 @@
 #include "clipkit/kernels.h"
 
 namespace clipkit::binding {
+namespace {
+
+// A job that keeps `buffers` alive and runs one kernel where they live (waiting for the device).
+template <typename OnCuda, typename OnCpu>
+Job kernel_job(std::initializer_list<const Buffer*> buffers, Device device, OnCuda on_cuda,
+               OnCpu on_cpu) {
+  Job job;
+  for (const Buffer* b : buffers) keep_alive(job, *b);
+  job.run = [=] {
+    if (device == Device::Cuda) {
+      on_cuda();
+      cuda::synchronize();
+    } else {
+      on_cpu();
+    }
+  };
+  return job;
+}
+
+}  // namespace
 
 Job prepare_layer_norm(const CallValues& info, const char* fn) {
   Args args(info, fn);
@@ -34,22 +54,14 @@ Job prepare_layer_norm(const CallValues& info, const char* fn) {
   args.no_overlap(out, "out", beta, "beta", false);
   args.verify_unchanged();
 
-  Job job;
-  for (const Buffer* b : {&x, &gamma, &beta, &out}) keep_alive(job, *b);
   const float* px = x.f32();
   const float* pg = gamma.f32();
   const float* pb = beta.f32();
   float* po = out.f32_mut();
   const auto e = static_cast<float>(eps);
-  job.run = [=] {
-    if (device == Device::Cuda) {
-      cuda::layer_norm(px, pg, pb, po, rows, dim, e);
-      cuda::synchronize();
-    } else {
-      cpu::layer_norm(px, pg, pb, po, rows, dim, e);
-    }
-  };
-  return job;
+  return kernel_job(
+      {&x, &gamma, &beta, &out}, device, [=] { cuda::layer_norm(px, pg, pb, po, rows, dim, e); },
+      [=] { cpu::layer_norm(px, pg, pb, po, rows, dim, e); });
 }
 
 Job prepare_add(const CallValues& info, const char* fn) {
@@ -66,20 +78,11 @@ Job prepare_add(const CallValues& info, const char* fn) {
   const auto n = static_cast<int64_t>(a.size);
   args.verify_unchanged();
 
-  Job job;
-  for (const Buffer* buf : {&a, &b, &out}) keep_alive(job, *buf);
   const float* pa = a.f32();
   const float* pb = b.f32();
   float* po = out.f32_mut();
-  job.run = [=] {
-    if (device == Device::Cuda) {
-      cuda::add(pa, pb, po, n);
-      cuda::synchronize();
-    } else {
-      cpu::add(pa, pb, po, n);
-    }
-  };
-  return job;
+  return kernel_job({&a, &b, &out}, device, [=] { cuda::add(pa, pb, po, n); },
+                    [=] { cpu::add(pa, pb, po, n); });
 }
 
 Job prepare_activation(const CallValues& info, const char* fn) {
@@ -95,19 +98,10 @@ Job prepare_activation(const CallValues& info, const char* fn) {
   const auto n = static_cast<int64_t>(x.size);
   args.verify_unchanged();
 
-  Job job;
-  for (const Buffer* b : {&x, &out}) keep_alive(job, *b);
   const float* px = x.f32();
   float* po = out.f32_mut();
-  job.run = [=] {
-    if (device == Device::Cuda) {
-      cuda::activation(px, po, n, act);
-      cuda::synchronize();
-    } else {
-      cpu::activation(px, po, n, act);
-    }
-  };
-  return job;
+  return kernel_job({&x, &out}, device, [=] { cuda::activation(px, po, n, act); },
+                    [=] { cpu::activation(px, po, n, act); });
 }
 
 Job prepare_softmax(const CallValues& info, const char* fn) {
@@ -124,19 +118,10 @@ Job prepare_softmax(const CallValues& info, const char* fn) {
   args.no_overlap(out, "out", x, "x", true);
   args.verify_unchanged();
 
-  Job job;
-  for (const Buffer* b : {&x, &out}) keep_alive(job, *b);
   const float* px = x.f32();
   float* po = out.f32_mut();
-  job.run = [=] {
-    if (device == Device::Cuda) {
-      cuda::softmax(px, po, rows, cols);
-      cuda::synchronize();
-    } else {
-      cpu::softmax(px, po, rows, cols);
-    }
-  };
-  return job;
+  return kernel_job({&x, &out}, device, [=] { cuda::softmax(px, po, rows, cols); },
+                    [=] { cpu::softmax(px, po, rows, cols); });
 }
 
 namespace {

@@ -174,32 +174,39 @@ const Epilogue kPackedEpilogues[] = {{Activation::None, false, false, false},
 
 }  // namespace
 
+namespace {
+
+// linear_packed on fresh random operands against the double reference, for every ISA.
+void check_packed(Rng& rng, int64_t m, int64_t n, int64_t k, const Epilogue& e) {
+  const auto x = random_floats(rng, m * k);
+  const auto w = random_floats(rng, n * k, -0.5f, 0.5f);
+  const auto bias = random_floats(rng, n);
+  const auto residual = random_floats(rng, m * n);
+  const auto ref = linear_ref(x, w, e.bias ? bias.data() : nullptr,
+                              e.residual || e.alias ? residual.data() : nullptr, m, n, k, e.act);
+  for_each_isa([&](Isa isa) {
+    const auto packed = cpu::pack_linear_weight(w.data(), n, k, isa);
+    const double err = rel_error(run_packed(x, *packed, bias, residual, m, n, k, e), ref);
+    if (!(err <= 1e-5)) {
+      record_failure(__FILE__, __LINE__,
+                     std::string("linear_packed ") + isa_name(isa) + " m=" + std::to_string(m) +
+                         " n=" + std::to_string(n) + " k=" + std::to_string(k) + " act=" +
+                         std::to_string(static_cast<int>(e.act)) + " alias=" +
+                         std::to_string(e.alias) + " rel error " + show(err));
+    }
+  });
+}
+
+}  // namespace
+
 TEST(gemm_packed_weight_matches_reference) {
   Rng rng(7);
   const int64_t rows[] = {1, 7, 50, 64, 65, 200};
   const Shape nk[] = {{0, 53, 70}, {0, 33, 301}, {0, 96, 17}, {0, 1, 5}, {0, 130, 1}};
   for (const int64_t m : rows) {
     for (const Shape& s : nk) {
-      const Epilogue& e = kPackedEpilogues[static_cast<size_t>(m + s.n) % std::size(kPackedEpilogues)];
-      const auto x = random_floats(rng, m * s.k);
-      const auto w = random_floats(rng, s.n * s.k, -0.5f, 0.5f);
-      const auto bias = random_floats(rng, s.n);
-      const auto residual = random_floats(rng, m * s.n);
-      const auto ref = linear_ref(x, w, e.bias ? bias.data() : nullptr,
-                                  e.residual || e.alias ? residual.data() : nullptr, m, s.n, s.k,
-                                  e.act);
-      for_each_isa([&](Isa isa) {
-        const auto packed = cpu::pack_linear_weight(w.data(), s.n, s.k, isa);
-        const auto out = run_packed(x, *packed, bias, residual, m, s.n, s.k, e);
-        const double err = rel_error(out, ref);
-        if (!(err <= 1e-5)) {
-          record_failure(__FILE__, __LINE__,
-                         std::string("linear_packed ") + isa_name(isa) + " m=" +
-                             std::to_string(m) + " n=" + std::to_string(s.n) + " k=" +
-                             std::to_string(s.k) + " act=" +
-                             std::to_string(static_cast<int>(e.act)) + " rel error " + show(err));
-        }
-      });
+      check_packed(rng, m, s.n, s.k,
+                   kPackedEpilogues[static_cast<size_t>(m + s.n) % std::size(kPackedEpilogues)]);
     }
   }
 }
@@ -209,25 +216,7 @@ TEST(gemm_packed_weight_matches_reference) {
 // n and k are not multiples of any panel width.
 TEST(gemm_packed_spans_column_and_depth_blocks) {
   Rng rng(10);
-  const int64_t m = 131, n = 1061, k = 530;
-  const auto x = random_floats(rng, m * k);
-  const auto w = random_floats(rng, n * k, -0.5f, 0.5f);
-  const auto bias = random_floats(rng, n);
-  const auto residual = random_floats(rng, m * n);
-  for (const Epilogue& e : kPackedEpilogues) {
-    const auto ref = linear_ref(x, w, e.bias ? bias.data() : nullptr,
-                                e.residual || e.alias ? residual.data() : nullptr, m, n, k, e.act);
-    for_each_isa([&](Isa isa) {
-      const auto packed = cpu::pack_linear_weight(w.data(), n, k, isa);
-      const double err = rel_error(run_packed(x, *packed, bias, residual, m, n, k, e), ref);
-      if (!(err <= 1e-5)) {
-        record_failure(__FILE__, __LINE__,
-                       std::string("linear_packed ") + isa_name(isa) + " m=131 n=1061 k=530 act=" +
-                           std::to_string(static_cast<int>(e.act)) + " alias=" +
-                           std::to_string(e.alias) + " rel error " + show(err));
-      }
-    });
-  }
+  for (const Epilogue& e : kPackedEpilogues) check_packed(rng, 131, 1061, 530, e);
 }
 
 // The property the packed path exists for: a row's result is bit-identical whether it is
