@@ -73,13 +73,14 @@ CLIPKIT_INLINE void transpose_keys(const float* k, int64_t stride, int64_t t, in
   }
 }
 
-// scores[r][0..KB) = scale · q_r · kt[:, j0..j0+KB) for r < QB (rows past `rows` repeat row 0).
-template <typename V>
-CLIPKIT_INLINE void block_scores(const float* q, int64_t stride, int64_t rows, const float* kt,
-                                 int64_t tp, int64_t d, float scale, float* scores) {
+// scores[r][0..KVN·W) = scale · q_r · kt[:, j0..j0+KVN·W) for r < QB (rows past `rows` repeat
+// row 0); the rest of each score row is left alone.
+template <typename V, int KVN>
+CLIPKIT_INLINE void block_scores_n(const float* q, int64_t stride, int64_t rows, const float* kt,
+                                   int64_t tp, int64_t d, float scale, float* scores) {
   constexpr int QB = AttnTile<V>::QB;
-  constexpr int KV = AttnTile<V>::KV;
-  constexpr int64_t KB = KV * V::W;
+  constexpr int KV = KVN;
+  constexpr int64_t KB = AttnTile<V>::KV * V::W;
   const float* qr[QB];
   for (int r = 0; r < QB; ++r) qr[r] = q + (r < rows ? r : 0) * stride;
   typename V::R acc[QB][KV];
@@ -105,6 +106,28 @@ CLIPKIT_INLINE void block_scores(const float* q, int64_t stride, int64_t rows, c
 #pragma GCC unroll 4
     for (int v = 0; v < KV; ++v) V::store(scores + r * KB + v * V::W, V::mul(acc[r][v], vs));
   }
+}
+
+// The first `vectors` key vectors of the block (1..KV): under the causal mask most query blocks
+// see only the start of their last key block, and scoring keys nobody sees doubled the work.
+template <typename V>
+CLIPKIT_INLINE void block_scores(const float* q, int64_t stride, int64_t rows, const float* kt,
+                                 int64_t tp, int64_t d, float scale, int64_t vectors,
+                                 float* scores) {
+  switch (vectors) {
+    case 1:
+      return block_scores_n<V, 1>(q, stride, rows, kt, tp, d, scale, scores);
+    case 2:
+      return block_scores_n<V, 2>(q, stride, rows, kt, tp, d, scale, scores);
+    case 3:
+      if constexpr (AttnTile<V>::KV > 3) {
+        return block_scores_n<V, 3>(q, stride, rows, kt, tp, d, scale, scores);
+      }
+      break;
+    default:
+      break;
+  }
+  block_scores_n<V, AttnTile<V>::KV>(q, stride, rows, kt, tp, d, scale, scores);
 }
 
 // o[r][0..d) += Σ_j p[r][j] · v_j for keys j in [j_begin, j_end) of the block; rows r < QB.
@@ -210,7 +233,8 @@ CLIPKIT_INLINE void attention_items(const float* q, const float* k, const float*
       const int64_t key_end = s->causal ? i0 + rows : t;
       for (int64_t j0 = 0; j0 < key_end; j0 += KB) {
         const int64_t nk = std::min(KB, key_end - j0);  // keys of this block anyone may see
-        block_scores<V>(q + base + i0 * stride, stride, rows, kt + j0, tp, d, s->scale, p);
+        const int64_t nv = (nk + V::W - 1) / V::W;      // vectors of them
+        block_scores<V>(q + base + i0 * stride, stride, rows, kt + j0, tp, d, s->scale, nv, p);
         for (int64_t r = 0; r < rows; ++r) {
           float* pr = p + r * KB;
           // Keys past the end, or after this query under the causal mask, get probability 0.
@@ -219,14 +243,14 @@ CLIPKIT_INLINE void attention_items(const float* q, const float* k, const float*
           const int64_t visible = s->causal ? std::min(nk, i0 + r - j0 + 1) : nk;
           const float neg_inf = -std::numeric_limits<float>::infinity();
           auto vmax = V::set1(neg_inf);
-          for (int64_t j = 0; j < KB; j += V::W) {
+          for (int64_t j = 0; j < nv * V::W; j += V::W) {
             vmax = V::max(vmax, V::keep_first(V::load(pr + j), visible - j, neg_inf));
           }
           const float new_max = simd::max_nan(running_max[r], V::reduce_max(vmax));
           const float correction = std::exp(running_max[r] - new_max);
           const auto vm = V::set1(new_max);
           auto vsum = V::zero();
-          for (int64_t j = 0; j < KB; j += V::W) {
+          for (int64_t j = 0; j < nv * V::W; j += V::W) {
             const auto x = V::keep_first(V::load(pr + j), visible - j, neg_inf);
             const auto e = V::exp(V::sub(x, vm));
             V::store(pr + j, e);

@@ -77,6 +77,8 @@ TEST(attention_small_and_odd_shapes) {
   check(rng, 1, 7, 3, 17, true);
   check(rng, 3, 65, 2, 8, false);  // crosses a key block
   check(rng, 1, 130, 1, 33, true);
+  // Causal query blocks score only the key vectors they can see: 1, 2, 3 or all 4 of a block.
+  for (const int64_t t : {16, 17, 33, 49, 64, 100}) check(rng, 1, t, 2, 16, true);
 }
 
 TEST(attention_clip_shapes) {
