@@ -38,14 +38,17 @@ function cachedModel(tiny: boolean): string {
 }
 
 /**
- * Median seconds per call of each fn, timed in turns (a, b, a, b, …) after one warm-up each, so
- * load from other processes on this shared machine hits every contender alike.
+ * Median seconds per call of each fn in its steady state, timed in turns (a, b, a, b, …) so load
+ * from other processes on this shared machine hits every contender alike. Each turn first makes
+ * one untimed call: the other contender's last call has just pushed this one's weights out of
+ * the caches (the two models are 350 MB each), which made the first call after a switch up to
+ * 1.5× slower at batch 1 — a cost neither backend has when it runs alone, as it does in use.
  */
 async function interleaved(fns: ReadonlyArray<() => Promise<unknown>>, repeats: number): Promise<number[]> {
-  for (const fn of fns) await fn();
   const times = fns.map(() => [] as number[]);
   for (let r = 0; r < repeats; r++) {
     for (const [i, fn] of fns.entries()) {
+      await fn();
       const t = performance.now();
       await fn();
       times[i]!.push((performance.now() - t) / 1e3);
@@ -66,7 +69,8 @@ export async function benchEncoders(opts: BenchOptions): Promise<BenchRow[]> {
       const pixels = { data: randomPixels(batch, imageSize, batch), n: batch, size: imageSize };
       const prompts = randomInputIds(batch, { contextLength: L, vocabSize, seed: batch, lengths: new Array<number>(batch).fill(PROMPT_TOKENS) });
       const full = randomInputIds(batch, { contextLength: L, vocabSize, seed: batch + 1, lengths: new Array<number>(batch).fill(L) });
-      // Large batches take ~1 s each on ViT-B/32: fewer repeats keep the suite near a minute.
+      // Large batches take ~1 s each on ViT-B/32: fewer repeats keep the suite near a minute
+      // and a half.
       const repeats = opts.quick || batch >= 32 ? 3 : 7;
       const cases: Array<[string, (b: Backend) => Promise<unknown>, string]> = [
         ['images', (b) => b.encodeImages(pixels), 'images/s'],
