@@ -112,8 +112,10 @@ export interface NativeKernels {
   /**
    * A zero-filled Float32Array in addon memory, for activation buffers the kernels stream
    * through: 64-byte aligned, and from 2 MiB on backed by transparent huge pages where the OS
-   * allows (on these VMs the GEMM runs about a fifth slower over 4 KiB pages). Freed by the GC
-   * like any array. Falls back to a plain Float32Array where external memory is not allowed.
+   * allows (on these VMs the GEMM runs about a fifth slower over 4 KiB pages). Freed after the
+   * GC collects the array, by a finalizer that runs on the event loop: a synchronous loop that
+   * allocates many holds them all until it yields. Meant for long-lived, reused buffers. Falls
+   * back to a plain Float32Array where external memory is not allowed.
    */
   hostArray(length: number): Float32Array;
 
