@@ -21,7 +21,7 @@ struct TakenArray {
 class CallValues {
  public:
   // Implicit: every binding function passes its CallbackInfo straight to Args.
-  CallValues(const Napi::CallbackInfo& info) : env_(info.Env()) {  // NOLINT(runtime/explicit)
+  CallValues(const Napi::CallbackInfo& info) : env_(info.Env()) {
     values_.reserve(info.Length());
     for (size_t i = 0; i < info.Length(); ++i) values_.push_back(info[i]);
   }

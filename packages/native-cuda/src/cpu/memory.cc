@@ -14,7 +14,6 @@
 namespace clipkit::cpu {
 namespace {
 
-
 // Rounding a larger request up would wrap around; no machine has this much memory anyway.
 constexpr size_t kMaxBytes = std::numeric_limits<size_t>::max() / 4;
 

@@ -32,10 +32,10 @@ class Scratch {
     return static_cast<float*>(data_);
   }
 
+ private:
   static constexpr size_t kHugePage = size_t{2} << 20;
   static constexpr size_t kRoundUpFrom = size_t{256} << 10;
 
- private:
   void* data_ = nullptr;
   size_t capacity_ = 0;
 };
