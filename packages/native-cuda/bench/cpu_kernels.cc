@@ -16,24 +16,26 @@ std::shared_ptr<std::vector<float>> randoms(size_t n, uint64_t seed) {
   return v;
 }
 
-// Encoder operands live where the native backend keeps them: weights in addon tensors and
-// activations in hostArray()s, both alloc_host_memory (huge pages when large).
-class HostFloats {
+// Operands live where clipkit keeps them: weights in addon tensors, activations and the
+// library's search matrix in hostArray()s, all alloc_host_memory (huge pages when large).
+template <typename T>
+class HostArray {
  public:
-  explicit HostFloats(size_t n)
-      : n_(n), data_(static_cast<float*>(cpu::alloc_host_memory(n * sizeof(float)))) {}
-  HostFloats(const HostFloats&) = delete;
-  HostFloats& operator=(const HostFloats&) = delete;
-  ~HostFloats() { cpu::free_host_memory(data_, n_ * sizeof(float)); }
-  float* data() const { return data_; }
+  explicit HostArray(size_t n)
+      : n_(n), data_(static_cast<T*>(cpu::alloc_host_memory(n * sizeof(T)))) {}
+  HostArray(const HostArray&) = delete;
+  HostArray& operator=(const HostArray&) = delete;
+  ~HostArray() { cpu::free_host_memory(data_, n_ * sizeof(T)); }
+  T* data() const { return data_; }
+  size_t size() const { return n_; }
 
  private:
   size_t n_;
-  float* data_;
+  T* data_;
 };
 
-std::shared_ptr<HostFloats> host_randoms(size_t n, uint64_t seed) {
-  auto v = std::make_shared<HostFloats>(n);
+std::shared_ptr<HostArray<float>> host_randoms(size_t n, uint64_t seed) {
+  auto v = std::make_shared<HostArray<float>>(n);
   fill_random(v->data(), n, seed);
   return v;
 }
@@ -157,14 +159,14 @@ void add_topk(std::vector<Case>& cases, int64_t queries, int64_t n, int64_t d, i
     auto idx = std::make_shared<std::vector<int32_t>>(static_cast<size_t>(queries * k));
     auto score = std::make_shared<std::vector<float>>(static_cast<size_t>(queries * k));
     if (half) {
-      auto b = std::make_shared<std::vector<uint16_t>>(static_cast<size_t>(n * d));
+      auto b = std::make_shared<HostArray<uint16_t>>(static_cast<size_t>(n * d));
       fill_random_half(b->data(), b->size(), 13);
       return Runner([=] {
         cpu::similarity_topk_f16(a->data(), b->data(), queries, n, d, 1.0f, k, idx->data(),
                                  score->data());
       });
     }
-    auto b = randoms(static_cast<size_t>(n * d), 13);
+    auto b = host_randoms(static_cast<size_t>(n * d), 13);
     return Runner([=] {
       cpu::similarity_topk_f32(a->data(), b->data(), queries, n, d, 1.0f, k, idx->data(),
                                score->data());

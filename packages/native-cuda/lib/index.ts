@@ -60,7 +60,8 @@ export function nativeAvailable(): boolean {
 export const nativeInfo: NativeKernels['nativeInfo'] = () => loadNative().nativeInfo();
 export const setThreads: NativeKernels['setThreads'] = (...a) => loadNative().setThreads(...a);
 export const tensor: NativeKernels['tensor'] = (...a) => loadNative().tensor(...a);
-export const hostArray: NativeKernels['hostArray'] = (...a) => loadNative().hostArray(...a);
+export const hostArray = ((length: number, dtype?: 'f32' | 'f16') =>
+  loadNative().hostArray(length, dtype as 'f16')) as NativeKernels['hostArray'];
 export const preprocess: NativeKernels['preprocess'] = (...a) => loadNative().preprocess(...a);
 export const preprocessAsync: NativeKernels['preprocessAsync'] = async (...a) =>
   loadNative().preprocessAsync(...a);

@@ -110,14 +110,17 @@ export interface NativeKernels {
 
   tensor(data: Float32Array | Uint16Array, shape: readonly number[], opts?: { dtype?: 'f32' | 'f16'; device?: Device }): Tensor;
   /**
-   * A zero-filled Float32Array in addon memory, for activation buffers the kernels stream
-   * through: 64-byte aligned, and from 2 MiB on backed by transparent huge pages where the OS
-   * allows (on these VMs the GEMM runs about a fifth slower over 4 KiB pages). Freed after the
-   * GC collects the array, by a finalizer that runs on the event loop: a synchronous loop that
-   * allocates many holds them all until it yields. Meant for long-lived, reused buffers. Falls
-   * back to a plain Float32Array where external memory is not allowed.
+   * A zero-filled Float32Array (dtype 'f16': a Uint16Array of half bits) in addon memory, for
+   * buffers the kernels stream through: activations, a search catalogue. 64-byte aligned, and
+   * from 2 MiB on backed by transparent huge pages where the OS allows: on these VMs the GEMM
+   * runs about a fifth slower over 4 KiB pages, and a top-k over an f16 catalogue 1.8× slower.
+   * Freed after the GC collects the array, by a finalizer that runs on the event loop: a
+   * synchronous loop that allocates many holds them all until it yields, so this is meant for
+   * long-lived, reused buffers. Falls back to a plain typed array where external memory is not
+   * allowed.
    */
-  hostArray(length: number): Float32Array;
+  hostArray(length: number, dtype?: 'f32'): Float32Array;
+  hostArray(length: number, dtype: 'f16'): Uint16Array;
 
   /** Batch: image i -> out[i*3*c*c ...]; out is [n,3,c,c] float32 (or larger; `offset` is the first slot). */
   preprocess(images: RawImage[], out: F32, opts?: PreprocessOptions & { offset?: number }): void;

@@ -240,14 +240,20 @@ Napi::Value create_tensor(const Napi::CallbackInfo& info) {
   return Tensor::wrap(env, std::move(storage), dtype, std::move(shape));
 }
 
-// A zero-filled Float32Array over alloc_host_memory: activation buffers the kernels read and
-// write in place, on huge pages when large (see kernels.h). V8 frees it with the array.
+// A zero-filled Float32Array (or Uint16Array of f16 bits) over alloc_host_memory: buffers the
+// kernels stream through, on huge pages when large (see kernels.h). V8 frees it with the array.
 Napi::Value create_host_array(const Napi::CallbackInfo& info) {
   Args args(info, "hostArray");
   Napi::Env env = info.Env();
   const int64_t length = args.integer(info[0], "length", 0, kMaxDim);
-  if (length == 0) return Napi::Float32Array::New(env, 0);
-  const size_t bytes = static_cast<size_t>(length) * sizeof(float);
+  const bool half = !info[1].IsUndefined() && args.choice(info[1], "dtype", {"f32", "f16"}) == 1;
+  const auto count = static_cast<size_t>(length);
+  const auto typed = [&](Napi::ArrayBuffer buffer) -> Napi::Value {
+    if (half) return Napi::Uint16Array::New(env, count, buffer, 0);
+    return Napi::Float32Array::New(env, count, buffer, 0);
+  };
+  const size_t bytes = count * (half ? sizeof(uint16_t) : sizeof(float));
+  if (bytes == 0) return typed(Napi::ArrayBuffer::New(env, 0));
   void* data = nullptr;
   try {
     data = cpu::alloc_host_memory(bytes);
@@ -263,12 +269,12 @@ Napi::Value create_host_array(const Napi::CallbackInfo& info) {
   } catch (const Napi::Error&) {
     // Runtimes that forbid external buffers (a V8 sandbox): V8's own memory, 4 KiB pages.
     cpu::free_host_memory(data, bytes);
-    return Napi::Float32Array::New(env, static_cast<size_t>(length));
+    return typed(Napi::ArrayBuffer::New(env, bytes));
   }
   // V8 does not count external memory on its own: without this, short-lived arrays pile up
   // in native memory long before the JS heap looks full enough to collect them.
   Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
-  return Napi::Float32Array::New(env, static_cast<size_t>(length), buffer, 0);
+  return typed(buffer);
 }
 
 void register_tensor(Napi::Env env, Napi::Object exports) {

@@ -110,6 +110,7 @@ const cases: Array<[string, () => unknown, ErrorClass, RegExp]> = [
   ['hostArray negative length', () => native.hostArray(-1), RangeError, /hostArray: length must be an integer/],
   ['hostArray fractional length', () => native.hostArray(2.5), RangeError, /length must be an integer/],
   ['hostArray huge length', () => native.hostArray(2 ** 40), RangeError, /length must be an integer/],
+  ['hostArray unknown dtype', () => native.hostArray(4, 'f64' as 'f32'), RangeError, /hostArray: dtype must be one of 'f32', 'f16'/],
   ['hostArray string length', () => native.hostArray('8' as never), TypeError, /length must be a number/],
   ['tensor write wrong length', () => native.tensor(f(6), [6]).write(f(5)), RangeError, /data has 5 elements, expected size = 6/],
   ['tensor toArray after dispose', () => disposed().toArray(), Error, /disposed/],

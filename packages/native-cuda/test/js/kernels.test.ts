@@ -27,6 +27,20 @@ describe('hostArray', () => {
     });
   }
 
+  it("dtype 'f16' gives a zero-filled Uint16Array that top-k reads as half storage", () => {
+    for (const length of [0, 6, (4 << 20) / 2 + 6]) {
+      const h = native.hostArray(length, 'f16');
+      expect(h).toBeInstanceOf(Uint16Array);
+      expect(h.length).toBe(length);
+      expect(h.every((v) => v === 0)).toBe(true);
+    }
+    const items = native.hostArray(3 * 2, 'f16');
+    items.set(native.toFloat16(Float32Array.of(1, 0, 0, 1, 0.5, 0.5)));
+    const top = native.similarityTopK(Float32Array.of(0, 1), items, { m: 1, n: 3, d: 2, k: 2 });
+    expect(Array.from(top.indices)).toEqual([1, 2]);
+    expect(native.hostArray(4, 'f32')).toBeInstanceOf(Float32Array);
+  });
+
   it('frees its memory with the array: 1 GiB of short-lived 16 MiB arrays does not pile up', async () => {
     const before = process.memoryUsage().rss;
     let peak = before;
