@@ -91,6 +91,16 @@ describe('Catalog', () => {
       const m = c.embeddings();
       expect(m.rows).toBe(2);
       expect(m.store).toBe(store);
+      // The search cache passes the addon's hostArray; a view that does not start its buffer
+      // must be filled in place too.
+      const asked: Array<[number, string]> = [];
+      const viaAlloc = c.embeddings((length, s) => {
+        asked.push([length, s]);
+        const buffer = new ArrayBuffer(8 + length * (s === 'f16' ? 2 : 4));
+        return s === 'f16' ? new Uint16Array(buffer, 8, length) : new Float32Array(buffer, 8, length);
+      });
+      expect(asked).toEqual([[8, store]]);
+      expect(Array.from(viaAlloc.data)).toEqual(Array.from(m.data));
       expect(m.data).toBeInstanceOf(store === 'f32' ? Float32Array : Uint16Array);
       expect(Array.from(m.contentIds)).toEqual([c.contentId('h1'), c.contentId('h2')]);
       const one = store === 'f32' ? 1 : 0x3c00;

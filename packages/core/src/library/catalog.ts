@@ -73,6 +73,11 @@ export interface EmbeddingMatrix {
 
 const BYTES_PER_VALUE: Record<StoreFormat, number> = { f32: 4, f16: 2 };
 
+/** Storage for an embedding matrix of `length` values. */
+export type MatrixAllocator = (length: number, store: StoreFormat) => Float32Array | Uint16Array;
+
+const plainArrays: MatrixAllocator = (length, store) => (store === 'f16' ? new Uint16Array(length) : new Float32Array(length));
+
 interface ModelRow {
   model_id: string;
   projection_dim: number;
@@ -291,8 +296,8 @@ export class Catalog {
     return out;
   }
 
-  /** Every embedding of a content that still has a file on disk, in one matrix. */
-  embeddings(): EmbeddingMatrix {
+  /** Every embedding of a content that still has a file on disk, in one matrix from `alloc`. */
+  embeddings(alloc: MatrixAllocator = plainArrays): EmbeddingMatrix {
     const model = this.model();
     if (!model) throw new UsageError(`catalog ${this.path} is empty: run \`clipkit import\` first`);
     const where = `c.status = 'ok' AND EXISTS (SELECT 1 FROM files f WHERE f.content_id = c.id AND f.missing = 0)`;
@@ -301,9 +306,9 @@ export class Catalog {
     // One read transaction: count and rows come from the same snapshot while an import commits.
     return this.db.transaction((): EmbeddingMatrix => {
       const rows = this.db.prepare(`SELECT count(*) FROM contents c WHERE ${where}`).pluck().get() as number;
-      const data = model.store === 'f16' ? new Uint16Array(rows * dim) : new Float32Array(rows * dim);
+      const data = alloc(rows * dim, model.store);
       // Blobs are copied bytewise (they need not be aligned); both sides are little-endian.
-      const bytes = new Uint8Array(data.buffer);
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       const contentIds = new Int32Array(rows);
       let i = 0;
       const scan = this.db.prepare(`SELECT c.id, c.embedding FROM contents c WHERE ${where} ORDER BY c.id`).raw();

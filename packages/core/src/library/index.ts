@@ -40,7 +40,7 @@ export class Library {
     private readonly catalog: Catalog,
     private readonly opts: LibraryOptions,
   ) {
-    this.cache = new EmbeddingCache(catalog);
+    this.cache = new EmbeddingCache(catalog, kernels);
   }
 
   /** Opens the catalog at dbPath, creating it when absent. */
