@@ -81,7 +81,7 @@ function note(cpp: CppBench, rate: number, ceiling: { value: number | undefined;
   return parts.length > 0 ? { note: parts.join('; ') } : {};
 }
 
-/** Activations as the native backend holds them (and the C++ program's operands): hostArray()s. */
+/** Buffers as the native backend and the library hold them (and the C++ program's operands): hostArray()s. */
 function hostFloats(n: number, seed?: number): Float32Array {
   const a = native.hostArray(n);
   if (seed !== undefined) a.set(randomFloats(n, seed));
@@ -164,7 +164,8 @@ async function jsApiRows(opts: BenchOptions, cpp: CppBench): Promise<BenchRow[]>
   // Similarity + top-10 against a library of n × 512 embeddings (one query: memory-bound).
   for (const n of s.libraries) {
     const d = 512;
-    const items = randomFloats(n * d, 8);
+    // The library's search matrix is a hostArray too.
+    const items = hostFloats(n * d, 8);
     const q = randomFloats(d, 9);
     const read = { value: cpp.readGBs, what: 'read bandwidth' };
     const t = await measure(() => native.similarityTopKAsync(q, items, { m: 1, n, d, k: 10 }), { repeats });
@@ -183,7 +184,8 @@ async function jsApiRows(opts: BenchOptions, cpp: CppBench): Promise<BenchRow[]>
     const peak = note(cpp, gf, fma, cppCase('f32', m)).note;
     rows.push({ name: `js api top-10 ${m} queries over ${n}x${d} f32`, unit: 'ms', value: tm * 1e3, note: `${gf.toFixed(0)} GFLOP/s${peak ? `; ${peak}` : ''}` });
 
-    const f16 = native.toFloat16(items);
+    const f16 = native.hostArray(n * d, 'f16');
+    f16.set(native.toFloat16(items));
     const th = await measure(() => native.similarityTopKAsync(q, f16, { m: 1, n, d, k: 10 }), { repeats });
     const gbs16 = (n * d * 2) / th / 1e9;
     const bw16 = note(cpp, gbs16, read, cppCase('f16', 1)).note;
