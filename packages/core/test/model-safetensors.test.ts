@@ -1,6 +1,6 @@
-// safetensors: writer/reader round trips, zero-copy F32 views, F16/BF16 widening, and every
+// safetensors: writer/reader round trips, tensors read on demand, F16/BF16 widening, and every
 // malformed-header case rejected with a ModelFormatError naming the problem.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError } from '../src/errors.js';
@@ -41,7 +41,7 @@ function expectFormatError(fn: () => unknown, pattern: RegExp, file: string): vo
 }
 
 describe('safetensors round trip', () => {
-  it('reads back F32 values exactly, as views of one buffer', () => {
+  it('reads back F32 values exactly, each tensor when asked for', () => {
     const file = path.join(tmp(), 'a.safetensors');
     const a = randomValues(6, 1);
     const b = randomValues(20, 2);
@@ -52,8 +52,26 @@ describe('safetensors round trip', () => {
     const rb = st.getTensor('b', [4, 5]);
     expect(ra).toEqual(a);
     expect(rb).toEqual(b);
-    expect(ra.buffer).toBe(rb.buffer);
+    // Each has a buffer of its own: keeping one tensor does not keep the file's bytes alive.
+    expect(ra.buffer.byteLength).toBe(6 * 4);
+    expect(rb.buffer.byteLength).toBe(20 * 4);
     expect(st.info('b')).toMatchObject({ dtype: 'F32', shape: [4, 5] });
+  });
+
+  it('reads nothing but the header until a tensor is asked for, and notices a file changed since', () => {
+    const file = path.join(tmp(), 'changed.safetensors');
+    writeSafetensors(file, { t: { dtype: 'F32', shape: [4], data: randomValues(4, 7) }, u: { dtype: 'F32', shape: [2], data: randomValues(2, 8) } });
+    const st = SafetensorsFile.open(file);
+    const original = readFileSync(file);
+    // Same size, other values: a tensor read later sees the file as it is then.
+    const bytes = Buffer.from(original);
+    bytes.writeFloatLE(42, bytes.length - 4);
+    writeFileSync(file, bytes);
+    expect(st.getTensor('u', [2])[1]).toBe(42);
+    writeFileSync(file, original.subarray(0, original.length - 4));
+    expectFormatError(() => st.getTensor('t', [4]), /file changed since it was opened \(\d+ bytes, was \d+\)/, file);
+    rmSync(file);
+    expectFormatError(() => st.getTensor('t', [4]), /cannot open/, file);
   });
 
   it('widens F16 within half precision and BF16 within bfloat16 precision, once', () => {

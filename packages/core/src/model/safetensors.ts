@@ -1,7 +1,8 @@
 // safetensors: an 8-byte little-endian header length, a JSON header
 // {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?}, then the data region.
-// The reader validates everything before trusting it, reads the file once into one buffer, and
-// hands out F32 tensors as views of that buffer; F16/BF16 are widened to float32 once, on first use.
+// The reader validates the header before trusting it and reads each tensor's bytes only when it
+// is asked for (a text-only search never reads the vision tower); F16/BF16 are widened to
+// float32 once, on first use.
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { ModelFormatError } from '../errors.js';
 
@@ -23,24 +24,41 @@ export interface TensorInfo {
   end: number;
 }
 
+/** Bytes [begin, end) of the data region. */
+type DataReader = (begin: number, end: number) => Uint8Array;
+
 export class SafetensorsFile {
   readonly path: string;
   readonly metadata: Readonly<Record<string, string>>;
   private readonly infos: Map<string, TensorInfo>;
-  private readonly data: Uint8Array;
+  private readonly read: DataReader;
   private readonly widened = new Map<string, Float32Array>();
 
-  private constructor(path: string, infos: Map<string, TensorInfo>, metadata: Record<string, string>, data: Uint8Array) {
+  private constructor(path: string, infos: Map<string, TensorInfo>, metadata: Record<string, string>, read: DataReader) {
     this.path = path;
     this.infos = infos;
     this.metadata = metadata;
-    this.data = data;
+    this.read = read;
   }
 
-  /** Reads and validates the whole file; throws ModelFormatError naming the file and problem. */
+  /**
+   * Reads and validates the header; tensors are read when asked for. Throws ModelFormatError
+   * naming the file and problem, also later if the file changes size in between.
+   */
   static open(path: string): SafetensorsFile {
-    const bytes = readWholeFile(path);
-    return SafetensorsFile.fromBytes(bytes, path);
+    const { size, hlen, header } = withFile(path, (fd, size) => {
+      const prefix = readExactly(fd, 0, Math.min(8, size), path);
+      const hlen = checkHeaderLength(prefix, size, path);
+      return { size, hlen, header: decodeHeader(readExactly(fd, 8, hlen, path), path) };
+    });
+    const dataStart = 8 + hlen;
+    const { infos, metadata } = parseHeader(header, size - dataStart, path);
+    const read: DataReader = (begin, end) =>
+      withFile(path, (fd, now) => {
+        if (now !== size) throw new ModelFormatError(`file changed since it was opened (${now} bytes, was ${size})`, path);
+        return readExactly(fd, dataStart + begin, end - begin, path);
+      });
+    return new SafetensorsFile(path, infos, metadata, read);
   }
 
   static fromBytes(bytes: Uint8Array, path: string): SafetensorsFile {
@@ -48,7 +66,7 @@ export class SafetensorsFile {
     const dataStart = 8 + hlen;
     const data = bytes.subarray(dataStart);
     const { infos, metadata } = parseHeader(decodeHeader(bytes.subarray(8, dataStart), path), data.byteLength, path);
-    return new SafetensorsFile(path, infos, metadata, data);
+    return new SafetensorsFile(path, infos, metadata, (begin, end) => data.subarray(begin, end));
   }
 
   names(): string[] {
@@ -64,8 +82,9 @@ export class SafetensorsFile {
   }
 
   /**
-   * The tensor as float32, checked against the expected shape. F32 tensors are views of the file
-   * buffer (copied only if misaligned); F16/BF16 are widened once and cached.
+   * The tensor as float32, checked against the expected shape. F32 tensors are read on every
+   * call (from fromBytes: views of its bytes, copied only if misaligned); F16/BF16 are widened
+   * once and cached.
    */
   getTensor(name: string, expectedShape?: readonly number[]): Float32Array {
     const info = this.infos.get(name);
@@ -78,7 +97,7 @@ export class SafetensorsFile {
     }
     const cached = this.widened.get(name);
     if (cached !== undefined) return cached;
-    const bytes = this.data.subarray(info.begin, info.end);
+    const bytes = this.read(info.begin, info.end);
     switch (info.dtype) {
       case 'F32': {
         const absolute = bytes.byteOffset;
@@ -108,23 +127,27 @@ function openForReading(path: string): number {
   }
 }
 
-function readWholeFile(path: string): Uint8Array {
+/** fn(fd, size) with the file open for reading; closed afterwards whatever happens. */
+function withFile<T>(path: string, fn: (fd: number, size: number) => T): T {
   const fd = openForReading(path);
   try {
-    const size = fstatSync(fd).size;
-    // allocUnsafeSlow: not from the shared pool (byteOffset 0, so 4-aligned views) and not zero-filled.
-    const buf = Buffer.allocUnsafeSlow(size);
-    let done = 0;
-    while (done < size) {
-      const n = readSync(fd, buf, done, Math.min(READ_CHUNK, size - done), done);
-      if (n === 0) break;
-      done += n;
-    }
-    if (done !== size) throw new ModelFormatError(`file shrank while reading (${done} of ${size} bytes)`, path);
-    return buf;
+    return fn(fd, fstatSync(fd).size);
   } finally {
     closeSync(fd);
   }
+}
+
+/** `length` bytes at `position`, in a buffer of their own (byteOffset 0, so 4-aligned views). */
+function readExactly(fd: number, position: number, length: number, path: string): Buffer {
+  // allocUnsafeSlow: not from the shared pool and not zero-filled (every byte is read over).
+  const buf = Buffer.allocUnsafeSlow(length);
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buf, done, Math.min(READ_CHUNK, length - done), position + done);
+    if (n === 0) throw new ModelFormatError(`file shrank while reading (${done} of ${length} bytes at offset ${position})`, path);
+    done += n;
+  }
+  return buf;
 }
 
 /** Validates the 8-byte length prefix against the file size before anything is allocated for it. */
@@ -154,33 +177,17 @@ function decodeHeader(bytes: Uint8Array, path: string): unknown {
   }
 }
 
-/**
- * One scalar tensor (e.g. `logit_scale`) without reading the weights: the header is read and
- * validated exactly as open() does, then only that tensor's bytes. undefined when absent.
- */
+/** One scalar tensor (e.g. `logit_scale`): the header and that tensor's bytes only. undefined when absent. */
 export function readSafetensorsScalar(path: string, name: string): number | undefined {
-  const fd = openForReading(path);
-  try {
-    const size = fstatSync(fd).size;
-    const prefix = Buffer.alloc(8);
-    readSync(fd, prefix, 0, 8, 0);
-    const hlen = checkHeaderLength(prefix, size, path);
-    const headerBytes = Buffer.alloc(hlen);
-    readSync(fd, headerBytes, 0, hlen, 8);
-    const { infos } = parseHeader(decodeHeader(headerBytes, path), size - 8 - hlen, path);
-    const info = infos.get(name);
-    if (info === undefined) return undefined;
-    if (info.shape.reduce((a, b) => a * b, 1) !== 1 || info.dtype === 'I64' || info.dtype === 'I32') {
-      throw new ModelFormatError(`tensor "${name}" is not a float scalar (${info.dtype} [${info.shape.join(', ')}])`, path);
-    }
-    const bytes = Buffer.alloc(info.end - info.begin);
-    readSync(fd, bytes, 0, bytes.byteLength, 8 + hlen + info.begin);
-    const value = info.dtype === 'F32' ? bytes.readFloatLE(0) : (info.dtype === 'F16' ? f16BytesToF32 : bf16BytesToF32)(bytes)[0];
-    if (value === undefined) throw new ModelFormatError(`tensor "${name}" is empty`, path);
-    return value;
-  } finally {
-    closeSync(fd);
+  const file = SafetensorsFile.open(path);
+  const info = file.info(name);
+  if (info === undefined) return undefined;
+  if (info.shape.reduce((a, b) => a * b, 1) !== 1 || info.dtype === 'I64' || info.dtype === 'I32') {
+    throw new ModelFormatError(`tensor "${name}" is not a float scalar (${info.dtype} [${info.shape.join(', ')}])`, path);
   }
+  const value = file.getTensor(name)[0];
+  if (value === undefined) throw new ModelFormatError(`tensor "${name}" is empty`, path);
+  return value;
 }
 
 function parseHeader(
