@@ -4,12 +4,13 @@
 import { loadNative, type NativeKernels } from '@clipkit/native-cuda';
 import { UsageError } from '../../errors.js';
 import { openWeights, type ModelDir } from '../../model/model-dir.js';
+import type { SafetensorsFile } from '../../model/safetensors.js';
 import type { Backend, DeviceName, PixelBatch } from '../../types.js';
 import { checkBatchOptions, checkInputIds, checkPixelBatch } from '../inputs.js';
 import { createDeviceMemory, type DeviceMemory } from './memory.js';
 import { rowsByLength, TextTower } from './text.js';
 import { VisionTower } from './vit.js';
-import { loadClipWeights, type ClipWeights } from './weights.js';
+import { loadTextWeights, loadVisionWeights } from './weights.js';
 
 export interface NativeBackendOptions {
   device?: DeviceName;
@@ -35,36 +36,40 @@ export async function createNativeBackend(model: ModelDir, opts: NativeBackendOp
     }
   }
   if (opts.threads !== undefined) kernels.setThreads(opts.threads);
+  // The header is checked against config.json now; each tower's weights are read on its first
+  // use, so a text-only search never reads the vision tower (about 60% of the file).
   const file = openWeights(model);
-  const memory = createDeviceMemory(kernels, device);
-  try {
-    const weights = loadClipWeights(file, model.config, memory);
-    return new NativeBackend(kernels, model, memory, weights, opts.batchSize ?? DEFAULT_BATCH);
-  } catch (err) {
-    memory.dispose();
-    throw err;
-  }
+  return new NativeBackend(kernels, model, createDeviceMemory(kernels, device), file, opts.batchSize ?? DEFAULT_BATCH);
 }
 
 class NativeBackend implements Backend {
   readonly name = 'native' as const;
   readonly device: DeviceName;
-  private readonly vision: VisionTower;
-  private readonly text: TextTower;
+  private visionTower: VisionTower | null = null;
+  private textTower: TextTower | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
 
   constructor(
-    kernels: NativeKernels,
+    private readonly kernels: NativeKernels,
     private readonly model: ModelDir,
     private readonly memory: DeviceMemory,
-    weights: ClipWeights,
+    private readonly file: SafetensorsFile,
     private readonly batchSize: number,
   ) {
     this.device = memory.device;
-    const { config } = model;
-    this.vision = new VisionTower(kernels, memory, weights.vision, config.vision, config.projectionDim);
-    this.text = new TextTower(kernels, memory, weights.text, config.text, config.projectionDim);
+  }
+
+  private get vision(): VisionTower {
+    const { config } = this.model;
+    this.visionTower ??= new VisionTower(this.kernels, this.memory, loadVisionWeights(this.file, config, this.memory), config.vision, config.projectionDim);
+    return this.visionTower;
+  }
+
+  private get text(): TextTower {
+    const { config } = this.model;
+    this.textTower ??= new TextTower(this.kernels, this.memory, loadTextWeights(this.file, config, this.memory), config.text, config.projectionDim);
+    return this.textTower;
   }
 
   async encodeImages(pixels: PixelBatch): Promise<Float32Array> {
@@ -72,7 +77,8 @@ class NativeBackend implements Backend {
     checkPixelBatch(pixels, this.model.config);
     const { numChannels: c, imageSize: s } = this.model.config.vision;
     const per = c * s * s;
-    return this.chunked(pixels.n, (start, m, out, offset) => this.vision.encode(pixels.data.subarray(start * per, (start + m) * per), m, out, offset));
+    const vision = this.vision;
+    return this.chunked(pixels.n, (start, m, out, offset) => vision.encode(pixels.data.subarray(start * per, (start + m) * per), m, out, offset));
   }
 
   async encodeTexts(ids: Int32Array, n: number): Promise<Float32Array> {
@@ -80,7 +86,8 @@ class NativeBackend implements Backend {
     checkInputIds(ids, n, this.model.config);
     const { text, projectionDim: dim } = this.model.config;
     const L = text.contextLength;
-    const run = (rows: Int32Array) => this.chunked(n, (start, m, out, offset) => this.text.encode(rows.subarray(start * L, (start + m) * L), m, out, offset));
+    const tower = this.text;
+    const run = (rows: Int32Array) => this.chunked(n, (start, m, out, offset) => tower.encode(rows.subarray(start * L, (start + m) * L), m, out, offset));
     if (n <= this.batchSize || !this.memory.prefixViews) return run(ids);
     // Batches of rows of similar length: each batch only runs up to its own longest row.
     const order = rowsByLength(ids, n, text);
@@ -97,8 +104,8 @@ class NativeBackend implements Backend {
     this.disposed = true;
     // Wait for a running batch: its kernels still read these buffers.
     void this.queue.finally(() => {
-      this.vision.dispose();
-      this.text.dispose();
+      this.visionTower?.dispose();
+      this.textTower?.dispose();
       this.memory.dispose();
     });
   }

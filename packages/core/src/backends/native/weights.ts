@@ -49,12 +49,22 @@ export interface ClipWeights {
 }
 
 export function loadClipWeights(file: SafetensorsFile, config: ClipConfig, memory: DeviceMemory): ClipWeights {
-  const get = (name: string, shape: readonly number[]) => file.getTensor(name, shape);
-  const up = (name: string, shape: readonly number[]) => memory.upload(get(name, shape), shape);
-  return {
-    vision: loadVision(get, up, config.vision, config.projectionDim, memory),
-    text: loadText(get, up, config.text, config.projectionDim, memory),
-  };
+  return { vision: loadVisionWeights(file, config, memory), text: loadTextWeights(file, config, memory) };
+}
+
+export function loadVisionWeights(file: SafetensorsFile, config: ClipConfig, memory: DeviceMemory): VisionWeights {
+  const { get, up } = readers(file, memory);
+  return loadVision(get, up, config.vision, config.projectionDim, memory);
+}
+
+export function loadTextWeights(file: SafetensorsFile, config: ClipConfig, memory: DeviceMemory): TextWeights {
+  const { get, up } = readers(file, memory);
+  return loadText(get, up, config.text, config.projectionDim, memory);
+}
+
+function readers(file: SafetensorsFile, memory: DeviceMemory): { get: Get; up: Upload } {
+  const get: Get = (name, shape) => file.getTensor(name, shape);
+  return { get, up: (name, shape) => memory.upload(get(name, shape), shape) };
 }
 
 type Get = (name: string, shape: readonly number[]) => Float32Array;
