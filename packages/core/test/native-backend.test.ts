@@ -1,7 +1,7 @@
 // The native backend (addon kernels composed in TypeScript) against the PyTorch reference of the
 // shared tiny model, and — self-contained — against the float64 reference forward on generated
 // models (F32, F16, BF16 weights; quick_gelu and gelu).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { nativeInfo } from '@clipkit/native-cuda';
@@ -167,6 +167,29 @@ describe('native backend input and device errors', () => {
 
   it.skipIf(cudaAvailable)("device 'cuda' without a usable GPU is a clear UsageError", async () => {
     await expect(createNativeBackend(openModelDir(dir), { device: 'cuda' })).rejects.toThrow(/device 'cuda' is not available to the native backend/);
+  });
+
+  it("reads a tower's weights on its first use only", async () => {
+    const copy = path.join(root, 'lazy');
+    cpSync(dir, copy, { recursive: true });
+    const file = path.join(copy, 'model.safetensors');
+    const b = await createNativeBackend(openModelDir(copy));
+    try {
+      const ids = randomInputIds(1, { contextLength: 77, vocabSize: 1000, seed: 2 });
+      const before = await b.encodeTexts(ids, 1);
+      // The vision weights, overwritten after the backend was created (same file size): only a
+      // backend that reads them now sees NaN; the text tower, already loaded, is unaffected.
+      const bytes = readFileSync(file);
+      const info = SafetensorsFile.open(file).info('vision_model.encoder.layers.0.mlp.fc1.weight')!;
+      const dataStart = 8 + Number(bytes.readBigUInt64LE(0));
+      new Float32Array(bytes.buffer, bytes.byteOffset + dataStart + info.begin, (info.end - info.begin) / 4).fill(NaN);
+      writeFileSync(file, bytes);
+      const images = await b.encodeImages({ data: randomPixels(1, 32, 2), n: 1, size: 32 });
+      expect(images.every(Number.isNaN)).toBe(true);
+      expect(Array.from(await b.encodeTexts(ids, 1))).toEqual(Array.from(before));
+    } finally {
+      b.dispose();
+    }
   });
 
   it('refuses use after dispose', async () => {
