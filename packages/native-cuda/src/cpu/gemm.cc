@@ -604,8 +604,8 @@ void linear_packed(const float* x, const PackedLinearWeight& w, const float* bia
   epi.act = act;
   const ResidualPlan plan = plan_residual(epi, out, n, m, n, true);
   if (k <= 0 && !plan.accumulate_first) zero_rows(out, n, m, n);
-  const TileJob job{x,    k,   w.panels, n,        k,   out, n, plan.residual,
-                    bias, act, 1.0f,           plan.accumulate_first};
+  const TileJob job{x,    k,   w.panels, n,   k, out, n, plan.residual,
+                    bias, act, 1.0f,     plan.accumulate_first};
   run_tiles(w.isa, blocking(w.isa), job, m, is_serial(m, n, k));
 }
 
