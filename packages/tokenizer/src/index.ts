@@ -73,14 +73,14 @@ export class ClipTokenizer {
   private encodeWord(word: string): readonly number[] {
     if (word === START_OF_TEXT) return [this.startOfText];
     if (word === END_OF_TEXT) return [this.endOfText];
-    const encoded = byteEncode(word);
-    const cached = this.wordCache.get(encoded);
+    // Keyed by the word itself: a hit skips the UTF-8 byte encoding too.
+    const cached = this.wordCache.get(word);
     if (cached !== undefined) return cached;
     // The loader guarantees every BPE symbol is in the vocabulary.
-    const ids = this.bpe.encodeWord(encoded).map((symbol) => this.encoder.get(symbol)!);
-    if (encoded.length <= WORD_CACHE_MAX_LENGTH) {
+    const ids = this.bpe.encodeWord(byteEncode(word)).map((symbol) => this.encoder.get(symbol)!);
+    if (word.length <= WORD_CACHE_MAX_LENGTH) {
       if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
-      this.wordCache.set(encoded, ids);
+      this.wordCache.set(word, ids);
     }
     return ids;
   }
