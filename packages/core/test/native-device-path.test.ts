@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createDeviceMemory } from '../src/backends/native/memory.js';
 import { TextTower } from '../src/backends/native/text.js';
 import { VisionTower } from '../src/backends/native/vit.js';
-import { loadClipWeights } from '../src/backends/native/weights.js';
+import { loadTextWeights, loadVisionWeights } from '../src/backends/native/weights.js';
 import { SafetensorsFile } from '../src/model/safetensors.js';
 import { randomInputIds, randomPixels, writeRandomClipModel } from '../src/testing/index.js';
 import { referenceEncodeImages, referenceEncodeTexts } from '../src/testing/reference-forward.js';
@@ -32,10 +32,9 @@ describe('native backend on device memory (JS stand-in kernels)', () => {
   it('matches the reference for batches of several sizes, and frees evicted buffer sets', async () => {
     const js = jsDeviceKernels();
     const memory = createDeviceMemory(js.kernels, 'cuda');
-    const w = loadClipWeights(file, config, memory);
+    const vision = new VisionTower(js.kernels, memory, loadVisionWeights(file, config, memory), config.vision, P);
+    const text = new TextTower(js.kernels, memory, loadTextWeights(file, config, memory), config.text, P);
     const afterWeights = js.live();
-    const vision = new VisionTower(js.kernels, memory, w.vision, config.vision, P);
-    const text = new TextTower(js.kernels, memory, w.text, config.text, P);
 
     const pixels = randomPixels(5, 16, 1);
     const ids = randomInputIds(5, { contextLength: 12, vocabSize: 600, seed: 2, lengths: [2, 12, 5, 7, 3] });

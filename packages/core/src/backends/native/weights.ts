@@ -43,15 +43,6 @@ export interface TextWeights {
   projection: F32; // [projectionDim, h]
 }
 
-export interface ClipWeights {
-  vision: VisionWeights;
-  text: TextWeights;
-}
-
-export function loadClipWeights(file: SafetensorsFile, config: ClipConfig, memory: DeviceMemory): ClipWeights {
-  return { vision: loadVisionWeights(file, config, memory), text: loadTextWeights(file, config, memory) };
-}
-
 export function loadVisionWeights(file: SafetensorsFile, config: ClipConfig, memory: DeviceMemory): VisionWeights {
   const { get, up } = readers(file, memory);
   return loadVision(get, up, config.vision, config.projectionDim, memory);
