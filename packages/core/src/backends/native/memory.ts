@@ -34,9 +34,14 @@ export function createDeviceMemory(kernels: NativeKernels, device: Device): Devi
 
 const elements = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
-class OwnedTensors {
+/** Tensors this memory created on `device`, freed by dispose() unless released earlier. */
+abstract class OwnedTensors {
+  abstract readonly device: Device;
   private readonly owned = new Set<Tensor>();
   constructor(protected readonly kernels: NativeKernels) {}
+  upload(data: Float32Array, shape: readonly number[]): F32 {
+    return this.own(this.kernels.tensor(data, shape, { device: this.device }));
+  }
   protected own(t: Tensor): Tensor {
     this.owned.add(t);
     return t;
@@ -54,9 +59,6 @@ class CpuMemory extends OwnedTensors implements DeviceMemory {
   readonly device = 'cpu' as const;
   readonly prefixViews = true;
 
-  upload(data: Float32Array, shape: readonly number[]): F32 {
-    return this.own(this.kernels.tensor(data, shape, { device: 'cpu' }));
-  }
   alloc(shape: readonly number[]): F32 {
     return this.kernels.hostArray(elements(shape));
   }
@@ -82,11 +84,8 @@ class CudaMemory extends OwnedTensors implements DeviceMemory {
   readonly device = 'cuda' as const;
   readonly prefixViews = false;
 
-  upload(data: Float32Array, shape: readonly number[]): F32 {
-    return this.own(this.kernels.tensor(data, shape, { device: 'cuda' }));
-  }
   alloc(shape: readonly number[]): F32 {
-    return this.own(this.kernels.tensor(new Float32Array(elements(shape)), shape, { device: 'cuda' }));
+    return this.upload(new Float32Array(elements(shape)), shape);
   }
   prefix(buf: F32, size: number): F32 {
     if (sizeOf(buf) !== size) throw new RangeError(`device buffers have no views (wanted ${size} of ${sizeOf(buf)} elements)`);
