@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <memory>
 #include <thread>
 #include <vector>
 
 #include "bench.h"
+#include "cpu/reduce.h"
 #include "cpu/scratch.h"
 #include "cpu/vec.h"
 
@@ -144,16 +144,10 @@ double fma_peak(Isa isa, int threads, int64_t iters) {
   return best;
 }
 
+// The streaming read the row-wise kernels do: their own row_sum over one thread's share.
 template <typename V>
 CLIPKIT_INLINE void sum_job(const float* x, int64_t n, float* sink) {
-  auto a0 = V::zero();
-  auto a1 = V::zero();
-  int64_t i = 0;
-  for (; i + 2 * V::W <= n; i += 2 * V::W) {
-    a0 = V::add(a0, V::load(x + i));
-    a1 = V::add(a1, V::load(x + i + V::W));
-  }
-  *sink = V::reduce_add(V::add(a0, a1));
+  *sink = cpu::row_sum<V>(x, n);
 }
 CLIPKIT_DISPATCH(sum_dispatch, sum_job)
 
