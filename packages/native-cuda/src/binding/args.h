@@ -33,11 +33,8 @@ struct Buffer {
 
   size_t bytes() const { return size * dtype_bytes(dtype); }
   const float* f32() const { return static_cast<const float*>(data); }
-  // For a kernel about to write here: a Tensor's cached linear-weight pack goes stale.
-  float* f32_mut() const {
-    if (storage != nullptr) storage->packed_linear().invalidate();
-    return static_cast<float*>(data);
-  }
+  // For a kernel that writes here; its job must also call drop_pack_after().
+  float* f32_mut() const { return static_cast<float*>(data); }
   const uint16_t* f16() const { return static_cast<const uint16_t*>(data); }
 };
 
@@ -55,6 +52,21 @@ inline void keep_alive(Job& job, const Buffer& b) {
   } else if (b.js.IsObject()) {
     job.keep.push_back(b.js);
   }
+}
+
+// `job` writes `out`: a Tensor's cached linear-weight pack goes stale. Dropped once the kernel
+// has run, not when the call is validated, so a later linear in the same chain packs anew.
+inline void drop_pack_after(Job& job, const Buffer& out) {
+  if (out.storage == nullptr) return;
+  job.run = [run = std::move(job.run), storage = out.storage] {
+    try {
+      run();
+    } catch (...) {
+      storage->packed_linear().invalidate();  // a failed kernel may have written part of it
+      throw;
+    }
+    storage->packed_linear().invalidate();
+  };
 }
 
 class Args {

@@ -49,6 +49,7 @@ Job prepare_attention(const CallValues& info, const char* fn) {
       cpu::attention(q, q + step, q + 2 * step, stride, o, step, s);
     }
   };
+  drop_pack_after(job, out);
   return job;
 }
 

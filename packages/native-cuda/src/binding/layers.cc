@@ -11,12 +11,14 @@
 namespace clipkit::binding {
 namespace {
 
-// A job that keeps `buffers` alive and runs one kernel where they live (waiting for the device).
+// A job that keeps `inputs` and `out` alive and runs one kernel where they live (waiting for
+// the device).
 template <typename OnCuda, typename OnCpu>
-Job kernel_job(std::initializer_list<const Buffer*> buffers, Device device, OnCuda on_cuda,
-               OnCpu on_cpu) {
+Job kernel_job(std::initializer_list<const Buffer*> inputs, const Buffer& out, Device device,
+               OnCuda on_cuda, OnCpu on_cpu) {
   Job job;
-  for (const Buffer* b : buffers) keep_alive(job, *b);
+  for (const Buffer* b : inputs) keep_alive(job, *b);
+  keep_alive(job, out);
   job.run = [=] {
     if (device == Device::Cuda) {
       on_cuda();
@@ -25,6 +27,7 @@ Job kernel_job(std::initializer_list<const Buffer*> buffers, Device device, OnCu
       on_cpu();
     }
   };
+  drop_pack_after(job, out);
   return job;
 }
 
@@ -60,7 +63,7 @@ Job prepare_layer_norm(const CallValues& info, const char* fn) {
   float* po = out.f32_mut();
   const auto e = static_cast<float>(eps);
   return kernel_job(
-      {&x, &gamma, &beta, &out}, device, [=] { cuda::layer_norm(px, pg, pb, po, rows, dim, e); },
+      {&x, &gamma, &beta}, out, device, [=] { cuda::layer_norm(px, pg, pb, po, rows, dim, e); },
       [=] { cpu::layer_norm(px, pg, pb, po, rows, dim, e); });
 }
 
@@ -81,7 +84,7 @@ Job prepare_add(const CallValues& info, const char* fn) {
   const float* pa = a.f32();
   const float* pb = b.f32();
   float* po = out.f32_mut();
-  return kernel_job({&a, &b, &out}, device, [=] { cuda::add(pa, pb, po, n); },
+  return kernel_job({&a, &b}, out, device, [=] { cuda::add(pa, pb, po, n); },
                     [=] { cpu::add(pa, pb, po, n); });
 }
 
@@ -100,7 +103,7 @@ Job prepare_activation(const CallValues& info, const char* fn) {
 
   const float* px = x.f32();
   float* po = out.f32_mut();
-  return kernel_job({&x, &out}, device, [=] { cuda::activation(px, po, n, act); },
+  return kernel_job({&x}, out, device, [=] { cuda::activation(px, po, n, act); },
                     [=] { cpu::activation(px, po, n, act); });
 }
 
@@ -120,7 +123,7 @@ Job prepare_softmax(const CallValues& info, const char* fn) {
 
   const float* px = x.f32();
   float* po = out.f32_mut();
-  return kernel_job({&x, &out}, device, [=] { cuda::softmax(px, po, rows, cols); },
+  return kernel_job({&x}, out, device, [=] { cuda::softmax(px, po, rows, cols); },
                     [=] { cpu::softmax(px, po, rows, cols); });
 }
 

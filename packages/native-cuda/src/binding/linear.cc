@@ -61,6 +61,7 @@ Job prepare_linear(const CallValues& info, const char* fn) {
       cpu::linear(px, pw, pb, pr, po, m, n, k, act);
     }
   };
+  drop_pack_after(job, out);
   return job;
 }
 

@@ -143,6 +143,7 @@ Job prepare_batch(const Napi::CallbackInfo& info, const char* fn) {
     }
     if (device == Device::Cuda) cuda::synchronize();
   };
+  drop_pack_after(job, out);
   return job;
 }
 

@@ -28,7 +28,7 @@ Shape read_shape(const Args& args, const Napi::Object& opts, const Buffer& a, co
   return s;
 }
 
-void similarity(const Napi::CallbackInfo& info) {
+Job prepare_similarity(const Napi::CallbackInfo& info) {
   Args args(info, "similarity");
   const Buffer a = args.f32(info[0], "a");
   const Buffer b = args.f32_or_f16(info[1], "b");
@@ -39,20 +39,36 @@ void similarity(const Napi::CallbackInfo& info) {
   args.no_overlap(out, "out", a, "a", false);
   args.no_overlap(out, "out", b, "b", false);
   args.verify_unchanged();
+
+  Job job;
+  keep_alive(job, a);
+  keep_alive(job, b);
+  keep_alive(job, out);
+  const float* pa = a.f32();
+  const void* pb = b.data;
+  float* po = out.f32_mut();
   const bool half = b.dtype == DType::F16;
-  if (device == Device::Cuda) {
-    if (half) {
-      cuda::similarity_f16(a.f32(), b.f16(), out.f32_mut(), s.m, s.n, s.d, s.scale);
+  job.run = [=] {
+    const auto* b16 = static_cast<const uint16_t*>(pb);
+    const auto* b32 = static_cast<const float*>(pb);
+    if (device == Device::Cuda) {
+      if (half) {
+        cuda::similarity_f16(pa, b16, po, s.m, s.n, s.d, s.scale);
+      } else {
+        cuda::similarity_f32(pa, b32, po, s.m, s.n, s.d, s.scale);
+      }
+      cuda::synchronize();
+    } else if (half) {
+      cpu::similarity_f16(pa, b16, po, s.m, s.n, s.d, s.scale);
     } else {
-      cuda::similarity_f32(a.f32(), b.f32(), out.f32_mut(), s.m, s.n, s.d, s.scale);
+      cpu::similarity_f32(pa, b32, po, s.m, s.n, s.d, s.scale);
     }
-    cuda::synchronize();
-  } else if (half) {
-    cpu::similarity_f16(a.f32(), b.f16(), out.f32_mut(), s.m, s.n, s.d, s.scale);
-  } else {
-    cpu::similarity_f32(a.f32(), b.f32(), out.f32_mut(), s.m, s.n, s.d, s.scale);
-  }
+  };
+  drop_pack_after(job, out);
+  return job;
 }
+
+void similarity(const Napi::CallbackInfo& info) { run_now(info.Env(), prepare_similarity(info)); }
 
 Job prepare_topk(const Napi::CallbackInfo& info, const char* fn) {
   Args args(info, fn);

@@ -66,6 +66,26 @@ describe('linear with a Tensor weight', () => {
     expect(relError(out, linearRef(x, sum, null, null, m, n, k, 'none'))).toBeLessThan(TOL);
   });
 
+  it('a chain that rewrites its weight between two linear calls packs it anew', async () => {
+    const next = rng(604);
+    const m = 2;
+    const x = randomF32(next, m * k);
+    const a = randomF32(next, n * k);
+    const b = randomF32(next, n * k);
+    const w = native.tensor(a, [n, k]);
+    const before = new Float32Array(m * n);
+    const after = new Float32Array(m * n);
+    await native.chainAsync([
+      ['linear', x, w, null, before, { m, n, k }],
+      ['add', a, b, w],
+      ['linear', x, w, null, after, { m, n, k }],
+    ]);
+    const sum = a.map((v, i) => v + (b[i] ?? 0));
+    expect(relError(before, linearRef(x, a, null, null, m, n, k, 'none'))).toBeLessThan(TOL);
+    expect(relError(after, linearRef(x, sum, null, null, m, n, k, 'none'))).toBeLessThan(TOL);
+    w.dispose();
+  });
+
   it('the same tensor seen as n×k and as k×n is packed for each shape', () => {
     const next = rng(603);
     const [m, p, q] = [4, 6, 10];
