@@ -3,7 +3,8 @@
 // added in its epilogue → LN2 → fc1 GEMM with the activation fused → fc2 GEMM + residual.
 // Only one token per sequence is pooled afterwards, so the last layer's out-projection and MLP
 // (three quarters of its arithmetic) run on those rows alone; attention still sees every token.
-// Each layer's kernels go to the addon as one chainAsync job. Nothing is allocated here.
+// Each layer's kernels go to the addon as one chainAsync job. A pass allocates nothing: the
+// buffers below are allocated once per batch size and reused (buffer-pool.ts).
 import type { Activation, F32, KernelCall, NativeKernels } from '@clipkit/native-cuda';
 import type { DeviceMemory } from './memory.js';
 import type { EncoderLayerWeights, LayerNormWeights } from './weights.js';
@@ -35,9 +36,25 @@ export interface PooledBuffers {
   attnHost: Float32Array;
   normed: F32; // [capacity, hidden]
   mlp: F32; // [capacity, mlp]
+  embeds: F32; // [capacity, projectionDim]
 }
 
-export function allocatePooled(memory: DeviceMemory, capacity: number, hidden: number, mlp: number): PooledBuffers {
+export function allocateEncoder(memory: DeviceMemory, rows: number, hidden: number, mlp: number): EncoderBuffers {
+  return {
+    x: memory.alloc([rows, hidden]),
+    normed: memory.alloc([rows, hidden]),
+    qkv: memory.alloc([rows, 3 * hidden]),
+    mlp: memory.alloc([rows, mlp]),
+  };
+}
+
+/** The first `rows` rows of each buffer (DeviceMemory.prefix). */
+export function encoderRows(memory: DeviceMemory, buf: EncoderBuffers, rows: number, hidden: number, mlp: number): EncoderBuffers {
+  const view = (b: F32, width: number) => memory.prefix(b, rows * width);
+  return { x: view(buf.x, hidden), normed: view(buf.normed, hidden), qkv: view(buf.qkv, 3 * hidden), mlp: view(buf.mlp, mlp) };
+}
+
+export function allocatePooled(memory: DeviceMemory, capacity: number, hidden: number, mlp: number, projectionDim: number): PooledBuffers {
   const x = memory.alloc([capacity, hidden]);
   const attn = memory.alloc([capacity, hidden]);
   return {
@@ -47,7 +64,13 @@ export function allocatePooled(memory: DeviceMemory, capacity: number, hidden: n
     attnHost: memory.hostMirror(attn),
     normed: memory.alloc([capacity, hidden]),
     mlp: memory.alloc([capacity, mlp]),
+    embeds: memory.alloc([capacity, projectionDim]),
   };
+}
+
+/** Frees what allocateEncoder and allocatePooled returned. */
+export function freeLayerBuffers(memory: DeviceMemory, encoder: EncoderBuffers, pooled: PooledBuffers): void {
+  for (const buf of [encoder.x, encoder.normed, encoder.qkv, encoder.mlp, pooled.x, pooled.attn, pooled.normed, pooled.mlp, pooled.embeds]) memory.free(buf);
 }
 
 /**
@@ -120,7 +143,7 @@ function mlpCalls(layer: EncoderLayerWeights, x: F32, normed: F32, mlp: F32, row
 
 /**
  * The head both towers share: the final layer norm on the n pooled rows (pooled.x), the
- * projection without bias into embeds, then the n embeddings copied to out at offset.
+ * projection without bias into pooled.embeds, then the n embeddings copied to out at offset.
  */
 export async function projectPooled(
   kernels: NativeKernels,
@@ -128,14 +151,13 @@ export async function projectPooled(
   pooled: PooledBuffers,
   ln: LayerNormWeights,
   projection: F32,
-  embeds: F32,
   out: Float32Array,
   offset: number,
   s: { n: number; hidden: number; projectionDim: number; eps: number },
 ): Promise<void> {
   const normed = memory.prefix(pooled.normed, s.n * s.hidden);
   layerNorm(kernels, memory.prefix(pooled.x, s.n * s.hidden), ln, normed, s.n, s.hidden, s.eps);
-  const projected = memory.prefix(embeds, s.n * s.projectionDim);
+  const projected = memory.prefix(pooled.embeds, s.n * s.projectionDim);
   await kernels.linearAsync(normed, projection, null, projected, { m: s.n, n: s.projectionDim, k: s.hidden });
   out.set(memory.read(projected).subarray(0, s.n * s.projectionDim), offset);
 }

@@ -5,7 +5,7 @@
 import type { F32, NativeKernels } from '@clipkit/native-cuda';
 import type { TextConfig } from '../../model/config.js';
 import { BufferPool, type BufferSet } from './buffer-pool.js';
-import { allocatePooled, projectPooled, runEncoder, type EncoderBuffers, type PooledBuffers } from './layers.js';
+import { allocateEncoder, allocatePooled, encoderRows, freeLayerBuffers, projectPooled, runEncoder, type EncoderBuffers, type PooledBuffers } from './layers.js';
 import type { DeviceMemory } from './memory.js';
 import type { TextWeights } from './weights.js';
 
@@ -13,7 +13,6 @@ interface TextBuffers extends BufferSet {
   encoder: EncoderBuffers; // sized for n·contextLength rows
   xHost: Float32Array;
   pooled: PooledBuffers;
-  embeds: F32; // [n, projectionDim]
 }
 
 /**
@@ -57,7 +56,6 @@ export class TextTower {
     const tokens = memory.prefixViews ? Math.max(...positions) + 1 : len;
     const rows = n * tokens;
     const set = this.pool.acquire(n);
-    const view = (buf: F32, width: number) => memory.prefix(buf, rows * width);
 
     const { tokenEmbedding: tok, positionEmbedding: pos } = weights;
     for (let r = 0; r < n; r++) {
@@ -68,8 +66,7 @@ export class TextTower {
       }
     }
     memory.write(set.encoder.x, set.xHost);
-    const enc = set.encoder;
-    const encoder = { x: view(enc.x, h), normed: view(enc.normed, h), qkv: view(enc.qkv, 3 * h), mlp: view(enc.mlp, cfg.intermediateSize) };
+    const encoder = encoderRows(memory, set.encoder, rows, h, cfg.intermediateSize);
     const pooledRows = positions.map((p, r) => r * tokens + p);
     await runEncoder(kernels, memory, weights.layers, encoder, set.pooled, pooledRows, {
       batch: n,
@@ -82,7 +79,7 @@ export class TextTower {
       causal: true,
     });
 
-    await projectPooled(kernels, memory, set.pooled, weights.finalLn, weights.projection, set.embeds, out, offset, {
+    await projectPooled(kernels, memory, set.pooled, weights.finalLn, weights.projection, out, offset, {
       n,
       hidden: h,
       projectionDim: this.projectionDim,
@@ -97,20 +94,16 @@ export class TextTower {
   private allocate(n: number): TextBuffers {
     const { memory, cfg } = this;
     const h = cfg.hiddenSize;
-    const rows = n * cfg.contextLength;
-    const x = memory.alloc([rows, h]);
+    const encoder = allocateEncoder(memory, n * cfg.contextLength, h, cfg.intermediateSize);
     return {
       capacity: n,
-      encoder: { x, normed: memory.alloc([rows, h]), qkv: memory.alloc([rows, 3 * h]), mlp: memory.alloc([rows, cfg.intermediateSize]) },
-      xHost: memory.hostMirror(x),
-      pooled: allocatePooled(memory, n, h, cfg.intermediateSize),
-      embeds: memory.alloc([n, this.projectionDim]),
+      encoder,
+      xHost: memory.hostMirror(encoder.x),
+      pooled: allocatePooled(memory, n, h, cfg.intermediateSize, this.projectionDim),
     };
   }
 
   private release(set: TextBuffers): void {
-    const e = set.encoder;
-    const p = set.pooled;
-    for (const buf of [e.x, e.normed, e.qkv, e.mlp, p.x, p.attn, p.normed, p.mlp, set.embeds]) this.memory.free(buf);
+    freeLayerBuffers(this.memory, set.encoder, set.pooled);
   }
 }

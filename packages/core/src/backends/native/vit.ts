@@ -5,7 +5,7 @@
 import type { F32, NativeKernels } from '@clipkit/native-cuda';
 import type { VisionConfig } from '../../model/config.js';
 import { BufferPool, type BufferSet } from './buffer-pool.js';
-import { allocatePooled, layerNorm, projectPooled, runEncoder, type EncoderBuffers, type EncoderShape, type PooledBuffers } from './layers.js';
+import { allocateEncoder, allocatePooled, encoderRows, freeLayerBuffers, layerNorm, projectPooled, runEncoder, type EncoderBuffers, type EncoderShape, type PooledBuffers } from './layers.js';
 import type { DeviceMemory } from './memory.js';
 import type { VisionWeights } from './weights.js';
 
@@ -15,7 +15,6 @@ interface VisionBuffers extends BufferSet {
   tokenBias: F32; // [n·tokens, h]: weights.tokenBias repeated per image
   encoder: EncoderBuffers;
   cls: PooledBuffers;
-  embeds: F32; // [n, projectionDim]
 }
 
 export class VisionTower {
@@ -43,16 +42,16 @@ export class VisionTower {
     const h = cfg.hiddenSize;
     const rows = n * this.tokens;
     const set = this.pool.acquire(n);
-    const view = (buf: F32, width: number, count = rows) => memory.prefix(buf, count * width);
+    const encoder = encoderRows(memory, set.encoder, rows, h, cfg.intermediateSize);
+    const x = encoder.x;
 
     this.im2col(pixels, n, set.patchesHost);
     memory.write(set.patches, set.patchesHost);
-    const x = view(set.encoder.x, h);
-    await kernels.linearAsync(view(set.patches, this.patchDim), weights.patchWeight, null, x, {
+    await kernels.linearAsync(memory.prefix(set.patches, rows * this.patchDim), weights.patchWeight, null, x, {
       m: rows,
       n: h,
       k: this.patchDim,
-      residual: view(set.tokenBias, h),
+      residual: memory.prefix(set.tokenBias, rows * h),
     });
     layerNorm(kernels, x, weights.preLn, x, rows, h, cfg.layerNormEps);
     const shape: EncoderShape = {
@@ -65,12 +64,10 @@ export class VisionTower {
       eps: cfg.layerNormEps,
       causal: false,
     };
-    const enc = set.encoder;
-    const encoder = { x, normed: view(enc.normed, h), qkv: view(enc.qkv, 3 * h), mlp: view(enc.mlp, cfg.intermediateSize) };
     const clsRows = Array.from({ length: n }, (_, i) => i * this.tokens);
     await runEncoder(kernels, memory, weights.layers, encoder, set.cls, clsRows, shape);
 
-    await projectPooled(kernels, memory, set.cls, weights.postLn, weights.projection, set.embeds, out, offset, {
+    await projectPooled(kernels, memory, set.cls, weights.postLn, weights.projection, out, offset, {
       n,
       hidden: h,
       projectionDim: this.projectionDim,
@@ -108,29 +105,22 @@ export class VisionTower {
     const h = cfg.hiddenSize;
     const rows = n * this.tokens;
     const patches = memory.alloc([rows, this.patchDim]);
-    const bias = new Float32Array(rows * h);
-    for (let i = 0; i < n; i++) bias.set(this.weights.tokenBias, i * this.tokens * h);
     const tokenBias = memory.alloc([rows, h]);
+    const bias = memory.hostMirror(tokenBias);
+    for (let i = 0; i < n; i++) bias.set(this.weights.tokenBias, i * this.tokens * h);
     memory.write(tokenBias, bias);
     return {
       capacity: n,
       patches,
       patchesHost: memory.hostMirror(patches),
       tokenBias,
-      encoder: {
-        x: memory.alloc([rows, h]),
-        normed: memory.alloc([rows, h]),
-        qkv: memory.alloc([rows, 3 * h]),
-        mlp: memory.alloc([rows, cfg.intermediateSize]),
-      },
-      cls: allocatePooled(memory, n, h, cfg.intermediateSize),
-      embeds: memory.alloc([n, this.projectionDim]),
+      encoder: allocateEncoder(memory, rows, h, cfg.intermediateSize),
+      cls: allocatePooled(memory, n, h, cfg.intermediateSize, this.projectionDim),
     };
   }
 
   private release(set: VisionBuffers): void {
-    const e = set.encoder;
-    const c = set.cls;
-    for (const buf of [set.patches, set.tokenBias, e.x, e.normed, e.qkv, e.mlp, c.x, c.attn, c.normed, c.mlp, set.embeds]) this.memory.free(buf);
+    freeLayerBuffers(this.memory, set.encoder, set.cls);
+    for (const buf of [set.patches, set.tokenBias]) this.memory.free(buf);
   }
 }
