@@ -29,67 +29,47 @@ volatile float g_sink = 0.0f;
   STEP(x10) STEP(x11)
 constexpr int kChains = 12;
 
-CLIPKIT_TARGET_AVX512 void fma_avx512(int64_t iters, float* sink) {
-  const __m512 m = _mm512_set1_ps(0.9999999f);
-  const __m512 c = _mm512_set1_ps(1e-7f);
-#define CLIPKIT_INIT(x) __m512 x = _mm512_set1_ps(1.0f);
+// The portable kernels' ceiling: SSE2 multiply + add (baseline x86-64 has no FMA). Four lanes,
+// not VecPortable's eight, so the twelve chains fit the sixteen xmm registers.
+struct Sse {
+  using R = __m128;
+  static constexpr int W = 4;
+  static R set1(float x) { return _mm_set1_ps(x); }
+  static R zero() { return _mm_setzero_ps(); }
+  static R add(R a, R b) { return _mm_add_ps(a, b); }
+  static R fma(R a, R b, R c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+  static float reduce_add(R a) { return _mm_cvtss_f32(a); }  // one lane is enough for a sink
+};
+
+template <typename V>
+CLIPKIT_INLINE void fma_chains(int64_t iters, float* sink) {
+  const auto m = V::set1(0.9999999f);
+  const auto c = V::set1(1e-7f);
+#define CLIPKIT_INIT(x) auto x = V::set1(1.0f);
   CLIPKIT_PEAK_CHAINS(CLIPKIT_INIT)
 #undef CLIPKIT_INIT
   for (int64_t it = 0; it < iters; ++it) {
 #define CLIPKIT_STEP(x) \
-  x = _mm512_fmadd_ps(x, m, c); \
+  x = V::fma(x, m, c);  \
   asm volatile("" : "+v"(x));
     CLIPKIT_PEAK_CHAINS(CLIPKIT_STEP)
 #undef CLIPKIT_STEP
   }
-  __m512 s = _mm512_setzero_ps();
-#define CLIPKIT_SUM(x) s = _mm512_add_ps(s, x);
+  auto s = V::zero();
+#define CLIPKIT_SUM(x) s = V::add(s, x);
   CLIPKIT_PEAK_CHAINS(CLIPKIT_SUM)
 #undef CLIPKIT_SUM
-  *sink = _mm512_reduce_add_ps(s);
+  *sink = V::reduce_add(s);
 }
 
-CLIPKIT_TARGET_AVX2 void fma_avx2(int64_t iters, float* sink) {
-  const __m256 m = _mm256_set1_ps(0.9999999f);
-  const __m256 c = _mm256_set1_ps(1e-7f);
-#define CLIPKIT_INIT(x) __m256 x = _mm256_set1_ps(1.0f);
-  CLIPKIT_PEAK_CHAINS(CLIPKIT_INIT)
-#undef CLIPKIT_INIT
-  for (int64_t it = 0; it < iters; ++it) {
-#define CLIPKIT_STEP(x) \
-  x = _mm256_fmadd_ps(x, m, c); \
-  asm volatile("" : "+x"(x));
-    CLIPKIT_PEAK_CHAINS(CLIPKIT_STEP)
-#undef CLIPKIT_STEP
-  }
-  __m256 s = _mm256_setzero_ps();
-#define CLIPKIT_SUM(x) s = _mm256_add_ps(s, x);
-  CLIPKIT_PEAK_CHAINS(CLIPKIT_SUM)
-#undef CLIPKIT_SUM
-  alignas(32) float v[8];
-  _mm256_store_ps(v, s);
-  *sink = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+CLIPKIT_TARGET_AVX512 __attribute__((flatten)) void fma_avx512(int64_t iters, float* sink) {
+  fma_chains<cpu::simd::VecAvx512>(iters, sink);
 }
-
-// The portable kernels' ceiling: SSE2 multiply + add (baseline x86-64 has no FMA).
-void mul_add_sse(int64_t iters, float* sink) {
-  const __m128 m = _mm_set1_ps(0.9999999f);
-  const __m128 c = _mm_set1_ps(1e-7f);
-#define CLIPKIT_INIT(x) __m128 x = _mm_set1_ps(1.0f);
-  CLIPKIT_PEAK_CHAINS(CLIPKIT_INIT)
-#undef CLIPKIT_INIT
-  for (int64_t it = 0; it < iters; ++it) {
-#define CLIPKIT_STEP(x) \
-  x = _mm_add_ps(_mm_mul_ps(x, m), c); \
-  asm volatile("" : "+x"(x));
-    CLIPKIT_PEAK_CHAINS(CLIPKIT_STEP)
-#undef CLIPKIT_STEP
-  }
-  __m128 s = _mm_setzero_ps();
-#define CLIPKIT_SUM(x) s = _mm_add_ps(s, x);
-  CLIPKIT_PEAK_CHAINS(CLIPKIT_SUM)
-#undef CLIPKIT_SUM
-  *sink = _mm_cvtss_f32(s);
+CLIPKIT_TARGET_AVX2 __attribute__((flatten)) void fma_avx2(int64_t iters, float* sink) {
+  fma_chains<cpu::simd::VecAvx2>(iters, sink);
+}
+__attribute__((flatten)) void mul_add_sse(int64_t iters, float* sink) {
+  fma_chains<Sse>(iters, sink);
 }
 
 void peak_job(Isa isa, int64_t iters, float* sink) {
@@ -109,13 +89,13 @@ void peak_job(Isa isa, int64_t iters, float* sink) {
 int lanes(Isa isa) {
   switch (isa) {
     case Isa::Avx512:
-      return 16;
+      return cpu::simd::VecAvx512::W;
     case Isa::Avx2:
-      return 8;
+      return cpu::simd::VecAvx2::W;
     case Isa::Generic:
       break;
   }
-  return 4;  // SSE2
+  return Sse::W;
 }
 
 // fn(t) for t in [0, threads), each on its own thread at the same time (the caller runs t = 0).
