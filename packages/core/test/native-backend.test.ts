@@ -14,38 +14,12 @@ import { randomInputIds, randomPixels, writeRandomClipModel } from '../src/testi
 import { referenceEncodeImages, referenceEncodeTexts } from '../src/testing/reference-forward.js';
 import type { Backend } from '../src/types.js';
 import { diff, expectClose } from './helpers/compare.js';
-import { loadTinyExpected, repadIds, skipWithoutTiny, tinyModelDir } from './helpers/tiny-reference.js';
+import { loadTinyExpected, logitsPerImage, repadIds, skipWithoutTiny, tinyModelDir } from './helpers/tiny-reference.js';
 
 const CONFORMANCE = { rel: 1e-5, maxAbs: 1e-4 };
 const cudaAvailable = nativeInfo().cuda.available;
 if (cudaAvailable) console.warn('[native backend] the "no usable GPU" error test is skipped: this machine has a CUDA device');
 const BATCH_INVARIANCE = 1e-6;
-
-function normalized(x: Float32Array, dim: number): Float64Array {
-  const out = Float64Array.from(x);
-  for (let r = 0; r < out.length; r += dim) {
-    const norm = Math.hypot(...out.subarray(r, r + dim));
-    for (let j = 0; j < dim; j++) out[r + j]! /= norm;
-  }
-  return out;
-}
-
-/** logits_per_image[i][t] = logitScale · cos(image i, text t) */
-function logitsPerImage(images: Float32Array, texts: Float32Array, dim: number, scale: number): Float64Array {
-  const a = normalized(images, dim);
-  const b = normalized(texts, dim);
-  const ni = a.length / dim;
-  const nt = b.length / dim;
-  const out = new Float64Array(ni * nt);
-  for (let i = 0; i < ni; i++) {
-    for (let t = 0; t < nt; t++) {
-      let dot = 0;
-      for (let j = 0; j < dim; j++) dot += a[i * dim + j]! * b[t * dim + j]!;
-      out[i * nt + t] = scale * dot;
-    }
-  }
-  return out;
-}
 
 describe.skipIf(skipWithoutTiny('native backend conformance'))('native backend vs PyTorch (shared tiny model)', () => {
   // Loaded in beforeAll: describe bodies run even when skipped, and the data may be absent.

@@ -4,22 +4,11 @@ import { createOnnxBackend } from '../src/backends/onnx.js';
 import { openModelDir } from '../src/model/model-dir.js';
 import type { Backend } from '../src/types.js';
 import { expectClose } from './helpers/compare.js';
-import { loadTinyExpected, repadIds, skipWithoutTiny, tinyModelDir, type TinyExpected } from './helpers/tiny-reference.js';
+import { loadTinyExpected, logitsPerImage, repadIds, skipWithoutTiny, tinyModelDir, type TinyExpected } from './helpers/tiny-reference.js';
 
 const skip = skipWithoutTiny('onnx-conformance');
 const BOUNDS = { rel: 1e-5, maxAbs: 1e-4 };
 const EOT = 49407;
-
-function normalizeRows(x: Float32Array, dim: number): Float64Array {
-  const out = new Float64Array(x.length);
-  for (let r = 0; r < x.length / dim; r++) {
-    let ss = 0;
-    for (let j = 0; j < dim; j++) ss += (x[r * dim + j] as number) ** 2;
-    const inv = 1 / Math.sqrt(ss);
-    for (let j = 0; j < dim; j++) out[r * dim + j] = (x[r * dim + j] as number) * inv;
-  }
-  return out;
-}
 
 describe.skipIf(skip)('onnx backend vs the PyTorch reference (tiny model)', () => {
   let ref: TinyExpected;
@@ -52,16 +41,9 @@ describe.skipIf(skip)('onnx backend vs the PyTorch reference (tiny model)', () =
 
   it('reproduces logits_per_image from exp(logit_scale) · cos', async () => {
     expect(logitScale).toBeCloseTo(Math.exp(ref.logitScale), 5);
-    const img = normalizeRows(await backend.encodeImages({ data: ref.pixelValues, n: ref.nImages, size: 32 }), dim);
-    const txt = normalizeRows(await backend.encodeTexts(ref.inputIds, ref.nTexts), dim);
-    const logits = new Float64Array(ref.nImages * ref.nTexts);
-    for (let i = 0; i < ref.nImages; i++) {
-      for (let t = 0; t < ref.nTexts; t++) {
-        let dot = 0;
-        for (let j = 0; j < dim; j++) dot += (img[i * dim + j] as number) * (txt[t * dim + j] as number);
-        logits[i * ref.nTexts + t] = logitScale * dot;
-      }
-    }
+    const img = await backend.encodeImages({ data: ref.pixelValues, n: ref.nImages, size: 32 });
+    const txt = await backend.encodeTexts(ref.inputIds, ref.nTexts);
+    const logits = logitsPerImage(img, txt, dim, logitScale);
     expectClose(logits, ref.logitsPerImage, BOUNDS, 'logits_per_image');
   });
 

@@ -1,6 +1,6 @@
 // The shared PyTorch reference for the tiny model (../shared/reference/models/tiny), read from its
-// expected.json. Absent (a fresh clone): `available` is false and `skipNotice` says why, so
-// suites can `describe.skipIf(!tiny.available)` after printing it.
+// expected.json. Absent (a fresh clone): skipWithoutTiny prints why and suites
+// `describe.skipIf(skipWithoutTiny(...))`.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,7 @@ export const referenceRoot = process.env.CLIPKIT_REFERENCE ?? path.resolve(repoR
 export const tinyModelDir = path.join(referenceRoot, 'models', 'tiny');
 const expectedJson = path.join(tinyModelDir, 'expected', 'expected.json');
 
-export const tinyAvailable = existsSync(expectedJson);
+const tinyAvailable = existsSync(expectedJson);
 
 /** Prints (once per suite) why the conformance tests are skipped; returns whether to skip. */
 export function skipWithoutTiny(suite: string): boolean {
@@ -70,6 +70,32 @@ export function repadIds(ids: Int32Array, n: number, len: number, eot: number, p
     const row = out.subarray(r * len, (r + 1) * len);
     const at = row.indexOf(eot);
     if (at >= 0) row.fill(pad, at + 1);
+  }
+  return out;
+}
+
+/** logits_per_image[i][t] = logitScale · cos(image i, text t), in float64. */
+export function logitsPerImage(images: Float32Array, texts: Float32Array, dim: number, logitScale: number): Float64Array {
+  const a = unitRows(images, dim);
+  const b = unitRows(texts, dim);
+  const ni = a.length / dim;
+  const nt = b.length / dim;
+  const out = new Float64Array(ni * nt);
+  for (let i = 0; i < ni; i++) {
+    for (let t = 0; t < nt; t++) {
+      let dot = 0;
+      for (let j = 0; j < dim; j++) dot += a[i * dim + j]! * b[t * dim + j]!;
+      out[i * nt + t] = logitScale * dot;
+    }
+  }
+  return out;
+}
+
+function unitRows(x: Float32Array, dim: number): Float64Array {
+  const out = Float64Array.from(x);
+  for (let r = 0; r < out.length; r += dim) {
+    const norm = Math.hypot(...out.subarray(r, r + dim));
+    for (let j = 0; j < dim; j++) out[r + j]! /= norm;
   }
   return out;
 }
