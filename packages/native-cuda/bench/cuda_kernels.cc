@@ -229,7 +229,7 @@ void cuda_cases(const Options& o, std::vector<Case>& cases) {
     add_rowwise(cases, "layer_norm", "tiny", 16, 64);
     add_topk(cases, 1, 5000, 64, 10, false, "auto");
     add_topk(cases, 8, 5000, 64, 10, true, "auto");
-    add_preprocess(cases, 640, 480);
+    if (o.preprocess) add_preprocess(cases, 640, 480);
     return;
   }
   for (const auto& e : engines) {
@@ -255,7 +255,7 @@ void cuda_cases(const Options& o, std::vector<Case>& cases) {
       for (const auto& e : engines) add_topk(cases, q, n, 512, 10, false, e);
     }
   }
-  add_preprocess(cases, 4000, 3000);
+  if (o.preprocess) add_preprocess(cases, 4000, 3000);
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 # One-shot check on a lent GPU machine (CMake + nvcc + Python, no Node, no network):
 #   1. configure with CUDA forced ON (no Node addon), build clipkit_tests + clipkit_bench
 #   2. run the C++ tests: CPU kernels vs double references, CUDA kernels vs CPU kernels
-#   3. run the microbenchmarks (quick mode) with CUDA rows
+#   3. run the microbenchmarks (quick mode) with CUDA rows, preprocessing included
 # Prints a short table; full logs and the benchmark JSON go to $OUT (default ./device-out).
 # Every step has a timeout so the whole run stays well inside 8 minutes.
 # Env: CLIPKIT_CUDA_ARCHS (default: only the GPU present, from nvidia-smi, to keep the build
@@ -56,7 +56,7 @@ if step configure 120 configure.log cmake -S . -B "$build" "${generator[@]}" \
    step build 240 build.log cmake --build "$build" -j "$jobs"; then
   step tests 120 tests.log "$build/clipkit_tests" || status=1
   if [[ -x "$build/clipkit_bench" ]]; then
-    step bench 150 bench.log "$build/clipkit_bench" --quick --json "$out/bench.json" || status=1
+    step bench 150 bench.log "$build/clipkit_bench" --quick --preprocess --json "$out/bench.json" || status=1
   else
     summary+=("bench      missing (no bench/*.cc)")
   fi
