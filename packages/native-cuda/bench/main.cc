@@ -29,20 +29,17 @@ std::vector<NamedProvider>& registry() {
   return list;
 }
 
-Isa isa_from_name(const std::string& name) {
-  if (name == "avx512") return Isa::Avx512;
-  if (name == "avx2") return Isa::Avx2;
-  return Isa::Generic;
-}
-
 struct Result {
   const Case* c;
-  std::string isa;  // "" for non-CPU devices
+  Isa isa;  // the dispatch level of a CPU case
   int threads;
   double seconds;   // median
   double rate;      // GFLOP/s or GB/s
   double fraction;  // of the matching ceiling; 0 when unknown
 };
+
+// The ISA column: empty for non-CPU devices.
+const char* isa_label(const Result& r) { return r.c->device == "cpu" ? isa_name(r.isa) : ""; }
 
 double median_seconds(const Runner& run, const Options& o) {
   using Clock = std::chrono::steady_clock;
@@ -111,7 +108,9 @@ void write_json(const std::string& path, const Ceilings& ceil, const std::vector
     f << (first ? "\n" : ",\n") << "    {\"kernel\": \"" << json_escape(r.c->kernel)
       << "\", \"device\": \"" << json_escape(r.c->device) << "\", \"shape\": \""
       << json_escape(r.c->shape) << "\", ";
-    if (!r.isa.empty()) f << "\"isa\": \"" << r.isa << "\", \"threads\": " << r.threads << ", ";
+    if (*isa_label(r) != '\0') {
+      f << "\"isa\": \"" << isa_label(r) << "\", \"threads\": " << r.threads << ", ";
+    }
     f << "\"seconds\": " << r.seconds << ", \"" << (r.c->bound == Bound::Compute ? "gflops" : "gbs")
       << "\": " << r.rate;
     if (r.fraction > 0) f << ", \"fraction_of_peak\": " << r.fraction;
@@ -188,10 +187,10 @@ int run(int argc, char** argv) {
     const bool cpu_case = c.device == "cpu";
     for (const Isa isa : cpu_case ? isas : std::vector<Isa>{best}) {
       cpu::use_isa(isa);
-      Result r{&c, cpu_case ? isa_name(isa) : "", threads, median_seconds(runner, o), 0.0, 0.0};
+      Result r{&c, isa, threads, median_seconds(runner, o), 0.0, 0.0};
       r.rate = c.work / r.seconds / 1e9;
-      std::fprintf(stderr, "  %s %s %s: %.3f ms\n", c.kernel.c_str(), r.isa.c_str(),
-                   c.shape.c_str(), r.seconds * 1e3);
+      std::fprintf(stderr, "  %s %s %s: %.3f ms\n", c.kernel.c_str(), isa_label(r), c.shape.c_str(),
+                   r.seconds * 1e3);
       results.push_back(r);
     }
     cpu::use_isa(best);
@@ -208,12 +207,12 @@ int run(int argc, char** argv) {
   std::printf("%-22s %-6s %-8s %-42s %10s %16s %8s\n", "kernel", "device", "isa", "shape", "ms",
               "rate", "of peak");
   for (auto& r : results) {
-    const double ceiling = ceiling_for(*r.c, r.isa.empty() ? best : isa_from_name(r.isa), ceil);
+    const double ceiling = ceiling_for(*r.c, r.isa, ceil);
     r.fraction = ceiling > 0 ? r.rate / ceiling : 0.0;
     char pct[16] = "";
     if (r.fraction > 0) std::snprintf(pct, sizeof pct, "%.0f%%", 100.0 * r.fraction);
     std::printf("%-22s %-6s %-8s %-42s %10.3f %8.1f %-7s %8s\n", r.c->kernel.c_str(),
-                r.c->device.c_str(), r.isa.c_str(), r.c->shape.c_str(), r.seconds * 1e3, r.rate,
+                r.c->device.c_str(), isa_label(r), r.c->shape.c_str(), r.seconds * 1e3, r.rate,
                 unit(r.c->bound), pct);
   }
   if (!json.empty()) write_json(json, ceil, results);

@@ -122,6 +122,11 @@ Job prepare_batch(const Napi::CallbackInfo& info, const char* fn) {
   if (__builtin_mul_overflow(slots, slot, &want)) args.range_error("offset is too large");
   args.need(out, "out", want, "(offset+images.length)*3*cropSize*cropSize", false);
   const Device device = args.device_of({&out});
+  for (size_t i = 0; i < images.size(); ++i) {
+    const ImageU8& im = images[i].img;
+    args.no_overlap(out, "out", im.data, static_cast<size_t>(im.height * im.stride),
+                    "images[" + std::to_string(i) + "].data");
+  }
 
   args.verify_unchanged();
 
