@@ -260,4 +260,13 @@ void Args::no_overlap(const Buffer& out, const char* out_name, const Buffer& in,
               (may_alias ? " (only the very same buffer is allowed)" : " (must be separate memory)"));
 }
 
+void Args::no_overlap(const Buffer& out, const char* out_name, const void* in, size_t in_bytes,
+                      const std::string& in_name) const {
+  const auto* o = static_cast<const char*>(out.data);
+  const auto* i = static_cast<const char*>(in);
+  if (o == nullptr || i == nullptr) return;
+  if (o < i + in_bytes && i < o + out.bytes())
+    range_error(std::string(out_name) + " overlaps " + in_name + " (must be separate memory)");
+}
+
 }  // namespace clipkit::binding

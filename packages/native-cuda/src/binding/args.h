@@ -112,6 +112,9 @@ class Args {
   // `out` must not overlap `in`, except being exactly the same buffer when allowed.
   void no_overlap(const Buffer& out, const char* out_name, const Buffer& in, const char* in_name,
                   bool may_alias) const;
+  // `out` must not overlap the `in_bytes` bytes at `in`.
+  void no_overlap(const Buffer& out, const char* out_name, const void* in, size_t in_bytes,
+                  const std::string& in_name) const;
   // Reading options and image objects can run user getters, which could detach or shrink a
   // typed array validated earlier: re-checks every one, just before native memory is touched.
   void verify_unchanged() const;

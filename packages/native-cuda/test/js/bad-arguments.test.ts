@@ -88,6 +88,7 @@ const cases: Array<[string, () => unknown, ErrorClass, RegExp]> = [
   ['preprocess extreme aspect ratio', () => native.preprocess([{ data: new Uint8Array(200000), width: 200000, height: 1, channels: 1 }], f(3 * 224 * 224)), RangeError, /beyond the supported/],
   ['preprocess Float32Array data', () => native.preprocess([img({ data: f(36) }) as never], f(3 * 224 * 224)), TypeError, /images\[0\].data must be a Uint8Array/],
   ['preprocess detached data', () => { const d = new Uint8Array(36); structuredClone(d.buffer, { transfer: [d.buffer] }); return native.preprocess([img({ data: d }) as never], f(3 * 224 * 224)); }, TypeError, /detached/],
+  ['preprocess out overlaps image data', () => { const ab = new ArrayBuffer(4 * 3 * 224 * 224); return native.preprocess([img({ data: new Uint8Array(ab, 4, 36) }) as never], new Float32Array(ab)); }, RangeError, /out overlaps images\[0\].data/],
   ['preprocess out too short', () => native.preprocess([img() as never], f(3 * 224 * 224 - 1)), RangeError, /out has/],
   ['preprocess offset past the end', () => native.preprocess([img() as never], f(3 * 224 * 224), { offset: 1 }), RangeError, /out has/],
   ['preprocess negative offset', () => native.preprocess([img() as never], f(3 * 224 * 224), { offset: -1 }), RangeError, /offset must be an integer/],
