@@ -59,8 +59,9 @@ Napi::Value chain_async(const Napi::CallbackInfo& info) {
       for (const Chainable& c : kChainable) found = name == c.name ? &c : found;
     }
     if (found == nullptr) args.range_error(at + "[0] must be one of " + chainable_names());
+    const uint32_t length = parts.Length();  // read once: a getter could keep appending
     std::vector<Napi::Value> values;
-    for (uint32_t j = 1; j < parts.Length(); ++j) values.push_back(parts.Get(j));
+    for (uint32_t j = 1; j < length; ++j) values.push_back(parts.Get(j));
     const std::string fn = "chainAsync " + at + " (" + found->name + ")";
     Job job = found->prepare(CallValues(env, std::move(values), &ledger), fn.c_str());
     runs.push_back(std::move(job.run));

@@ -109,12 +109,15 @@ Job prepare_batch(const Napi::CallbackInfo& info, const char* fn) {
   const PreprocessParams params = read_params(args, opts);
   const int64_t offset = args.integer(opts, "offset", 0, kMaxDim, 0);
 
+  // Read once: an element getter that appends would otherwise keep the loop going.
+  const uint32_t count = list.Length();
   std::vector<Image> images;
-  images.reserve(list.Length());
-  for (uint32_t i = 0; i < list.Length(); ++i) {
+  images.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) {
     images.push_back(
         read_image(args, list.Get(i), "images[" + std::to_string(i) + "]", params.resize_shortest));
   }
+  if (list.Length() != count) args.type_error("images changed while being read");
   const int64_t c = params.crop_size;
   const uint64_t slot = args.product({3, c, c}, "3*cropSize*cropSize");
   const uint64_t slots = static_cast<uint64_t>(offset) + images.size();

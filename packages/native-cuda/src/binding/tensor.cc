@@ -184,16 +184,18 @@ Napi::Value create_tensor(const Napi::CallbackInfo& info) {
 
   if (!info[1].IsArray()) args.type_error("shape must be an array of dimensions");
   Napi::Array shape_js = info[1].As<Napi::Array>();
-  if (shape_js.Length() == 0 || shape_js.Length() > kMaxRank)
+  const uint32_t rank = shape_js.Length();
+  if (rank == 0 || rank > kMaxRank)
     args.range_error("shape must have 1 to " + std::to_string(kMaxRank) + " dimensions");
   std::vector<int64_t> shape;
   uint64_t size = 1;
-  for (uint32_t i = 0; i < shape_js.Length(); ++i) {
+  for (uint32_t i = 0; i < rank; ++i) {
     const int64_t d = args.integer(shape_js.Get(i), "shape[" + std::to_string(i) + "]", 1, kMaxDim);
     if (__builtin_mul_overflow(size, static_cast<uint64_t>(d), &size))
       args.range_error("shape is too large (element count overflows 64 bits)");
     shape.push_back(d);
   }
+  if (shape_js.Length() != rank) args.type_error("shape changed while being read");
   if (size != data.length) {
     args.range_error("data has " + std::to_string(data.length) +
                      " elements, expected the product of shape = " + std::to_string(size));

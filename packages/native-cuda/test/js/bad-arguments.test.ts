@@ -123,6 +123,8 @@ const cases: Array<[string, () => unknown, ErrorClass, RegExp]> = [
   ['linear opts getter detaches x', () => { const x = f(12); return native.linear(x, f(8), null, f(6), { n: 2, k: 4, get m() { structuredClone(x.buffer, { transfer: [x.buffer] }); return 3; } }); }, TypeError, /x was detached or resized/],
   ['preprocess image getter detaches an earlier image', () => { const first = img(); return native.preprocess([first as never, { ...img(), get width() { structuredClone(first.data.buffer, { transfer: [first.data.buffer] }); return 4; } } as never], f(2 * 3 * 224 * 224)); }, TypeError, /images\[0\].data was detached/],
   ['tensor opts getter detaches data', () => { const d = f(6); return native.tensor(d, [6], { get dtype() { structuredClone(d.buffer, { transfer: [d.buffer] }); return 'f32' as const; } }); }, TypeError, /data was detached/],
+  ['tensor shape grown by its own getter', () => { const shape = [2]; Object.defineProperty(shape, 0, { get: () => { shape.push(1, 1, 1, 1, 1, 1, 1, 1, 1); return 2; } }); return native.tensor(f(2), shape); }, TypeError, /shape changed while being read/],
+  ['preprocess images grown by a getter', () => { const images = [img()]; Object.defineProperty(images, 0, { get: () => { images.push(img()); return img(); } }); return native.preprocess(images as never, f(3 * 224 * 224)); }, TypeError, /images changed while being read/],
   // misc
   ['setThreads negative', () => native.setThreads(-1), RangeError, /n must be an integer in \[0, 1024\]/],
   ['setThreads fractional', () => native.setThreads(1.5), RangeError, /n must be an integer/],
