@@ -2,7 +2,8 @@
 // {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?}, then the data region.
 // The reader validates the header before trusting it and reads each tensor's bytes only when it
 // is asked for (a text-only search never reads the vision tower); F16/BF16 are widened to
-// float32 once, on first use.
+// float32 then. Nothing is cached: callers keep what they need (the native backend copies each
+// weight into native memory once, and a cache here would hold a float32 copy of them all).
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { ModelFormatError } from '../errors.js';
 
@@ -32,7 +33,6 @@ export class SafetensorsFile {
   readonly metadata: Readonly<Record<string, string>>;
   private readonly infos: Map<string, TensorInfo>;
   private readonly read: DataReader;
-  private readonly widened = new Map<string, Float32Array>();
 
   private constructor(path: string, infos: Map<string, TensorInfo>, metadata: Record<string, string>, read: DataReader) {
     this.path = path;
@@ -82,9 +82,8 @@ export class SafetensorsFile {
   }
 
   /**
-   * The tensor as float32, checked against the expected shape. F32 tensors are read on every
-   * call (from fromBytes: views of its bytes, copied only if misaligned); F16/BF16 are widened
-   * once and cached.
+   * The tensor as float32, checked against the expected shape, read on every call: F32 as a view
+   * of the bytes read (from fromBytes: of its bytes), copied only if misaligned; F16/BF16 widened.
    */
   getTensor(name: string, expectedShape?: readonly number[]): Float32Array {
     const info = this.infos.get(name);
@@ -95,8 +94,6 @@ export class SafetensorsFile {
         this.path,
       );
     }
-    const cached = this.widened.get(name);
-    if (cached !== undefined) return cached;
     const bytes = this.read(info.begin, info.end);
     switch (info.dtype) {
       case 'F32': {
@@ -104,15 +101,12 @@ export class SafetensorsFile {
         if (absolute % 4 === 0) return new Float32Array(bytes.buffer, absolute, bytes.byteLength / 4);
         const copy = new Float32Array(bytes.byteLength / 4);
         new Uint8Array(copy.buffer).set(bytes);
-        this.widened.set(name, copy);
         return copy;
       }
       case 'F16':
-      case 'BF16': {
-        const out = info.dtype === 'F16' ? f16BytesToF32(bytes) : bf16BytesToF32(bytes);
-        this.widened.set(name, out);
-        return out;
-      }
+        return f16BytesToF32(bytes);
+      case 'BF16':
+        return bf16BytesToF32(bytes);
       default:
         throw new ModelFormatError(`tensor "${name}" has integer dtype ${info.dtype}, expected a float tensor`, this.path);
     }
