@@ -1,5 +1,6 @@
 // Deterministic random inputs for the benchmark cases, generated in parallel.
 #include "bench.h"
+#include "binding/half.h"
 #include "cpu/threadpool.h"
 
 namespace clipkit::bench {
@@ -15,16 +16,6 @@ uint64_t mix(uint64_t seed, uint64_t i) {
 
 float unit(uint64_t r) { return static_cast<float>(r >> 40) * 0x1.0p-23f - 1.0f; }
 
-// float in [-1, 1) to half (round toward zero is fine for benchmark data; never NaN/inf).
-uint16_t to_half(float f) {
-  uint32_t x;
-  __builtin_memcpy(&x, &f, 4);
-  const uint32_t sign = (x >> 16) & 0x8000u;
-  const int32_t e = static_cast<int32_t>((x >> 23) & 0xff) - 127 + 15;
-  if (e <= 0) return static_cast<uint16_t>(sign);
-  return static_cast<uint16_t>(sign | static_cast<uint32_t>(e) << 10 | ((x >> 13) & 0x3ffu));
-}
-
 }  // namespace
 
 void fill_random(float* data, size_t n, uint64_t seed) {
@@ -35,7 +26,9 @@ void fill_random(float* data, size_t n, uint64_t seed) {
 
 void fill_random_half(uint16_t* data, size_t n, uint64_t seed) {
   cpu::parallel_for(static_cast<int64_t>(n), [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) data[i] = to_half(unit(mix(seed, static_cast<uint64_t>(i))));
+    for (int64_t i = begin; i < end; ++i) {
+      data[i] = binding::float_to_half(unit(mix(seed, static_cast<uint64_t>(i))));
+    }
   }, 1 << 16);
 }
 
