@@ -87,79 +87,59 @@ constexpr int64_t kPrefetchBytes = 1024;
 constexpr int64_t kPrefetchSteps = 32;
 
 template <typename V>
-CLIPKIT_INLINE typename V::R load_b(const float* p) {
+CLIPKIT_INLINE typename V::R load_as_float(const float* p) {
   return V::load(p);
 }
 template <typename V>
-CLIPKIT_INLINE typename V::R load_b(const uint16_t* p) {
+CLIPKIT_INLINE typename V::R load_as_float(const uint16_t* p) {
   return V::load_half(p);
 }
 template <typename V>
-CLIPKIT_INLINE typename V::R load_b_partial(const float* p, int64_t n) {
+CLIPKIT_INLINE typename V::R load_as_float_partial(const float* p, int64_t n) {
   return V::load_partial(p, n);
 }
 template <typename V>
-CLIPKIT_INLINE typename V::R load_b_partial(const uint16_t* p, int64_t n) {
+CLIPKIT_INLINE typename V::R load_as_float_partial(const uint16_t* p, int64_t n) {
   return V::load_half_partial(p, n);
 }
 
-// Panels of NR rows of b (rows [0, nb)) → dst[panel][k][NR], zero-padded past nb. Works in
-// NR × W blocks: vector loads of each row (widening half) into an L1 staging block, then a
-// transpose out of it with contiguous stores, so neither side strides through memory.
-template <typename V, typename T>
-CLIPKIT_INLINE void pack_b(const T* b, int64_t ldb, int64_t panel_begin, int64_t panel_end,
-                           int64_t nb, int64_t k, float* dst) {
-  constexpr int64_t NR = Tile<V>::NV * V::W;
-  alignas(64) float block[NR][V::W];
+// Panels [panel_begin, panel_end) of R rows of src (rows ld apart; rows [0, rows) exist, the
+// rest read as zero) over depth [0, depth) → dst[panel][depth][R]. Works in R × W blocks:
+// vector loads of each row (widening half) into an L1 staging block, then a transpose out of it
+// with contiguous stores, so neither side strides through memory. Packs B into NR-wide panels
+// and A into MR-wide ones.
+template <typename V, int64_t R, typename T>
+CLIPKIT_INLINE void pack_panels(const T* src, int64_t ld, int64_t panel_begin, int64_t panel_end,
+                                int64_t rows, int64_t depth, float* dst) {
+  alignas(64) float block[R][V::W];
   for (int64_t p = panel_begin; p < panel_end; ++p) {
-    float* panel = dst + p * k * NR;
-    const int64_t rows = std::min(NR, nb - p * NR);
-    for (int64_t k0 = 0; k0 < k; k0 += V::W) {
-      const int64_t width = std::min<int64_t>(V::W, k - k0);
-      for (int64_t c = 0; c < NR; ++c) {
-        const T* src = b + (p * NR + c) * ldb + k0;
-        // NR interleaved row streams are more than the hardware prefetcher follows.
-        __builtin_prefetch(reinterpret_cast<const char*>(src) + kPrefetchBytes);
-        const auto v = c >= rows ? V::zero()
-                       : width == V::W ? load_b<V>(src)
-                                       : load_b_partial<V>(src, width);
+    float* panel = dst + p * depth * R;
+    const int64_t valid = std::min(R, rows - p * R);
+    for (int64_t k0 = 0; k0 < depth; k0 += V::W) {
+      const int64_t width = std::min<int64_t>(V::W, depth - k0);
+      for (int64_t c = 0; c < R; ++c) {
+        const T* row = src + (p * R + c) * ld + k0;
+        // R interleaved row streams are more than the hardware prefetcher follows.
+        __builtin_prefetch(reinterpret_cast<const char*>(row) + kPrefetchBytes);
+        const auto v = c >= valid ? V::zero()
+                       : width == V::W ? load_as_float<V>(row)
+                                       : load_as_float_partial<V>(row, width);
         V::store(block[c], v);
       }
       for (int64_t i = 0; i < width; ++i) {
-        float* out = panel + (k0 + i) * NR;
-        for (int64_t c = 0; c < NR; ++c) out[c] = block[c][i];
+        float* out = panel + (k0 + i) * R;
+        for (int64_t c = 0; c < R; ++c) out[c] = block[c][i];
       }
     }
   }
+}
+
+template <typename V, typename T>
+CLIPKIT_INLINE void pack_b(const T* b, int64_t ldb, int64_t panel_begin, int64_t panel_end,
+                           int64_t nb, int64_t k, float* dst) {
+  pack_panels<V, Tile<V>::NV * V::W>(b, ldb, panel_begin, panel_end, nb, k, dst);
 }
 CLIPKIT_DISPATCH(pack_b_dispatch, pack_b)
-
-// Rows [0, mb) × depth [0, kc) of a → dst[panel][kc][MR], zero-padded past mb; transposed
-// through an L1 staging block like pack_b.
-template <typename V>
-CLIPKIT_INLINE void pack_a(const float* a, int64_t lda, int64_t mb, int64_t kc, float* dst) {
-  constexpr int64_t MR = Tile<V>::MR;
-  alignas(64) float block[MR][V::W];
-  const int64_t panels = (mb + MR - 1) / MR;
-  for (int64_t p = 0; p < panels; ++p) {
-    float* panel = dst + p * kc * MR;
-    const int64_t rows = std::min(MR, mb - p * MR);
-    for (int64_t k0 = 0; k0 < kc; k0 += V::W) {
-      const int64_t width = std::min<int64_t>(V::W, kc - k0);
-      for (int64_t r = 0; r < MR; ++r) {
-        const float* src = a + (p * MR + r) * lda + k0;
-        const auto v = r >= rows ? V::zero()
-                       : width == V::W ? V::load(src)
-                                       : V::load_partial(src, width);
-        V::store(block[r], v);
-      }
-      for (int64_t i = 0; i < width; ++i) {
-        float* out = panel + (k0 + i) * MR;
-        for (int64_t r = 0; r < MR; ++r) out[r] = block[r][i];
-      }
-    }
-  }
-}
 
 // The epilogue of one micro-tile, applied in registers as its last k-block completes.
 struct TileEpilogue {
@@ -283,7 +263,7 @@ CLIPKIT_INLINE void compute_tile(const TileJob* job, int64_t i0, int64_t mb, int
   float* c = job->c + i0 * job->ldc + j0;
   const bool has_epilogue = job->bias != nullptr || job->residual != nullptr ||
                             job->act != Activation::None || job->scale != 1.0f;
-  pack_a<V>(job->a + i0 * job->lda, job->lda, mb, k, apack);
+  pack_panels<V, MR>(job->a + i0 * job->lda, job->lda, 0, (mb + MR - 1) / MR, mb, k, apack);
   for (int64_t jc = 0; jc < nbt; jc += blk.nc) {
     const int64_t jc1 = std::min(nbt, jc + blk.nc);
     for (int64_t p0 = 0; p0 < k; p0 += blk.kc) {
@@ -328,7 +308,6 @@ bool overlaps(const float* a, const float* b, int64_t count) {
 // straight from a and b; the 4 rows of b stay in L1 while all rows of a pass over them. This
 // avoids transposing all of b for a product that uses each of its values only m times.
 
-
 struct DotJob {
   const float* a;
   int64_t lda;
@@ -369,7 +348,7 @@ CLIPKIT_INLINE void dot_block(const DotJob* job, const T* const* bq, int64_t i, 
       // Four short streams (one per row of b) are too many for the hardware prefetcher to
       // run far enough ahead on its own when b comes from memory.
       __builtin_prefetch(reinterpret_cast<const char*>(bq[q] + p) + kPrefetchBytes);
-      bv[q] = load_b<V>(bq[q] + p);
+      bv[q] = load_as_float<V>(bq[q] + p);
     }
 #pragma GCC unroll 4
     for (int r = 0; r < RB; ++r) {
@@ -381,7 +360,7 @@ CLIPKIT_INLINE void dot_block(const DotJob* job, const T* const* bq, int64_t i, 
     typename V::R av[RB];
     typename V::R bv[4];
     for (int r = 0; r < RB; ++r) av[r] = V::load_partial(ar[r] + p, k - p);
-    for (int q = 0; q < 4; ++q) bv[q] = load_b_partial<V>(bq[q] + p, k - p);
+    for (int q = 0; q < 4; ++q) bv[q] = load_as_float_partial<V>(bq[q] + p, k - p);
     for (int r = 0; r < RB; ++r) {
       for (int q = 0; q < 4; ++q) acc[r][q] = V::fma(av[r], bv[q], acc[r][q]);
     }
