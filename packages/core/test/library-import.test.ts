@@ -249,6 +249,22 @@ describe('Library import', () => {
   });
 });
 
+describe('Library import of a folder with unreadable entries', () => {
+  it('reports a link it cannot follow as an error, ignores a dangling one, imports the rest', async () => {
+    const root = path.join(work, 'links');
+    fs.mkdirSync(root);
+    fs.writeFileSync(path.join(root, 'ok.jpg'), await encodePicture(5, 64, 'jpeg'));
+    fs.symlinkSync('loop.jpg', path.join(root, 'loop.jpg')); // stat: ELOOP
+    fs.symlinkSync('nowhere.jpg', path.join(root, 'dangling.jpg')); // stat: ENOENT
+    const library = await Library.open(path.join(work, 'links.db'), { model: modelDir });
+    const summary = await library.import(root);
+    await library.close();
+    expect(summary.encoded).toBe(1);
+    expect(summary.errors.map((e) => [path.basename(e.path), e.code])).toEqual([['loop.jpg', 'ELOOP']]);
+    expect(summary.errors[0]?.message).toContain('loop.jpg');
+  });
+});
+
 describe('Library with --store f16', () => {
   it('stores half-precision embeddings that search like the f32 ones', async () => {
     const db32 = path.join(work, 'main.db');

@@ -138,7 +138,15 @@ export async function runImport(
   const todo: FileStat[] = [];
   const revived: BatchEntry[] = [];
   const errors: FileError[] = [];
-  for await (const f of walk(root, { hidden: opts.hidden })) {
+  // A folder or link the walk cannot enter is reported, not skipped in silence (a dangling link,
+  // ENOENT, is no file at all and stays unreported).
+  const onError = (file: string, err: Error) => {
+    const outcome = readFailure(file, err);
+    if (outcome.kind !== 'unreadable') return;
+    errors.push(outcome.error);
+    p.errors++;
+  };
+  for await (const f of walk(root, { hidden: opts.hidden, onError })) {
     seen.add(f.path);
     p.scanned++;
     const known = catalog.file(f.path);
