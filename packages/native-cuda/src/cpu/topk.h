@@ -29,7 +29,6 @@ class TopK {
   TopK(Candidate* storage, int64_t k) : heap_(storage), k_(k) {}
 
   int64_t size() const { return size_; }
-  const Candidate* data() const { return heap_; }
 
   // Candidates must arrive in increasing index order: a tie with the worst kept one then
   // always loses, which makes the common rejection a single float comparison.
