@@ -93,9 +93,17 @@ describe('pull from a loopback hub', () => {
   });
 
   it('retries on 5xx', async () => {
-    const h = await hub({ 'test/tiny': { dir: source } }, { unavailable: new Map([['config.json', 2]]) });
+    const h = await hub({ 'test/tiny': { dir: source } }, { unavailable: new Map([['config.json', 2]]), apiUnavailable: 2 });
     const pulled = await pullModel('test/tiny', { endpoint: h.url, cacheDir: freshCache(), ...fast });
     expect(JSON.parse(readFileSync(join(pulled.dir, 'config.json'), 'utf8')).projection_dim).toBe(32);
+    expect(h.requests.filter((r) => r.path.startsWith('/api/')).length).toBe(3);
+  });
+
+  it('gives up on the file list after the retries asked for, with the status', async () => {
+    const h = await hub({ 'test/tiny': { dir: source } }, { apiUnavailable: 3 });
+    const err = pullModel('test/tiny', { endpoint: h.url, cacheDir: freshCache(), retries: 2, retryBaseMs: 1 });
+    await expect(err).rejects.toMatchObject({ status: 503 });
+    expect(h.requests.filter((r) => r.path.startsWith('/api/')).length).toBe(3);
   });
 
   it('rejects a corrupted file by sha256 and leaves nothing of it in the cache', async () => {

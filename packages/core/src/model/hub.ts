@@ -25,7 +25,9 @@ export interface HubOptions {
   offline?: boolean; // default CLIPKIT_OFFLINE=1
   /** Also fetch onnx/vision_model.onnx + onnx/text_model.onnx when the repo has safetensors. */
   withOnnx?: boolean;
+  /** Retries after a 5xx or a dropped connection, per request (default 5 for file downloads, 3 for API calls). */
   retries?: number;
+  /** First backoff, doubled each retry (default 500 ms for file downloads, 200 ms for API calls). */
   retryBaseMs?: number;
   onFile?: (file: string, size: number | undefined) => void;
   onProgress?: (file: string, received: number, total: number | undefined) => void;
@@ -110,14 +112,14 @@ export async function pullModel(spec: string, opts: HubOptions = {}): Promise<Pu
 
   const endpoint = endpointOf(opts);
   const headers = authHeaders(opts);
-  const available = await listRepoFiles(endpoint, ref, headers, label);
+  const available = await listRepoFiles(endpoint, ref, headers, label, opts);
   const files = selectModelFiles(available, opts, label);
   await fsp.mkdir(dir, { recursive: true });
   const downloaded: string[] = [];
   for (const file of files) {
     const dest = join(dir, file);
     const url = `${endpoint}/${ref.repo}/resolve/${encodeURIComponent(ref.revision)}/${file.split('/').map(encodeURIComponent).join('/')}`;
-    const meta = await fileMeta(url, headers, `${label}/${file}`);
+    const meta = await fileMeta(url, headers, `${label}/${file}`, opts);
     // Files reach `dest` only by a verified rename, so one of the stated size is already good.
     if (existsSync(dest) && (meta.size === undefined || statSync(dest).size === meta.size)) continue;
     await fsp.mkdir(join(dest, '..'), { recursive: true });
@@ -137,11 +139,11 @@ export async function pullModel(spec: string, opts: HubOptions = {}): Promise<Pu
 }
 
 /** The repo's file list, from the hub API (`/api/models/{repo}/revision/{rev}`). */
-async function listRepoFiles(endpoint: string, ref: RepoRef, headers: Record<string, string>, label: string): Promise<string[]> {
+async function listRepoFiles(endpoint: string, ref: RepoRef, headers: Record<string, string>, label: string, opts: HubOptions): Promise<string[]> {
   const url = `${endpoint}/api/models/${ref.repo}/revision/${encodeURIComponent(ref.revision)}`;
   let res: Response;
   try {
-    res = await withRetry(() => fetch(url, { headers }));
+    res = await withRetry(() => fetch(url, { headers }), opts);
   } catch (err) {
     throw new HubError(`cannot reach the hub at ${endpoint} (${err instanceof Error ? err.message : String(err)}); use --offline for cached models`, label);
   }
@@ -185,10 +187,10 @@ export function selectModelFiles(available: readonly string[], opts: Pick<HubOpt
 }
 
 /** Size and sha256 as the hub states them, from a HEAD without following redirects. */
-async function fileMeta(url: string, headers: Record<string, string>, label: string): Promise<FileMeta> {
+async function fileMeta(url: string, headers: Record<string, string>, label: string, opts: HubOptions): Promise<FileMeta> {
   let res: Response;
   try {
-    res = await withRetry(() => fetch(url, { method: 'HEAD', headers: { ...headers, 'Accept-Encoding': 'identity' }, redirect: 'manual' }));
+    res = await withRetry(() => fetch(url, { method: 'HEAD', headers: { ...headers, 'Accept-Encoding': 'identity' }, redirect: 'manual' }), opts);
   } catch (err) {
     throw new HubError(`cannot reach the hub (${err instanceof Error ? err.message : String(err)})`, label);
   }
@@ -205,15 +207,18 @@ async function fileMeta(url: string, headers: Record<string, string>, label: str
   return meta;
 }
 
-async function withRetry(fn: () => Promise<Response>, attempts = 4): Promise<Response> {
+/** An API call, retried on 5xx and dropped connections with the caller's retries and backoff. */
+async function withRetry(fn: () => Promise<Response>, opts: Pick<HubOptions, 'retries' | 'retryBaseMs'>): Promise<Response> {
+  const retries = opts.retries ?? 3;
+  const baseMs = opts.retryBaseMs ?? 200;
   for (let i = 0; ; i++) {
     try {
       const res = await fn();
-      if (res.status < 500 || i >= attempts - 1) return res;
+      if (res.status < 500 || i >= retries) return res;
       await res.body?.cancel();
     } catch (err) {
-      if (i >= attempts - 1) throw err;
+      if (i >= retries) throw err;
     }
-    await new Promise((r) => setTimeout(r, 200 * 2 ** i));
+    await new Promise((r) => setTimeout(r, baseMs * 2 ** i));
   }
 }

@@ -19,6 +19,8 @@ export interface HubFaults {
   corrupt?: Set<string>;
   /** Files answered with 503 this many times before succeeding. */
   unavailable?: Map<string, number>;
+  /** File-list (API) requests answered with 503 before succeeding. */
+  apiUnavailable?: number;
 }
 
 export interface FakeHub {
@@ -46,6 +48,7 @@ export async function startFakeHub(repos: Record<string, FakeRepo>, faults: HubF
   const requests: FakeHub['requests'] = [];
   const cut = new Set(faults.cutOnce ?? []);
   const unavailable = new Map(faults.unavailable ?? []);
+  let apiUnavailable = faults.apiUnavailable ?? 0;
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -65,6 +68,11 @@ export async function startFakeHub(repos: Record<string, FakeRepo>, faults: HubF
       return;
     }
     const files = listFiles(repo.dir);
+    if (api && apiUnavailable > 0) {
+      apiUnavailable--;
+      res.writeHead(503).end('busy');
+      return;
+    }
     if (api) {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ id: repoId, siblings: files.map((rfilename) => ({ rfilename })) }));
