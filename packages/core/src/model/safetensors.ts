@@ -291,7 +291,7 @@ function u16View(bytes: Uint8Array): Uint16Array {
   return new Uint16Array(bytes.slice().buffer);
 }
 
-export function f16BytesToF32(bytes: Uint8Array): Float32Array {
+function f16BytesToF32(bytes: Uint8Array): Float32Array {
   const src = u16View(bytes);
   const table = halfTable();
   const out = new Float32Array(src.length);
@@ -299,7 +299,7 @@ export function f16BytesToF32(bytes: Uint8Array): Float32Array {
   return out;
 }
 
-export function bf16BytesToF32(bytes: Uint8Array): Float32Array {
+function bf16BytesToF32(bytes: Uint8Array): Float32Array {
   const src = u16View(bytes);
   const out = new Float32Array(src.length);
   const bits = new Uint32Array(out.buffer);

@@ -16,7 +16,7 @@ const ELEM: Record<ElemType, number> = {
 export type AttrValue = number | number[] | { float: number } | { floats: number[] };
 
 /** LayerNormalization needs opset 17. */
-export const OPSET = 17;
+const OPSET = 17;
 
 export class OnnxGraph {
   private readonly nodes: onnxProto.onnx.INodeProto[] = [];

@@ -3,9 +3,7 @@
 // tokens as the last ids, like CLIP's own vocabulary.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-
-export const START_OF_TEXT = '<|startoftext|>';
-export const END_OF_TEXT = '<|endoftext|>';
+import { END_OF_TEXT, START_OF_TEXT } from '@clipkit/tokenizer';
 
 let alphabet: string[] | undefined;
 

@@ -19,7 +19,7 @@ interface TextBuffers extends BufferSet {
  * The token each row is pooled at (Hugging Face CLIPTextTransformer): the first eos_token_id,
  * or for legacy configs (eos_token_id 2) and rows without one, the first maximum id.
  */
-export function pooledPosition(row: Int32Array, text: Pick<TextConfig, 'pooling' | 'eosTokenId'>): number {
+function pooledPosition(row: Int32Array, text: Pick<TextConfig, 'pooling' | 'eosTokenId'>): number {
   const eos = text.pooling === 'first-eos' ? row.indexOf(text.eosTokenId) : -1;
   if (eos >= 0) return eos;
   let best = 0;
