@@ -2,8 +2,8 @@
 // never a stack trace; anything else is a bug and keeps its stack.
 import { ClipkitError, UsageError } from '../errors.js';
 
-export const EXIT_ERROR = 1;
-export const EXIT_USAGE = 2;
+const EXIT_ERROR = 1;
+const EXIT_USAGE = 2;
 
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void) {
   return async (...args: A): Promise<void> => {

@@ -46,7 +46,7 @@ function positiveInt(text: string, flag: string): number {
 }
 
 /** float32 [n, 3, S, S] for this model's image size. */
-export function readPixels(file: string, model: ModelDir): PixelBatch {
+function readPixels(file: string, model: ModelDir): PixelBatch {
   const arr = readNpy(file);
   const { imageSize: s, numChannels: c } = model.config.vision;
   const [n, ...rest] = arr.shape;
@@ -57,7 +57,7 @@ export function readPixels(file: string, model: ModelDir): PixelBatch {
 }
 
 /** int64 or int32 [n, contextLength] → int32 rows. */
-export function readInputIds(file: string, model: ModelDir): { ids: Int32Array; n: number } {
+function readInputIds(file: string, model: ModelDir): { ids: Int32Array; n: number } {
   const arr = readNpy(file);
   const L = model.config.text.contextLength;
   const [n, len] = arr.shape;
@@ -75,7 +75,7 @@ export function readInputIds(file: string, model: ModelDir): { ids: Int32Array; 
 }
 
 /** One text per line: a JSON string or an object with a "text" string. Blank lines are skipped. */
-export function readTextsJsonl(file: string): string[] {
+function readTextsJsonl(file: string): string[] {
   let content: string;
   try {
     content = readFileSync(file, 'utf8');

@@ -47,7 +47,7 @@ function attachPlain(job: ImportJob): void {
   });
 }
 
-export function plainLine(p: ImportProgress): string {
+function plainLine(p: ImportProgress): string {
   if (p.phase === 'scan') return `import: scanning, ${p.scanned} files found`;
   return (
     `import: ${p.done}/${p.total} files, ${p.encoded} encoded, ${p.imagesPerSecond.toFixed(1)} images/s, ` +

@@ -34,7 +34,7 @@ async function onnxStatus(): Promise<InstallInfo['onnxruntime']> {
   }
 }
 
-export async function installInfo(): Promise<InstallInfo> {
+async function installInfo(): Promise<InstallInfo> {
   return { core: coreVersion(), native: await nativeStatus(), onnxruntime: await onnxStatus() };
 }
 

@@ -64,7 +64,7 @@ async function* walkDir(dir: string, entered: Set<string>, opts: ScanOptions): A
 export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif' | 'heif' | 'jxl' | 'bmp';
 
 /** Bytes needed by sniffImage. */
-export const SNIFF_BYTES = 32;
+const SNIFF_BYTES = 32;
 
 const HEIF_BRANDS = new Set(['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'mif1', 'msf1']);
 

@@ -154,7 +154,7 @@ async function listRepoFiles(endpoint: string, ref: RepoRef, headers: Record<str
 }
 
 /** The files a clipkit model directory needs, from what the repo holds. */
-export function selectModelFiles(available: readonly string[], opts: Pick<HubOptions, 'withOnnx'>, label: string): string[] {
+function selectModelFiles(available: readonly string[], opts: Pick<HubOptions, 'withOnnx'>, label: string): string[] {
   const has = new Set(available);
   const pick: string[] = [];
   const need = (f: string): void => {
