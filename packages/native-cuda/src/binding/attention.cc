@@ -53,21 +53,9 @@ Job prepare_attention(const CallValues& info, const char* fn) {
   return job;
 }
 
-namespace {
-
-Napi::Value attention(const Napi::CallbackInfo& info) {
-  return run_now(info.Env(), prepare_attention(info, "attention"));
-}
-
-Napi::Value attention_async(const Napi::CallbackInfo& info) {
-  return run_async(info.Env(), "clipkit.attention", prepare_attention(info, "attentionAsync"));
-}
-
-}  // namespace
-
-void register_attention(Napi::Env env, Napi::Object exports) {
-  exports.Set("attention", Napi::Function::New<attention>(env, "attention"));
-  exports.Set("attentionAsync", Napi::Function::New<attention_async>(env, "attentionAsync"));
+void register_attention(Napi::Env, Napi::Object exports) {
+  export_sync(exports, "attention", prepare_attention);
+  export_async(exports, "attentionAsync", prepare_attention);
 }
 
 }  // namespace clipkit::binding

@@ -17,7 +17,7 @@ constexpr uint32_t kMaxCalls = 4096;
 
 struct Chainable {
   const char* name;
-  Job (*prepare)(const CallValues&, const char*);
+  Prepare prepare;
 };
 
 constexpr Chainable kChainable[] = {

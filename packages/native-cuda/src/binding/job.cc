@@ -66,4 +66,22 @@ Napi::Value run_async(Napi::Env env, const char* name, Job job) {
   return promise;
 }
 
+void export_sync(Napi::Object exports, const char* name, Prepare prepare) {
+  exports.Set(name, Napi::Function::New(
+                        exports.Env(),
+                        [name, prepare](const Napi::CallbackInfo& info) {
+                          return run_now(info.Env(), prepare(info, name));
+                        },
+                        name));
+}
+
+void export_async(Napi::Object exports, const char* name, Prepare prepare) {
+  exports.Set(name, Napi::Function::New(
+                        exports.Env(),
+                        [name, prepare](const Napi::CallbackInfo& info) {
+                          return run_async(info.Env(), name, prepare(info, name));
+                        },
+                        name));
+}
+
 }  // namespace clipkit::binding

@@ -7,6 +7,8 @@
 #include <memory>
 #include <vector>
 
+#include "binding/call_values.h"
+
 namespace clipkit::binding {
 
 struct Job {
@@ -27,5 +29,12 @@ struct Job {
 Napi::Value run_now(Napi::Env env, Job job);
 // Queues on the libuv pool; returns a promise. Kernel exceptions reject it with an Error.
 Napi::Value run_async(Napi::Env env, const char* name, Job job);
+
+// Validates one call's arguments into a Job; `fn` names the function in error messages.
+using Prepare = Job (*)(const CallValues& values, const char* fn);
+// Exports `name` as a function running prepare's job on the calling thread.
+void export_sync(Napi::Object exports, const char* name, Prepare prepare);
+// Exports `name` as a function queueing prepare's job on the libuv pool (returns a promise).
+void export_async(Napi::Object exports, const char* name, Prepare prepare);
 
 }  // namespace clipkit::binding

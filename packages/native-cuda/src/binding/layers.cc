@@ -127,25 +127,11 @@ Job prepare_softmax(const CallValues& info, const char* fn) {
                     [=] { cpu::softmax(px, po, rows, cols); });
 }
 
-namespace {
-
-template <Job (*Prepare)(const CallValues&, const char*)>
-Napi::Value run_sync(const Napi::CallbackInfo& info, const char* fn) {
-  return run_now(info.Env(), Prepare(info, fn));
-}
-
-void layer_norm(const Napi::CallbackInfo& info) { run_sync<prepare_layer_norm>(info, "layerNorm"); }
-void add(const Napi::CallbackInfo& info) { run_sync<prepare_add>(info, "add"); }
-void activation(const Napi::CallbackInfo& info) { run_sync<prepare_activation>(info, "activation"); }
-void softmax(const Napi::CallbackInfo& info) { run_sync<prepare_softmax>(info, "softmax"); }
-
-}  // namespace
-
-void register_layers(Napi::Env env, Napi::Object exports) {
-  exports.Set("layerNorm", Napi::Function::New<layer_norm>(env, "layerNorm"));
-  exports.Set("add", Napi::Function::New<add>(env, "add"));
-  exports.Set("activation", Napi::Function::New<activation>(env, "activation"));
-  exports.Set("softmax", Napi::Function::New<softmax>(env, "softmax"));
+void register_layers(Napi::Env, Napi::Object exports) {
+  export_sync(exports, "layerNorm", prepare_layer_norm);
+  export_sync(exports, "add", prepare_add);
+  export_sync(exports, "activation", prepare_activation);
+  export_sync(exports, "softmax", prepare_softmax);
 }
 
 }  // namespace clipkit::binding

@@ -65,21 +65,9 @@ Job prepare_linear(const CallValues& info, const char* fn) {
   return job;
 }
 
-namespace {
-
-Napi::Value linear(const Napi::CallbackInfo& info) {
-  return run_now(info.Env(), prepare_linear(info, "linear"));
-}
-
-Napi::Value linear_async(const Napi::CallbackInfo& info) {
-  return run_async(info.Env(), "clipkit.linear", prepare_linear(info, "linearAsync"));
-}
-
-}  // namespace
-
-void register_linear(Napi::Env env, Napi::Object exports) {
-  exports.Set("linear", Napi::Function::New<linear>(env, "linear"));
-  exports.Set("linearAsync", Napi::Function::New<linear_async>(env, "linearAsync"));
+void register_linear(Napi::Env, Napi::Object exports) {
+  export_sync(exports, "linear", prepare_linear);
+  export_async(exports, "linearAsync", prepare_linear);
 }
 
 }  // namespace clipkit::binding

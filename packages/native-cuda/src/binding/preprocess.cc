@@ -100,7 +100,7 @@ PreprocessParams read_params(const Args& args, const Napi::Object& opts) {
   return p;
 }
 
-Job prepare_batch(const Napi::CallbackInfo& info, const char* fn) {
+Job prepare_batch(const CallValues& info, const char* fn) {
   Args args(info, fn);
   if (!info[0].IsArray()) args.type_error("images must be an array of images");
   const Napi::Array list = info[0].As<Napi::Array>();
@@ -155,14 +155,6 @@ Job prepare_batch(const Napi::CallbackInfo& info, const char* fn) {
   return job;
 }
 
-Napi::Value preprocess(const Napi::CallbackInfo& info) {
-  return run_now(info.Env(), prepare_batch(info, "preprocess"));
-}
-
-Napi::Value preprocess_async(const Napi::CallbackInfo& info) {
-  return run_async(info.Env(), "clipkit.preprocess", prepare_batch(info, "preprocessAsync"));
-}
-
 Napi::Value preprocess_crop(const Napi::CallbackInfo& info) {
   Args args(info, "preprocessCrop");
   const Napi::Object opts = args.options(1, "opts", false);
@@ -181,8 +173,8 @@ Napi::Value preprocess_crop(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_preprocess(Napi::Env env, Napi::Object exports) {
-  exports.Set("preprocess", Napi::Function::New<preprocess>(env, "preprocess"));
-  exports.Set("preprocessAsync", Napi::Function::New<preprocess_async>(env, "preprocessAsync"));
+  export_sync(exports, "preprocess", prepare_batch);
+  export_async(exports, "preprocessAsync", prepare_batch);
   exports.Set("preprocessCrop", Napi::Function::New<preprocess_crop>(env, "preprocessCrop"));
 }
 

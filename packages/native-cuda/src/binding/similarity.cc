@@ -28,8 +28,8 @@ Shape read_shape(const Args& args, const Napi::Object& opts, const Buffer& a, co
   return s;
 }
 
-Job prepare_similarity(const Napi::CallbackInfo& info) {
-  Args args(info, "similarity");
+Job prepare_similarity(const CallValues& info, const char* fn) {
+  Args args(info, fn);
   const Buffer a = args.f32(info[0], "a");
   const Buffer b = args.f32_or_f16(info[1], "b");
   const Buffer out = args.f32(info[2], "out");
@@ -68,9 +68,7 @@ Job prepare_similarity(const Napi::CallbackInfo& info) {
   return job;
 }
 
-void similarity(const Napi::CallbackInfo& info) { run_now(info.Env(), prepare_similarity(info)); }
-
-Job prepare_topk(const Napi::CallbackInfo& info, const char* fn) {
+Job prepare_topk(const CallValues& info, const char* fn) {
   Args args(info, fn);
   const Buffer a = args.f32(info[0], "a");
   const Buffer b = args.f32_or_f16(info[1], "b");
@@ -132,21 +130,12 @@ Job prepare_topk(const Napi::CallbackInfo& info, const char* fn) {
   return job;
 }
 
-Napi::Value similarity_topk(const Napi::CallbackInfo& info) {
-  return run_now(info.Env(), prepare_topk(info, "similarityTopK"));
-}
-
-Napi::Value similarity_topk_async(const Napi::CallbackInfo& info) {
-  return run_async(info.Env(), "clipkit.similarityTopK", prepare_topk(info, "similarityTopKAsync"));
-}
-
 }  // namespace
 
-void register_similarity(Napi::Env env, Napi::Object exports) {
-  exports.Set("similarity", Napi::Function::New<similarity>(env, "similarity"));
-  exports.Set("similarityTopK", Napi::Function::New<similarity_topk>(env, "similarityTopK"));
-  exports.Set("similarityTopKAsync",
-              Napi::Function::New<similarity_topk_async>(env, "similarityTopKAsync"));
+void register_similarity(Napi::Env, Napi::Object exports) {
+  export_sync(exports, "similarity", prepare_similarity);
+  export_sync(exports, "similarityTopK", prepare_topk);
+  export_async(exports, "similarityTopKAsync", prepare_topk);
 }
 
 }  // namespace clipkit::binding
