@@ -1,6 +1,6 @@
-// The Hugging Face CLIPModel parameters a config implies: names and shapes. The loader validates
-// model.safetensors against this list, the native backend reads its weights by it, and the
-// random-model generator writes it, so all three agree by construction.
+// The Hugging Face CLIPModel parameters a config implies: names and shapes. openWeights validates
+// model.safetensors against this list before the native backend reads any weight, and the
+// random-model generator writes it, so generated models and the checks agree by construction.
 import type { ClipConfig } from './config.js';
 import type { SafetensorsFile } from './safetensors.js';
 import { ModelFormatError } from '../errors.js';

@@ -128,7 +128,7 @@ export function openModelDir(dir: string, needs: ModelNeeds = {}): ModelDir {
   return { files, config, info };
 }
 
-/** model.safetensors read once and checked against every tensor the config implies. */
+/** model.safetensors opened (header only; tensors are read when asked for) and checked against every tensor the config implies. */
 export function openWeights(model: ModelDir): SafetensorsFile {
   requireFiles(model.files, { weights: true });
   const file = SafetensorsFile.open(model.files.safetensors as string);
