@@ -101,8 +101,9 @@ export interface TopK {
  * their shape needs; activations (x, out, residual, qkv, a, b) may be larger buffers reused
  * across batch sizes, of which only the leading elements are used. Outputs never overlap
  * inputs, except being the very same buffer where a kernel says "in place".
- * The *Async functions keep their arguments referenced until they settle; don't transfer or
- * detach a buffer passed to one before then (the addon cannot pin an ArrayBuffer's memory).
+ * The *Async functions keep their arguments referenced until they settle; don't transfer,
+ * detach or shrink (resizable ArrayBuffer) a buffer passed to one before then: the addon cannot
+ * pin an ArrayBuffer's memory. The synchronous functions re-check every array before use.
  */
 export interface NativeKernels {
   nativeInfo(): NativeInfo;
