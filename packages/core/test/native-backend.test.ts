@@ -12,7 +12,7 @@ import { openModelDir } from '../src/model/model-dir.js';
 import { SafetensorsFile } from '../src/model/safetensors.js';
 import { randomInputIds, randomPixels, writeRandomClipModel } from '../src/testing/index.js';
 import { referenceEncodeImages, referenceEncodeTexts } from '../src/testing/reference-forward.js';
-import type { Backend } from '../src/types.js';
+import type { Backend, PixelBatch } from '../src/types.js';
 import { diff, expectClose } from './helpers/compare.js';
 import { loadTinyExpected, logitsPerImage, repadIds, skipWithoutTiny, tinyModelDir } from './helpers/tiny-reference.js';
 
@@ -125,6 +125,10 @@ describe('native backend input and device errors', () => {
   it('rejects pixels of the wrong size or length, naming the problem', async () => {
     await expect(backend.encodeImages({ data: new Float32Array(3 * 16 * 16), n: 1, size: 16 })).rejects.toThrow(/pixels.size is 16, this model takes 32x32/);
     await expect(backend.encodeImages({ data: new Float32Array(10), n: 1, size: 32 })).rejects.toThrow(/pixels.data has 10 values/);
+    await expect(backend.encodeImages({ data: new Float64Array(3 * 32 * 32) as unknown as Float32Array, n: 1, size: 32 })).rejects.toThrow(
+      /pixels.data must be a Float32Array, got Float64Array/,
+    );
+    await expect(backend.encodeImages(undefined as unknown as PixelBatch)).rejects.toThrow(/pixels must be a \{ data, n, size \} batch, got undefined/);
   });
 
   it('rejects ids outside the vocabulary and wrong lengths', async () => {
@@ -132,6 +136,7 @@ describe('native backend input and device errors', () => {
     ids[77 + 3] = 1000;
     await expect(backend.encodeTexts(ids, 2)).rejects.toThrow(/ids\[1\]\[3\] = 1000 is outside the vocabulary/);
     await expect(backend.encodeTexts(new Int32Array(76), 1)).rejects.toBeInstanceOf(UsageError);
+    await expect(backend.encodeTexts(Array.from(ids) as unknown as Int32Array, 2)).rejects.toThrow(/ids must be an Int32Array, got Array/);
   });
 
   it('encodes an empty batch to an empty matrix', async () => {

@@ -6,10 +6,12 @@ import type { PixelBatch } from '../types.js';
 
 export function checkPixelBatch(pixels: PixelBatch, config: ClipConfig): void {
   const { imageSize: s, numChannels: c } = config.vision;
+  if (typeof pixels !== 'object' || pixels === null) throw new UsageError(`pixels must be a { data, n, size } batch, got ${typeName(pixels)}`);
   if (!Number.isSafeInteger(pixels.n) || pixels.n < 0) throw new UsageError(`pixels.n must be a non-negative integer, got ${pixels.n}`);
   if (pixels.size !== s) throw new UsageError(`pixels.size is ${pixels.size}, this model takes ${s}x${s} images`);
   const per = c * s * s;
-  if (!(pixels.data instanceof Float32Array) || pixels.data.length !== pixels.n * per) {
+  if (!(pixels.data instanceof Float32Array)) throw new UsageError(`pixels.data must be a Float32Array, got ${typeName(pixels.data)}`);
+  if (pixels.data.length !== pixels.n * per) {
     throw new UsageError(`pixels.data has ${pixels.data.length} values, expected n·${c}·${s}·${s} = ${pixels.n * per}`);
   }
 }
@@ -17,7 +19,8 @@ export function checkPixelBatch(pixels: PixelBatch, config: ClipConfig): void {
 export function checkInputIds(ids: Int32Array, n: number, config: ClipConfig): void {
   const { contextLength: L, vocabSize } = config.text;
   if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`n must be a non-negative integer, got ${n}`);
-  if (!(ids instanceof Int32Array) || ids.length !== n * L) throw new UsageError(`ids has ${ids.length} values, expected n·${L} = ${n * L}`);
+  if (!(ids instanceof Int32Array)) throw new UsageError(`ids must be an Int32Array, got ${typeName(ids)}`);
+  if (ids.length !== n * L) throw new UsageError(`ids has ${ids.length} values, expected n·${L} = ${n * L}`);
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
     if (id < 0 || id >= vocabSize) {
@@ -33,4 +36,8 @@ export function checkBatchOptions(opts: { batchSize?: number; threads?: number }
   if (opts.threads !== undefined && (!Number.isSafeInteger(opts.threads) || opts.threads < 1)) {
     throw new UsageError(`threads must be a positive integer, got ${opts.threads}`);
   }
+}
+
+function typeName(v: unknown): string {
+  return v === null || v === undefined ? String(v) : (v.constructor?.name ?? typeof v);
 }
