@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -115,6 +116,13 @@ double rel_error(const std::vector<A>& out, const std::vector<B>& ref) {
   return rel_error(out.data(), ref.data(), out.size());
 }
 
+// "2x3x4": the shape of a case in a failure message.
+inline std::string dims(std::initializer_list<int64_t> v) {
+  std::string s;
+  for (const int64_t x : v) s += (s.empty() ? "" : "x") + std::to_string(x);
+  return s;
+}
+
 template <typename T>
 std::string show(const T& v) {
   std::ostringstream s;
@@ -178,6 +186,16 @@ std::string show(const T& v) {
       ::clipkit::test::record_failure(__FILE__, __LINE__,                                    \
                                       "CHECK_REL(" #out ", " #ref ", " #tol                  \
                                       "): relative error " +                                 \
+                                          ::clipkit::test::show(clipkit_e));                 \
+  } while (0)
+
+// CHECK_REL whose failure message names the case (`what`, a std::string built only on failure).
+#define CHECK_REL_MSG(out, ref, tol, what)                                                   \
+  do {                                                                                       \
+    const double clipkit_e = ::clipkit::test::rel_error((out), (ref));                       \
+    if (!(clipkit_e <= (tol)))                                                               \
+      ::clipkit::test::record_failure(__FILE__, __LINE__,                                    \
+                                      std::string(what) + ": relative error " +              \
                                           ::clipkit::test::show(clipkit_e));                 \
   } while (0)
 

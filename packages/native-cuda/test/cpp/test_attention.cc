@@ -56,14 +56,10 @@ void check(Rng& rng, int64_t batch, int64_t tokens, int64_t heads, int64_t dim, 
   for_each_isa([&](Isa isa) {
     std::vector<float> out(ref.size(), NAN);
     cpu::attention(qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd, 3 * hd, out.data(), hd, s);
-    const double err = rel_error(out, ref);
-    if (!(err <= 2e-6)) {
-      record_failure(__FILE__, __LINE__,
-                     std::string("attention ") + isa_name(isa) + " b=" + std::to_string(batch) +
-                         " t=" + std::to_string(tokens) + " h=" + std::to_string(heads) +
-                         " d=" + std::to_string(dim) + (causal ? " causal" : "") +
-                         " rel error " + show(err));
-    }
+    CHECK_REL_MSG(out, ref, 2e-6,
+                  std::string("attention ") + isa_name(isa) + " b=" + std::to_string(batch) +
+                      " t=" + std::to_string(tokens) + " h=" + std::to_string(heads) +
+                      " d=" + std::to_string(dim) + (causal ? " causal" : ""));
   });
 }
 

@@ -83,18 +83,6 @@ void for_each_engine(Fn&& body) {
   }
 }
 
-void check_rel(const std::vector<float>& got, const std::vector<float>& want, double tol,
-               const std::string& what) {
-  const double err = rel_error(got, want);
-  if (!(err <= tol)) record_failure(__FILE__, __LINE__, what + ": relative error " + show(err));
-}
-
-std::string dims(std::initializer_list<int64_t> v) {
-  std::string s;
-  for (int64_t x : v) s += (s.empty() ? "" : "x") + std::to_string(x);
-  return s;
-}
-
 // Random IEEE half bits of magnitude in [2^-5, 1) and random sign (no inf/NaN/subnormal).
 std::vector<uint16_t> random_halves(Rng& rng, size_t n) {
   std::vector<uint16_t> v(n);
@@ -148,10 +136,10 @@ TEST(cuda_linear_vs_cpu) {
           const float* res = with_res ? (variant == 3 ? out.get() : dres.get()) : nullptr;
           cuda::linear(dx.get(), dw.get(), with_bias ? dbias.get() : nullptr, res, out.get(), s.m,
                        s.n, s.k, act);
-          check_rel(out.host(), want, 1e-5,
-                    std::string("linear ") + engine + " " + dims({s.m, s.n, s.k}) + " act " +
-                        std::to_string(static_cast<int>(act)) + " variant " +
-                        std::to_string(variant));
+          CHECK_REL_MSG(out.host(), want, 1e-5,
+                        std::string("linear ") + engine + " " + dims({s.m, s.n, s.k}) + " act " +
+                            std::to_string(static_cast<int>(act)) + " variant " +
+                            std::to_string(variant));
         });
       }
     }
@@ -172,9 +160,9 @@ TEST(cuda_layer_norm_vs_cpu) {
     cpu::layer_norm(x.data(), gamma.data(), beta.data(), want.data(), rows, dim, 1e-5f);
     Device<float> dx(x), dg(gamma), db(beta), out(x.size());
     cuda::layer_norm(dx.get(), dg.get(), db.get(), out.get(), rows, dim, 1e-5f);
-    check_rel(out.host(), want, 1e-5, "layer_norm " + dims({rows, dim}));
+    CHECK_REL_MSG(out.host(), want, 1e-5, "layer_norm " + dims({rows, dim}));
     cuda::layer_norm(dx.get(), dg.get(), db.get(), dx.get(), rows, dim, 1e-5f);  // in place
-    check_rel(dx.host(), want, 1e-5, "layer_norm in place " + dims({rows, dim}));
+    CHECK_REL_MSG(dx.host(), want, 1e-5, "layer_norm in place " + dims({rows, dim}));
   }
 }
 
@@ -188,16 +176,17 @@ TEST(cuda_elementwise_vs_cpu) {
     cpu::add(a.data(), b.data(), want.data(), n);
     Device<float> da(a), db(b), out(a.size());
     cuda::add(da.get(), db.get(), out.get(), n);
-    check_rel(out.host(), want, 1e-6, "add n=" + std::to_string(n));
+    CHECK_REL_MSG(out.host(), want, 1e-6, "add n=" + std::to_string(n));
     for (Activation act : {Activation::None, Activation::QuickGelu, Activation::GeluErf}) {
       cpu::activation(a.data(), want.data(), n, act);
       cuda::activation(da.get(), out.get(), n, act);
-      check_rel(out.host(), want, 1e-5,
-                "activation " + std::to_string(static_cast<int>(act)) + " n=" + std::to_string(n));
+      CHECK_REL_MSG(out.host(), want, 1e-5,
+                    "activation " + std::to_string(static_cast<int>(act)) +
+                        " n=" + std::to_string(n));
     }
     cpu::add(a.data(), b.data(), want.data(), n);
     cuda::add(da.get(), db.get(), da.get(), n);  // out aliases a
-    check_rel(da.host(), want, 1e-6, "add in place n=" + std::to_string(n));
+    CHECK_REL_MSG(da.host(), want, 1e-6, "add in place n=" + std::to_string(n));
   }
 }
 
@@ -211,7 +200,7 @@ TEST(cuda_softmax_vs_cpu) {
     cpu::softmax(x.data(), want.data(), s[0], s[1]);
     Device<float> dx(x), out(x.size());
     cuda::softmax(dx.get(), out.get(), s[0], s[1]);
-    check_rel(out.host(), want, 1e-5, "softmax " + dims({s[0], s[1]}));
+    CHECK_REL_MSG(out.host(), want, 1e-5, "softmax " + dims({s[0], s[1]}));
   }
 }
 
@@ -236,7 +225,7 @@ TEST(cuda_attention_vs_cpu) {
     cuda::attention(dqkv.get(), dqkv.get() + hd, dqkv.get() + 2 * hd, 3 * hd, out.get(), hd, s);
     const std::string what = "attention " + dims({c.b, c.t, c.h, c.d}) +
                              (c.causal ? " causal" : "");
-    check_rel(out.host(), want, 1e-5, what);
+    CHECK_REL_MSG(out.host(), want, 1e-5, what);
     // Separate q, k, v with stride h·d, out with a wider stride (every other slot untouched).
     const auto q = random_normals(rng, c.b * c.t * hd);
     const auto k = random_normals(rng, c.b * c.t * hd);
@@ -245,7 +234,7 @@ TEST(cuda_attention_vs_cpu) {
     cpu::attention(q.data(), k.data(), v.data(), hd, want2.data(), 2 * hd, s);
     Device<float> dq(q), dk(k), dv(v), out2(want2);
     cuda::attention(dq.get(), dk.get(), dv.get(), hd, out2.get(), 2 * hd, s);
-    check_rel(out2.host(), want2, 1e-5, what + " strided");
+    CHECK_REL_MSG(out2.host(), want2, 1e-5, what + " strided");
   }
 }
 
@@ -266,11 +255,11 @@ TEST(cuda_similarity_vs_cpu) {
     Device<uint16_t> dbh(bh);
     for_each_engine([&](const char* engine) {
       cuda::similarity_f32(da.get(), db.get(), out.get(), m, n, d, 2.5f);
-      check_rel(out.host(), want, 1e-5,
-                std::string("similarity_f32 ") + engine + " " + dims({m, n, d}));
+      CHECK_REL_MSG(out.host(), want, 1e-5,
+                    std::string("similarity_f32 ") + engine + " " + dims({m, n, d}));
     });
     cuda::similarity_f16(da.get(), dbh.get(), out.get(), m, n, d, 2.5f);
-    check_rel(out.host(), want_h, 1e-5, "similarity_f16 " + dims({m, n, d}));
+    CHECK_REL_MSG(out.host(), want_h, 1e-5, "similarity_f16 " + dims({m, n, d}));
   }
 }
 

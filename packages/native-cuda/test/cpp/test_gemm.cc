@@ -54,14 +54,9 @@ void check_shape(Rng& rng, const Shape& s, Activation act, bool with_bias, bool 
     if (alias_residual) out = residual;
     cpu::linear(x.data(), w.data(), b, alias_residual ? out.data() : r, out.data(), s.m, s.n,
                 s.k, act);
-    const double err = rel_error(out, ref);
-    if (!(err <= 2e-6 * std::sqrt(static_cast<double>(s.k) / 64.0) + 1e-6)) {
-      record_failure(__FILE__, __LINE__,
-                     std::string("linear ") + isa_name(isa) + " m=" + std::to_string(s.m) +
-                         " n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) +
-                         " act=" + std::to_string(static_cast<int>(act)) +
-                         " rel error " + show(err));
-    }
+    CHECK_REL_MSG(out, ref, 2e-6 * std::sqrt(static_cast<double>(s.k) / 64.0) + 1e-6,
+                  std::string("linear ") + isa_name(isa) + " " + dims({s.m, s.n, s.k}) +
+                      " act=" + std::to_string(static_cast<int>(act)));
   });
 }
 
@@ -186,14 +181,10 @@ void check_packed(Rng& rng, int64_t m, int64_t n, int64_t k, const Epilogue& e) 
                               e.residual || e.alias ? residual.data() : nullptr, m, n, k, e.act);
   for_each_isa([&](Isa isa) {
     const auto packed = cpu::pack_linear_weight(w.data(), n, k, isa);
-    const double err = rel_error(run_packed(x, *packed, bias, residual, m, n, k, e), ref);
-    if (!(err <= 1e-5)) {
-      record_failure(__FILE__, __LINE__,
-                     std::string("linear_packed ") + isa_name(isa) + " m=" + std::to_string(m) +
-                         " n=" + std::to_string(n) + " k=" + std::to_string(k) + " act=" +
-                         std::to_string(static_cast<int>(e.act)) + " alias=" +
-                         std::to_string(e.alias) + " rel error " + show(err));
-    }
+    CHECK_REL_MSG(run_packed(x, *packed, bias, residual, m, n, k, e), ref, 1e-5,
+                  std::string("linear_packed ") + isa_name(isa) + " " + dims({m, n, k}) +
+                      " act=" + std::to_string(static_cast<int>(e.act)) +
+                      " alias=" + std::to_string(e.alias));
   });
 }
 

@@ -45,12 +45,8 @@ TEST(layernorm_matches_reference) {
     for_each_isa([&](Isa isa) {
       std::vector<float> out(x.size(), NAN);
       cpu::layer_norm(x.data(), g.data(), b.data(), out.data(), rows, dim, 1e-5f);
-      const double err = rel_error(out, ref);
-      if (!(err <= 1e-6)) {
-        record_failure(__FILE__, __LINE__,
-                       std::string("layer_norm ") + isa_name(isa) + " " + std::to_string(rows) +
-                           "x" + std::to_string(dim) + " rel error " + show(err));
-      }
+      CHECK_REL_MSG(out, ref, 1e-6,
+                    std::string("layer_norm ") + isa_name(isa) + " " + dims({rows, dim}));
     });
   }
 }

@@ -36,12 +36,8 @@ TEST(softmax_matches_reference) {
     for_each_isa([&](Isa isa) {
       std::vector<float> out(x.size(), NAN);
       cpu::softmax(x.data(), out.data(), rows, cols);
-      const double err = rel_error(out, ref);
-      if (!(err <= 1e-6)) {
-        record_failure(__FILE__, __LINE__,
-                       std::string("softmax ") + isa_name(isa) + " " + std::to_string(rows) +
-                           "x" + std::to_string(cols) + " rel error " + show(err));
-      }
+      CHECK_REL_MSG(out, ref, 1e-6,
+                    std::string("softmax ") + isa_name(isa) + " " + dims({rows, cols}));
       auto inplace = x;
       cpu::softmax(inplace.data(), inplace.data(), rows, cols);
       CHECK_REL(inplace, ref, 1e-6);
