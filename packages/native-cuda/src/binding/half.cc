@@ -11,9 +11,7 @@ Napi::Value to_float16(const Napi::CallbackInfo& info) {
   Args args(info, "toFloat16");
   const TypedView x = args.typed(info[0], "x", {napi_float32_array}, "a Float32Array");
   Napi::Uint16Array out = Napi::Uint16Array::New(info.Env(), x.length);
-  const auto* src = static_cast<const float*>(x.data);
-  uint16_t* dst = out.Data();
-  for (size_t i = 0; i < x.length; ++i) dst[i] = float_to_half(src[i]);
+  floats_to_halves(static_cast<const float*>(x.data), out.Data(), x.length);
   return out;
 }
 
@@ -21,9 +19,7 @@ Napi::Value from_float16(const Napi::CallbackInfo& info) {
   Args args(info, "fromFloat16");
   const TypedView x = args.typed(info[0], "x", {napi_uint16_array}, "a Uint16Array (f16 bits)");
   Napi::Float32Array out = Napi::Float32Array::New(info.Env(), x.length);
-  const auto* src = static_cast<const uint16_t*>(x.data);
-  float* dst = out.Data();
-  for (size_t i = 0; i < x.length; ++i) dst[i] = half_to_float(src[i]);
+  halves_to_floats(static_cast<const uint16_t*>(x.data), out.Data(), x.length);
   return out;
 }
 

@@ -2,6 +2,7 @@
 // subnormals are handled exactly (storage format for embedding matrices and f16 tensors).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -57,6 +58,14 @@ inline float half_to_float(uint16_t h) {
   float f;
   std::memcpy(&f, &bits, 4);
   return f;
+}
+
+inline void floats_to_halves(const float* src, uint16_t* dst, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] = float_to_half(src[i]);
+}
+
+inline void halves_to_floats(const uint16_t* src, float* dst, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] = half_to_float(src[i]);
 }
 
 }  // namespace clipkit::binding

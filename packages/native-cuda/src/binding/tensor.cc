@@ -142,8 +142,7 @@ Napi::Value Tensor::to_array(const Napi::CallbackInfo& info) {
   if (dtype_ == DType::F32) {
     std::memcpy(out.Data(), src, size_ * 4);
   } else {
-    const auto* h = static_cast<const uint16_t*>(src);
-    for (size_t i = 0; i < size_; ++i) out[i] = half_to_float(h[i]);
+    halves_to_floats(static_cast<const uint16_t*>(src), out.Data(), size_);
   }
   return out;
 }
@@ -162,7 +161,7 @@ void Tensor::write(const Napi::CallbackInfo& info) {
   const void* bytes = src;
   if (dtype_ == DType::F16) {
     halves.resize(size_);
-    for (size_t i = 0; i < size_; ++i) halves[i] = float_to_half(src[i]);
+    floats_to_halves(src, halves.data(), size_);
     bytes = halves.data();
   }
   if (device_ == Device::Cuda) {
@@ -217,13 +216,13 @@ Napi::Value create_tensor(const Napi::CallbackInfo& info) {
   const void* src = data.data;
   if (dtype == DType::F16 && !data_is_half) {
     converted.resize(size * 2);
-    auto* dst = reinterpret_cast<uint16_t*>(converted.data());
-    for (size_t i = 0; i < size; ++i) dst[i] = float_to_half(static_cast<const float*>(data.data)[i]);
+    floats_to_halves(static_cast<const float*>(data.data),
+                     reinterpret_cast<uint16_t*>(converted.data()), size);
     src = converted.data();
   } else if (dtype == DType::F32 && data_is_half) {
     converted.resize(size * 4);
-    auto* dst = reinterpret_cast<float*>(converted.data());
-    for (size_t i = 0; i < size; ++i) dst[i] = half_to_float(static_cast<const uint16_t*>(data.data)[i]);
+    halves_to_floats(static_cast<const uint16_t*>(data.data),
+                     reinterpret_cast<float*>(converted.data()), size);
     src = converted.data();
   }
 
