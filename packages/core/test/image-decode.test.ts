@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import type { RawImage } from '@clipkit/native-cuda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ImageDecodeError, ImageTooLargeError, UnsupportedImageError, UsageError } from '../src/errors.js';
 import { decodeImage } from '../src/image/decode.js';
@@ -104,6 +105,8 @@ describe('decodeImage', () => {
     expect((await decodeImage(raw)).format).toBe('raw');
     await expect(decodeImage({ ...raw, data: new Uint8Array(5) })).rejects.toBeInstanceOf(UsageError);
     await expect(decodeImage({ ...raw, width: 0 })).rejects.toBeInstanceOf(UsageError);
+    await expect(decodeImage(null as unknown as RawImage)).rejects.toThrow(/<null>: expected a path, encoded image bytes or raw pixels/);
+    await expect(decodeImage(7 as unknown as RawImage)).rejects.toThrow(/<number>: expected a path/);
   });
 
   it('truncated, corrupt, empty and missing inputs are ImageDecodeErrors naming the input', async () => {

@@ -43,6 +43,7 @@ export interface DecodedImage extends RawImage {
 export function describeInput(input: ImageInput): string {
   if (typeof input === 'string') return input;
   if (input instanceof Uint8Array) return `<buffer of ${input.byteLength} bytes>`;
+  if (typeof input !== 'object' || input === null) return `<${input === null ? 'null' : typeof input}>`;
   return `<raw ${input.width}x${input.height}x${input.channels}>`;
 }
 
@@ -53,7 +54,10 @@ export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): 
   if (!Number.isSafeInteger(maxPixels) || maxPixels <= 0) {
     throw new UsageError(`maxPixels must be a positive integer, got ${String(maxPixels)}`);
   }
-  if (typeof input !== 'string' && !(input instanceof Uint8Array)) return checkRaw(input, name, maxPixels);
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
+    if (typeof input !== 'object' || input === null) throw new UsageError(`${name}: expected a path, encoded image bytes or raw pixels`);
+    return checkRaw(input, name, maxPixels);
+  }
   const bytes = typeof input === 'string' ? await readInput(input) : input;
   if (bytes.byteLength === 0) throw new ImageDecodeError('empty file: not an image', name);
   try {
