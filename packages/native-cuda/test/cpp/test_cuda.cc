@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "binding/half.h"
 #include "clipkit/kernels.h"
 #include "harness.h"
 
@@ -93,13 +94,6 @@ std::vector<uint16_t> random_halves(Rng& rng, size_t n) {
     h = static_cast<uint16_t>((sign << 15) | (exp << 10) | mant);
   }
   return v;
-}
-
-float half_to_float(uint16_t h) {  // exact for the normal halves random_halves makes
-  const int exp = (h >> 10) & 0x1f;
-  const float mant = 1.0f + static_cast<float>(h & 0x3ff) / 1024.0f;
-  const float v = std::ldexp(mant, exp - 15);
-  return (h & 0x8000) ? -v : v;
 }
 
 }  // namespace
@@ -313,7 +307,7 @@ TEST(cuda_similarity_topk_vs_cpu) {
     const auto b = random_floats(rng, n * d);
     const auto bh = random_halves(rng, n * d);
     std::vector<float> bh_f32(bh.size());
-    for (size_t i = 0; i < bh.size(); ++i) bh_f32[i] = half_to_float(bh[i]);
+    for (size_t i = 0; i < bh.size(); ++i) bh_f32[i] = binding::half_to_float(bh[i]);
     std::vector<int32_t> want_idx(static_cast<size_t>(m * k));
     std::vector<float> want_score(want_idx.size());
     Device<float> da(a), db(b), dscore(want_idx.size());

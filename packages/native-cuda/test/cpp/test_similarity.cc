@@ -2,11 +2,11 @@
 // ties, k = 1 / n / 1024, NaN scores.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <numeric>
 #include <string>
 #include <vector>
 
+#include "binding/half.h"
 #include "clipkit/kernels.h"
 #include "each_isa.h"
 #include "harness.h"
@@ -15,38 +15,6 @@ using namespace clipkit;
 using namespace clipkit::test;
 
 namespace {
-
-// float -> IEEE half, round to nearest even (test-side encoder, independent of the kernels).
-uint16_t to_half(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  const uint32_t sign = (x >> 16) & 0x8000u;
-  const uint32_t absx = x & 0x7fffffffu;
-  if (absx > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);
-  if (absx >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow -> inf
-  if (absx < 0x38800000u) {
-    // Subnormal or zero half: value / 2^-24 rounded to nearest even.
-    float a;
-    std::memcpy(&a, &absx, 4);
-    const float scaled = a * 16777216.0f;
-    const float r = std::nearbyint(scaled);
-    return static_cast<uint16_t>(sign | static_cast<uint32_t>(r));
-  }
-  const uint32_t mant = absx & 0x7fffffu;
-  uint32_t h = ((absx >> 23) - 112u) << 10 | (mant >> 13);
-  const uint32_t rest = mant & 0x1fffu;
-  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;
-  return static_cast<uint16_t>(sign | h);
-}
-
-double half_value(uint16_t h) {
-  const int e = (h >> 10) & 0x1f;
-  const int m = h & 0x3ff;
-  const double s = (h & 0x8000) ? -1.0 : 1.0;
-  if (e == 31) return m ? NAN : s * INFINITY;
-  if (e == 0) return s * std::ldexp(m, -24);
-  return s * std::ldexp(1024 + m, e - 25);
-}
 
 std::vector<double> scores_ref(const std::vector<float>& a, const std::vector<double>& b,
                                int64_t m, int64_t n, int64_t d, double scale) {
@@ -85,8 +53,8 @@ void check_full(Rng& rng, int64_t m, int64_t n, int64_t d) {
   std::vector<double> bd(b.size()), bhd(b.size());
   for (size_t i = 0; i < b.size(); ++i) {
     bd[i] = b[i];
-    bh[i] = to_half(b[i]);
-    bhd[i] = half_value(bh[i]);
+    bh[i] = binding::float_to_half(b[i]);
+    bhd[i] = binding::half_to_float(bh[i]);
   }
   const auto ref = scores_ref(a, bd, m, n, d, 2.5);
   const auto ref_h = scores_ref(a, bhd, m, n, d, 2.5);
@@ -224,8 +192,8 @@ TEST(topk_f16_matches_f32_of_widened_rows) {
   std::vector<uint16_t> bh(b.size());
   std::vector<float> widened(b.size());
   for (size_t i = 0; i < b.size(); ++i) {
-    bh[i] = to_half(b[i]);
-    widened[i] = static_cast<float>(half_value(bh[i]));
+    bh[i] = binding::float_to_half(b[i]);
+    widened[i] = binding::half_to_float(bh[i]);
   }
   for_each_isa([&](Isa isa) {
     std::vector<int32_t> i16(m * k), i32(m * k);
