@@ -45,12 +45,11 @@ Job prepare_similarity(const CallValues& info, const char* fn) {
   keep_alive(job, b);
   keep_alive(job, out);
   const float* pa = a.f32();
-  const void* pb = b.data;
+  const float* b32 = b.f32();
+  const uint16_t* b16 = b.f16();
   float* po = out.f32_mut();
   const bool half = b.dtype == DType::F16;
   job.run = [=] {
-    const auto* b16 = static_cast<const uint16_t*>(pb);
-    const auto* b32 = static_cast<const float*>(pb);
     if (device == Device::Cuda) {
       if (half) {
         cuda::similarity_f16(pa, b16, po, s.m, s.n, s.d, s.scale);
@@ -92,7 +91,8 @@ Job prepare_topk(const CallValues& info, const char* fn) {
   keep_alive(job, a);
   keep_alive(job, b);
   const float* pa = a.f32();
-  const void* pb = b.data;
+  const float* b32 = b.f32();
+  const uint16_t* b16 = b.f16();
   const bool half = b.dtype == DType::F16;
   int32_t* pi = indices.Data();
   float* ps = scores.Data();
@@ -104,21 +104,17 @@ Job prepare_topk(const CallValues& info, const char* fn) {
       auto* ii = static_cast<int32_t*>(di->data());
       auto* ss = static_cast<float*>(ds->data());
       if (half) {
-        cuda::similarity_topk_f16(pa, static_cast<const uint16_t*>(pb), s.m, s.n, s.d, s.scale,
-                                  k, ii, ss);
+        cuda::similarity_topk_f16(pa, b16, s.m, s.n, s.d, s.scale, k, ii, ss);
       } else {
-        cuda::similarity_topk_f32(pa, static_cast<const float*>(pb), s.m, s.n, s.d, s.scale, k,
-                                  ii, ss);
+        cuda::similarity_topk_f32(pa, b32, s.m, s.n, s.d, s.scale, k, ii, ss);
       }
       cuda::synchronize();
       cuda::copy_to_host(pi, ii, count * sizeof(int32_t));
       cuda::copy_to_host(ps, ss, count * sizeof(float));
     } else if (half) {
-      cpu::similarity_topk_f16(pa, static_cast<const uint16_t*>(pb), s.m, s.n, s.d, s.scale, k,
-                               pi, ps);
+      cpu::similarity_topk_f16(pa, b16, s.m, s.n, s.d, s.scale, k, pi, ps);
     } else {
-      cpu::similarity_topk_f32(pa, static_cast<const float*>(pb), s.m, s.n, s.d, s.scale, k, pi,
-                               ps);
+      cpu::similarity_topk_f32(pa, b32, s.m, s.n, s.d, s.scale, k, pi, ps);
     }
   };
   job.result = [](Napi::Env env, const std::vector<Napi::Value>& kept) -> Napi::Value {
