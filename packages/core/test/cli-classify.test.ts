@@ -68,12 +68,17 @@ describe('clipkit classify', () => {
     expect(r.stdout).toMatch(new RegExp(`^${images[0]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: [a-z ]+ \\d+\\.\\d%, [a-z ]+ \\d+\\.\\d%\\n$`));
   });
 
-  it('reads custom templates from a file', () => {
+  it('reads custom templates from a file, one per non-empty line', async () => {
     const file = path.join(tmp(), 'templates.txt');
     writeFileSync(file, 'a {}\n\nart of {}\n');
     const r = run([images[0]!, '--model', dir, '--labels', 'x,y', '--backend', 'onnx', '--templates', file, '--json']);
     expect(r.stderr).toBe('');
-    expect(JSON.parse(r.stdout)[0].scores).toHaveLength(2);
+    const [row] = JSON.parse(r.stdout) as Array<{ scores: LabelScore[] }>;
+    const clip = await Clip.load(dir, { backend: 'onnx' });
+    const [expected] = await clip.classify([images[0]!], ['x', 'y'], { templates: ['a {}', 'art of {}'] });
+    clip.dispose();
+    expect(row!.scores.map((s) => s.label)).toEqual(expected!.map((s) => s.label));
+    row!.scores.forEach((s, k) => expect(s.logit).toBeCloseTo(expected![k]!.logit, 4));
   });
 
   it('fails with one clear line for a broken image, bad templates or labels', () => {
