@@ -82,6 +82,9 @@ describe('clipkit tokenize', () => {
     const bad = run(['--vocab', vocab, '--context-length', '1'], '');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--context-length must be an integer ≥ 2, got "1"/);
+    const noVocab = run([], '');
+    expect(noVocab.status).toBe(2);
+    expect(noVocab.stderr).toMatch(/required option '--vocab <path>' not specified/);
     const missing = run(['--vocab', path.join(dir, 'nope.txt.gz')], '');
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/nope\.txt\.gz: no such file/);

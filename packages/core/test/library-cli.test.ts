@@ -120,7 +120,7 @@ describe('clipkit import / search / duplicates', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no catalog at .*absent\.db/);
     const badK = await run(['search', 'beach', '--k', '0', '--db', path.join(work, 'cli.db')]);
-    expect(badK.code).not.toBe(0);
+    expect(badK.code).toBe(2);
     expect(badK.stderr).toMatch(/--k.*positive integer/);
     const noDir = await run(['import', path.join(work, 'nope'), '--db', path.join(work, 'x.db'), '--model', modelDir]);
     expect(noDir.code).toBe(2);

@@ -3,7 +3,7 @@
 import { ClipkitError, UsageError } from '../errors.js';
 
 const EXIT_ERROR = 1;
-const EXIT_USAGE = 2;
+export const EXIT_USAGE = 2;
 
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void) {
   return async (...args: A): Promise<void> => {
