@@ -2,6 +2,7 @@
 // images and texts into embeddings and images into zero-shot label scores.
 import { ClipTokenizer, TokenizerError } from '@clipkit/tokenizer';
 import { createBackend } from './backends/create.js';
+import { DEFAULT_BATCH_SIZE } from './backends/inputs.js';
 import { normalizeRows, zeroShotScores } from './embeddings.js';
 import { ImagePreprocessor } from './image/preprocess.js';
 import { ModelFormatError, UsageError } from './errors.js';
@@ -9,8 +10,6 @@ import { resolveModel } from './model/hub.js';
 import { openModelDir, requireFiles, type ModelDir } from './model/model-dir.js';
 import { fillTemplates, resolveTemplates } from './templates.js';
 import type { Backend, ClassifyOptions, ClipLoadOptions, EncodeOptions, ImageInput, LabelScore, ModelInfo, PixelBatch } from './types.js';
-
-const DEFAULT_BATCH = 32;
 
 export class Clip {
   private tokenizer: Promise<ClipTokenizer> | undefined;
@@ -29,7 +28,7 @@ export class Clip {
     const model = openModelDir(dir);
     const images = new ImagePreprocessor(model.config.preprocess, opts.image);
     const backend = await createBackend(model, opts);
-    return new Clip(model, backend, images, opts.batchSize ?? DEFAULT_BATCH);
+    return new Clip(model, backend, images, opts.batchSize ?? DEFAULT_BATCH_SIZE);
   }
 
   get info(): ModelInfo {

@@ -29,6 +29,9 @@ export function checkInputIds(ids: Int32Array, n: number, config: ClipConfig): v
   }
 }
 
+/** Rows a backend (and Clip, per preprocessed batch) runs at once unless told otherwise. */
+export const DEFAULT_BATCH_SIZE = 32;
+
 export function checkBatchOptions(opts: { batchSize?: number; threads?: number }): void {
   if (opts.batchSize !== undefined && (!Number.isSafeInteger(opts.batchSize) || opts.batchSize < 1)) {
     throw new UsageError(`batchSize must be a positive integer, got ${opts.batchSize}`);

@@ -7,7 +7,7 @@ import { ModelFormatError, UsageError } from '../errors.js';
 import type { ModelDir } from '../model/model-dir.js';
 import { requireFiles } from '../model/model-dir.js';
 import type { Backend, DeviceName, PixelBatch } from '../types.js';
-import { checkBatchOptions, checkInputIds, checkPixelBatch } from './inputs.js';
+import { checkBatchOptions, checkInputIds, checkPixelBatch, DEFAULT_BATCH_SIZE } from './inputs.js';
 
 export interface OnnxBackendOptions {
   device?: DeviceName;
@@ -32,13 +32,11 @@ interface TextIO {
   output: string;
 }
 
-const DEFAULT_BATCH = 32;
-
 export async function createOnnxBackend(model: ModelDir, opts: OnnxBackendOptions = {}): Promise<Backend> {
   requireFiles(model.files, { onnx: true });
   checkBatchOptions(opts);
   const device = opts.device ?? 'cpu';
-  const batchSize = opts.batchSize ?? DEFAULT_BATCH;
+  const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: [device === 'cuda' ? 'cuda' : 'cpu'],
     graphOptimizationLevel: 'all',

@@ -6,7 +6,7 @@ import { UsageError } from '../../errors.js';
 import { openWeights, type ModelDir } from '../../model/model-dir.js';
 import type { SafetensorsFile } from '../../model/safetensors.js';
 import type { Backend, DeviceName, PixelBatch } from '../../types.js';
-import { checkBatchOptions, checkInputIds, checkPixelBatch } from '../inputs.js';
+import { checkBatchOptions, checkInputIds, checkPixelBatch, DEFAULT_BATCH_SIZE } from '../inputs.js';
 import { createDeviceMemory, type DeviceMemory } from './memory.js';
 import { rowsByLength, TextTower } from './text.js';
 import { VisionTower } from './vit.js';
@@ -19,8 +19,6 @@ export interface NativeBackendOptions {
   /** Largest batch run through the towers at once (default 32). */
   batchSize?: number;
 }
-
-const DEFAULT_BATCH = 32;
 
 export async function createNativeBackend(model: ModelDir, opts: NativeBackendOptions = {}): Promise<Backend> {
   checkBatchOptions(opts);
@@ -39,7 +37,7 @@ export async function createNativeBackend(model: ModelDir, opts: NativeBackendOp
   // The header is checked against config.json now; each tower's weights are read on its first
   // use, so a text-only search never reads the vision tower (about 60% of the file).
   const file = openWeights(model);
-  return new NativeBackend(kernels, model, createDeviceMemory(kernels, device), file, opts.batchSize ?? DEFAULT_BATCH);
+  return new NativeBackend(kernels, model, createDeviceMemory(kernels, device), file, opts.batchSize ?? DEFAULT_BATCH_SIZE);
 }
 
 class NativeBackend implements Backend {
