@@ -41,11 +41,17 @@ constexpr int64_t key_block() {
   return AttnTile<V>::KV * V::W;
 }
 
-// Per-thread scratch, in floats, for tokens t and head_dim d (the ISA with the widest blocks).
+// Per-thread scratch, in floats, for tokens t and head_dim d: attention_items' layout for the
+// ISA with the largest blocks, which covers the others.
 int64_t scratch_floats(int64_t t, int64_t d) {
-  const int64_t kb = 64;
+  using Widest = simd::VecAvx512;
+  constexpr int64_t kb = key_block<Widest>();
+  constexpr int64_t qb = AttnTile<Widest>::QB;
+  // Rounding t up to kb then also covers the other ISAs' (smaller) key blocks.
+  static_assert(kb % key_block<simd::VecAvx2>() == 0 && kb % key_block<simd::VecPortable>() == 0 &&
+                qb >= AttnTile<simd::VecAvx2>::QB && qb >= AttnTile<simd::VecPortable>::QB);
   const int64_t tp = (t + kb - 1) / kb * kb;
-  return d * tp + 6 * d + 6 * kb;
+  return d * tp + qb * d + qb * kb;
 }
 
 // kt[c * tp + j] = k[j * stride + c] for j < t, zero for t <= j < tp (tp a multiple of 16).
