@@ -69,7 +69,7 @@ echo "== device check summary ($out)"
 printf '%s\n' "${summary[@]}"
 if [[ -f "$out/tests.log" ]]; then
   echo "-- tests:"
-  grep -E '^(FAIL|CUDA tests skipped)|tests, [0-9]+ failed' "$out/tests.log" || true
+  grep -E '^(FAIL|SKIP)|tests, [0-9]+ failed' "$out/tests.log" || true
 fi
 if [[ -f "$out/bench.json" ]] && command -v python3 >/dev/null 2>&1; then
   echo "-- bench (quick):"

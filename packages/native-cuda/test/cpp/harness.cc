@@ -2,7 +2,7 @@
 //   clipkit_tests            run every test
 //   clipkit_tests gemm attn  run tests whose name contains "gemm" or "attn"
 //   clipkit_tests --list     print the test names
-// Exit status 0 only when every selected test passed (and at least one ran).
+// Exit status 0 only when every selected test passed or was skipped (and at least one ran).
 #include "harness.h"
 
 #include <chrono>
@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <optional>
+#include <string>
 
 namespace clipkit::test {
 namespace {
@@ -63,15 +65,19 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(base_seed()));
   int ran = 0;
   int failed = 0;
+  int skipped = 0;
   for (const auto& t : registry()) {
     if (!selected(t.name, argc, argv)) continue;
     ++ran;
     g_failures_in_test = 0;
+    std::optional<std::string> skip_why;
     const auto start = std::chrono::steady_clock::now();
     try {
       t.fn();
     } catch (const Abort&) {
       // REQUIRE already recorded the failure.
+    } catch (const Skip& s) {
+      skip_why = s.why;
     } catch (const std::exception& e) {
       record_failure(t.name, 0, std::string("uncaught exception: ") + e.what());
     } catch (...) {
@@ -80,11 +86,18 @@ int main(int argc, char** argv) {
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     const bool ok = g_failures_in_test == 0;
-    if (!ok) ++failed;
-    std::printf("%s %s (%.1f ms)\n", ok ? "PASS" : "FAIL", t.name, ms);
+    if (!ok) {
+      ++failed;
+      std::printf("FAIL %s (%.1f ms)\n", t.name, ms);
+    } else if (skip_why) {
+      ++skipped;
+      std::printf("SKIP %s: %s\n", t.name, skip_why->c_str());
+    } else {
+      std::printf("PASS %s (%.1f ms)\n", t.name, ms);
+    }
     std::fflush(stdout);
   }
-  std::printf("%d tests, %d failed\n", ran, failed);
+  std::printf("%d tests, %d failed, %d skipped\n", ran, failed, skipped);
   if (ran == 0) {
     std::fprintf(stderr, "no test matched\n");
     return 1;

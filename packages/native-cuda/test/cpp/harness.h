@@ -3,7 +3,8 @@
 //   TEST(gemm_odd_shapes) { ... CHECK_REL(out, ref, 1e-5); ... }
 //
 // CHECK_* record a failure and let the test continue (so one run shows every mismatch);
-// REQUIRE aborts the current test. Exceptions escaping a test count as failures.
+// REQUIRE aborts the current test; SKIP(why) leaves it unrun, reported as SKIP with the reason.
+// Exceptions escaping a test count as failures.
 // Random inputs come from Rng, seeded per test from CLIPKIT_TEST_SEED (default fixed), so a
 // failing run is reproducible and a different seed gives fresh inputs.
 #pragma once
@@ -41,6 +42,11 @@ struct Registrar {
 
 // Thrown by REQUIRE to leave the current test.
 struct Abort {};
+
+// Thrown by SKIP: the test cannot run here (e.g. no CUDA device), for this reason.
+struct Skip {
+  std::string why;
+};
 
 void record_failure(const char* file, int line, const std::string& message);
 // Base seed for this run: CLIPKIT_TEST_SEED if set, else a fixed default.
@@ -141,6 +147,8 @@ std::string show(const T& v) {
   static const ::clipkit::test::Registrar CLIPKIT_TEST_CONCAT(clipkit_reg_, name)(#name,     \
                                                                    &clipkit_test_##name);    \
   static void clipkit_test_##name()
+
+#define SKIP(why) throw ::clipkit::test::Skip{why}
 
 #define CHECK(cond)                                                                          \
   do {                                                                                       \

@@ -1,6 +1,6 @@
 // CUDA kernels vs the CPU kernels (themselves tested against double-precision references) on
 // fresh random inputs over several shapes. When no usable CUDA device exists (CPU-only build,
-// no driver, no GPU) every test prints "CUDA tests skipped: <why>" once and passes.
+// no driver, no GPU) every test is reported as SKIP with the reason.
 // GEMM-based kernels run with both engines: the tiled kernel (CLIPKIT_CUBLAS=0) and cuBLAS
 // (CLIPKIT_CUBLAS=require) when the machine has it.
 #include <cmath>
@@ -21,14 +21,11 @@ using namespace clipkit::test;
 
 namespace {
 
-bool cuda_ready() {
-  static const bool ok = [] {
-    std::string why;
-    const bool yes = cuda::available(&why);
-    if (!yes) std::printf("CUDA tests skipped: %s\n", why.c_str());
-    return yes;
-  }();
-  return ok;
+// SKIPs the calling test when there is no usable CUDA device, saying why.
+void require_cuda() {
+  static std::string why;
+  static const bool ok = cuda::available(&why);
+  if (!ok) SKIP("CUDA unavailable: " + why);
 }
 
 // Device copy of a host vector, freed on scope exit.
@@ -99,7 +96,7 @@ std::vector<uint16_t> random_halves(Rng& rng, size_t n) {
 }  // namespace
 
 TEST(cuda_linear_vs_cpu) {
-  if (!cuda_ready()) return;
+  require_cuda();
   Rng rng(301);
   struct Shape {
     int64_t m, n, k;
@@ -141,7 +138,7 @@ TEST(cuda_linear_vs_cpu) {
 }
 
 TEST(cuda_layer_norm_vs_cpu) {
-  if (!cuda_ready()) return;
+  require_cuda();
   Rng rng(302);
   const int64_t shapes[][2] = {{1, 1}, {3, 7}, {50, 768}, {77, 512}, {5, 1000}, {2, 4097}};
   for (const auto& s : shapes) {
@@ -161,7 +158,7 @@ TEST(cuda_layer_norm_vs_cpu) {
 }
 
 TEST(cuda_elementwise_vs_cpu) {
-  if (!cuda_ready()) return;
+  require_cuda();
   Rng rng(303);
   for (int64_t n : {int64_t{1}, int64_t{1000}, int64_t{12345}, int64_t{1} << 20}) {
     const auto a = random_normals(rng, n, 4.0f);
@@ -185,7 +182,7 @@ TEST(cuda_elementwise_vs_cpu) {
 }
 
 TEST(cuda_softmax_vs_cpu) {
-  if (!cuda_ready()) return;
+  require_cuda();
   Rng rng(304);
   const int64_t shapes[][2] = {{1, 1}, {7, 50}, {600, 50}, {3, 5000}, {4, 77}};
   for (const auto& s : shapes) {
@@ -199,7 +196,7 @@ TEST(cuda_softmax_vs_cpu) {
 }
 
 TEST(cuda_attention_vs_cpu) {
-  if (!cuda_ready()) return;
+  require_cuda();
   Rng rng(305);
   struct Case {
     int64_t b, t, h, d;
@@ -233,7 +230,7 @@ TEST(cuda_attention_vs_cpu) {
 }
 
 TEST(cuda_similarity_vs_cpu) {
-  if (!cuda_ready()) return;
+  require_cuda();
   Rng rng(306);
   const int64_t shapes[][3] = {{1, 1, 1}, {3, 100, 17}, {64, 1000, 512}, {130, 300, 64}};
   for (const auto& s : shapes) {
@@ -293,7 +290,7 @@ void check_topk(const std::vector<float>& a, const std::vector<float>& b_f32, in
 }  // namespace
 
 TEST(cuda_similarity_topk_vs_cpu) {
-  if (!cuda_ready()) return;
+  require_cuda();
   Rng rng(307);
   // (m, n, d, k): single segment, several segments, several column groups (k = 512 and 1024
   // make groups of 17 and 8 segments of 8192), k = 1, k = n.
@@ -330,7 +327,7 @@ TEST(cuda_similarity_topk_vs_cpu) {
 }
 
 TEST(cuda_similarity_topk_exact_ties) {
-  if (!cuda_ready()) return;
+  require_cuda();
   Rng rng(308);
   // Small integers: every dot product is exact in fp32 on any device and in any order, and rows of
   // b repeat, so many scores tie exactly: the indices must equal the CPU's (lower index first).
@@ -379,7 +376,7 @@ TEST(cuda_similarity_topk_exact_ties) {
 }
 
 TEST(cuda_preprocess_bit_exact_vs_cpu) {
-  if (!cuda_ready()) return;
+  require_cuda();
   Rng rng(309);
   struct Case {
     int64_t w, h;
