@@ -47,7 +47,7 @@ struct Case {
 using Provider = void (*)(const Options& options, std::vector<Case>& cases);
 
 struct ProviderRegistrar {
-  ProviderRegistrar(const char* name, Provider provider);
+  explicit ProviderRegistrar(Provider provider);
 };
 
 // Deterministic fill in [-1, 1), spread over the compute pool (catalogues are gigabytes).
@@ -57,4 +57,4 @@ void fill_random_half(uint16_t* data, size_t n, uint64_t seed);
 }  // namespace clipkit::bench
 
 #define CLIPKIT_BENCH_PROVIDER(name, fn) \
-  static const ::clipkit::bench::ProviderRegistrar clipkit_bench_provider_##name(#name, fn)
+  static const ::clipkit::bench::ProviderRegistrar clipkit_bench_provider_##name(fn)

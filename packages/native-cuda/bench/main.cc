@@ -19,13 +19,8 @@
 namespace clipkit::bench {
 namespace {
 
-struct NamedProvider {
-  const char* name;
-  Provider provider;
-};
-
-std::vector<NamedProvider>& registry() {
-  static std::vector<NamedProvider> list;
+std::vector<Provider>& registry() {
+  static std::vector<Provider> list;
   return list;
 }
 
@@ -170,7 +165,7 @@ int run(int argc, char** argv) {
   const Ceilings before = measure_ceilings(o.quick || o.tiny);
 
   std::vector<Case> cases;
-  for (const auto& p : registry()) p.provider(o, cases);
+  for (const Provider p : registry()) p(o, cases);
 
   std::vector<Isa> isas;
   if (o.all_isas) {
@@ -221,8 +216,8 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-ProviderRegistrar::ProviderRegistrar(const char* name, Provider provider) {
-  registry().push_back({name, provider});
+ProviderRegistrar::ProviderRegistrar(Provider provider) {
+  registry().push_back(provider);
 }
 
 }  // namespace clipkit::bench
