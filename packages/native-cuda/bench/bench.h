@@ -50,6 +50,25 @@ struct ProviderRegistrar {
   explicit ProviderRegistrar(Provider provider);
 };
 
+// "AxB" / "AxBxC" in case shapes.
+inline std::string dims(int64_t a, int64_t b) { return std::to_string(a) + "x" + std::to_string(b); }
+inline std::string dims(int64_t a, int64_t b, int64_t c) {
+  return dims(a, b) + "x" + std::to_string(c);
+}
+
+// The shape text and flop count of an attention case, the same for every device.
+inline std::string attention_shape(const char* label, const AttentionShape& s) {
+  return std::string(label) + " b" + std::to_string(s.batch) + " t" + std::to_string(s.tokens) +
+         " h" + std::to_string(s.heads) + " d" + std::to_string(s.head_dim) +
+         (s.causal ? " causal" : "");
+}
+inline double attention_flops(const AttentionShape& s) {
+  // QKᵀ and PV: 2 · 2·t·t·d per head; a causal mask visits about half the keys.
+  const double full = 4.0 * static_cast<double>(s.batch * s.heads) *
+                      static_cast<double>(s.tokens * s.tokens) * static_cast<double>(s.head_dim);
+  return s.causal ? full * static_cast<double>(s.tokens + 1) / (2.0 * s.tokens) : full;
+}
+
 // Deterministic fill in [-1, 1), spread over the compute pool (catalogues are gigabytes).
 void fill_random(float* data, size_t n, uint64_t seed);
 void fill_random_half(uint16_t* data, size_t n, uint64_t seed);

@@ -40,9 +40,6 @@ std::shared_ptr<HostArray<float>> host_randoms(size_t n, uint64_t seed) {
   return v;
 }
 
-std::string dims(int64_t a, int64_t b) { return std::to_string(a) + "x" + std::to_string(b); }
-std::string dims(int64_t a, int64_t b, int64_t c) { return dims(a, b) + "x" + std::to_string(c); }
-
 struct LinearShape {
   const char* label;
   int64_t m, n, k;
@@ -93,14 +90,9 @@ void add_attention(std::vector<Case>& cases, const char* label, const AttentionS
   Case c;
   c.kernel = "attention";
   c.device = "cpu";
-  c.shape = std::string(label) + " b" + std::to_string(s.batch) + " t" + std::to_string(s.tokens) +
-            " h" + std::to_string(s.heads) + " d" + std::to_string(s.head_dim) +
-            (s.causal ? " causal" : "");
+  c.shape = attention_shape(label, s);
   c.bound = Bound::Compute;
-  // QKᵀ and PV: 2 · 2·t·t·d per head; a causal mask visits about half the keys.
-  const double full = 4.0 * static_cast<double>(s.batch * s.heads) *
-                      static_cast<double>(s.tokens * s.tokens) * static_cast<double>(s.head_dim);
-  c.work = s.causal ? full * static_cast<double>(s.tokens + 1) / (2.0 * s.tokens) : full;
+  c.work = attention_flops(s);
   c.prepare = [s] {
     const int64_t hd = s.heads * s.head_dim;
     auto qkv = host_randoms(static_cast<size_t>(s.batch * s.tokens * 3 * hd), 6);

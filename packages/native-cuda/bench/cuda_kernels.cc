@@ -35,9 +35,6 @@ std::shared_ptr<float> device_randoms(size_t n, uint64_t seed) {
   return device_copy(host);
 }
 
-std::string dims(int64_t a, int64_t b) { return std::to_string(a) + "x" + std::to_string(b); }
-std::string dims(int64_t a, int64_t b, int64_t c) { return dims(a, b) + "x" + std::to_string(c); }
-
 // Engine for the GEMM inside a kernel: "tiled", "cublas" or "auto" (what an application gets).
 void use_engine(const std::string& engine) {
   if (engine == "tiled") {
@@ -97,14 +94,7 @@ void add_linear(std::vector<Case>& cases, const char* label, int64_t m, int64_t 
 }
 
 void add_attention(std::vector<Case>& cases, const char* label, const AttentionShape& s) {
-  const double full = 4.0 * static_cast<double>(s.batch * s.heads) *
-                      static_cast<double>(s.tokens * s.tokens) * static_cast<double>(s.head_dim);
-  Case c = make_case("attention",
-                     std::string(label) + " b" + std::to_string(s.batch) + " t" +
-                         std::to_string(s.tokens) + " h" + std::to_string(s.heads) + " d" +
-                         std::to_string(s.head_dim) + (s.causal ? " causal" : ""),
-                     Bound::Compute,
-                     s.causal ? full * static_cast<double>(s.tokens + 1) / (2.0 * s.tokens) : full);
+  Case c = make_case("attention", attention_shape(label, s), Bound::Compute, attention_flops(s));
   c.prepare = [s] {
     const int64_t hd = s.heads * s.head_dim;
     auto qkv = device_randoms(static_cast<size_t>(s.batch * s.tokens * 3 * hd), 6);
