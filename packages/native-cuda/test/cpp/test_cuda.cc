@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -58,11 +59,31 @@ class Device {
   T* p_;
 };
 
+// Puts CLIPKIT_CUBLAS back as it was however the scope is left, so a test that throws midway
+// does not choose the engine for the tests after it.
+class CublasEnvGuard {
+ public:
+  CublasEnvGuard() {
+    if (const char* v = std::getenv("CLIPKIT_CUBLAS")) saved_ = v;
+  }
+  ~CublasEnvGuard() {
+    if (saved_) {
+      setenv("CLIPKIT_CUBLAS", saved_->c_str(), 1);
+    } else {
+      unsetenv("CLIPKIT_CUBLAS");
+    }
+  }
+  CublasEnvGuard(const CublasEnvGuard&) = delete;
+  CublasEnvGuard& operator=(const CublasEnvGuard&) = delete;
+
+ private:
+  std::optional<std::string> saved_;
+};
+
 // Runs body(engine name) once per GEMM engine available: "tiled", then "cublas" if loadable.
 template <typename Fn>
 void for_each_engine(Fn&& body) {
-  const char* before = std::getenv("CLIPKIT_CUBLAS");
-  const std::string saved = before != nullptr ? before : "";
+  const CublasEnvGuard restore;
   setenv("CLIPKIT_CUBLAS", "0", 1);
   body("tiled");
   setenv("CLIPKIT_CUBLAS", "require", 1);
@@ -73,11 +94,6 @@ void for_each_engine(Fn&& body) {
     if (std::strstr(e.what(), "CLIPKIT_CUBLAS=require") == nullptr) throw;
     if (!told) std::printf("  cuBLAS engine not tested: %s\n", e.what());
     told = true;
-  }
-  if (before != nullptr) {
-    setenv("CLIPKIT_CUBLAS", saved.c_str(), 1);
-  } else {
-    unsetenv("CLIPKIT_CUBLAS");
   }
 }
 
