@@ -2,8 +2,6 @@
 // dispatch level afterwards, so every kernel variant is checked against the reference.
 #pragma once
 
-#include <cstdio>
-
 #include "clipkit/kernels.h"
 
 namespace clipkit::test {

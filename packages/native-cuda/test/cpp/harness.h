@@ -33,7 +33,6 @@ inline double act_ref(double x, Activation act) {
   return x;
 }
 
-
 using TestFn = void (*)();
 
 struct Registrar {
