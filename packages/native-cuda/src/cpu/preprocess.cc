@@ -70,6 +70,16 @@ Taps bicubic_taps(int64_t in_size, int64_t out_size) {
   return t;
 }
 
+Range input_range(const Taps& t, int64_t from, int64_t n) {
+  // first[] never decreases, so the first output reads the lowest input.
+  Range r{t.first[static_cast<size_t>(from)], 0};
+  for (int64_t o = from; o < from + n; ++o) {
+    const auto i = static_cast<size_t>(o);
+    r.end = std::max<int64_t>(r.end, int64_t{t.first[i]} + t.count[i]);
+  }
+  return r;
+}
+
 std::vector<int64_t> nearest_index(int64_t in_size, int64_t out_size) {
   // ImagingScaleAffine accumulates the source coordinate in double; repeat the same additions.
   const float box1 = static_cast<float>(in_size);
@@ -177,22 +187,12 @@ void resample_window(const ImageU8& img, int64_t out_w, int64_t out_h, int64_t x
 
   // Source rows the vertical pass reads for the window's rows, and source columns the
   // horizontal pass reads for its columns.
-  int64_t r0 = y0;
-  int64_t r1 = y0 + rows;
-  if (need_v) {
-    r0 = vt.first[static_cast<size_t>(y0)];
-    r1 = 0;
-    for (int64_t y = y0; y < y0 + rows; ++y)
-      r1 = std::max<int64_t>(r1, vt.first[static_cast<size_t>(y)] + vt.count[static_cast<size_t>(y)]);
-  }
-  int64_t c0 = x0;
-  int64_t c1 = x0 + cols;
-  if (need_h) {
-    c0 = ht.first[static_cast<size_t>(x0)];
-    c1 = 0;
-    for (int64_t x = x0; x < x0 + cols; ++x)
-      c1 = std::max<int64_t>(c1, ht.first[static_cast<size_t>(x)] + ht.count[static_cast<size_t>(x)]);
-  }
+  const pillow::Range src_rows = need_v ? pillow::input_range(vt, y0, rows) : pillow::Range{y0, y0 + rows};
+  const pillow::Range src_cols = need_h ? pillow::input_range(ht, x0, cols) : pillow::Range{x0, x0 + cols};
+  const int64_t r0 = src_rows.begin;
+  const int64_t r1 = src_rows.end;
+  const int64_t c0 = src_cols.begin;
+  const int64_t c1 = src_cols.end;
 
   // Horizontal pass: uint8 intermediate [r1-r0, cols, ch] with Pillow's rounding.
   const size_t mid_row = static_cast<size_t>(cols) * static_cast<size_t>(ch);

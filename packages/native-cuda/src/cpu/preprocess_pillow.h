@@ -28,6 +28,14 @@ struct Taps {
 // Pillow's precompute_coeffs + normalize_coeffs_8bpc for BICUBIC (a = -0.5), whole-image box.
 Taps bicubic_taps(int64_t in_size, int64_t out_size);
 
+// Inputs [begin, end) that outputs [from, from + n) of `t` read, n >= 1: what a window of the
+// resized image needs of the source.
+struct Range {
+  int64_t begin;
+  int64_t end;
+};
+Range input_range(const Taps& t, int64_t from, int64_t n);
+
 // Pillow's NEAREST resize (ImagingScaleAffine): source index per output index, -1 when outside.
 std::vector<int64_t> nearest_index(int64_t in_size, int64_t out_size);
 

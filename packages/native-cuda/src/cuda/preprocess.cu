@@ -202,12 +202,9 @@ void preprocess(const ImageU8& img, const PreprocessParams& p, float* out_device
     if (g.need_v) {
       const pillow::Taps v = pillow::bicubic_taps(img.height, rs.height);
       t.v_ksize = v.ksize;
-      r0 = v.first[static_cast<size_t>(g.y0)];
-      r1 = 0;
-      for (int64_t y = g.y0; y < g.y0 + g.rows; ++y) {
-        r1 = std::max<int64_t>(r1, int64_t{v.first[static_cast<size_t>(y)]} +
-                                       v.count[static_cast<size_t>(y)]);
-      }
+      const pillow::Range read = pillow::input_range(v, g.y0, g.rows);
+      r0 = read.begin;
+      r1 = read.end;
       off_v_first = blob.add(v.first.data(), v.first.size());
       off_v_count = blob.add(v.count.data(), v.count.size());
       off_v_k = blob.add(v.k.data(), v.k.size());
