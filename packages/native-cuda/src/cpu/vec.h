@@ -57,7 +57,8 @@ inline float half_to_float(uint16_t h) {
   return f;
 }
 
-// Coefficients shared by every ISA so all paths approximate identically.
+// Coefficients shared by the AVX2 and AVX-512 paths so both approximate identically (the
+// portable path calls std::exp and std::erfc).
 namespace coef {
 constexpr float kLog2e = 1.44269504088896341f;
 constexpr float kLn2Hi = 0.693359375f;
@@ -72,6 +73,14 @@ constexpr float kP2 = 8.3334519073e-3f;
 constexpr float kP3 = 4.1665795894e-2f;
 constexpr float kP4 = 1.6666665459e-1f;
 constexpr float kP5 = 5.0000001201e-1f;
+// erfc(x) = t·(kE1 + t·(kE2 + t·(kE3 + t·(kE4 + t·kE5))))·exp(−x²), t = 1 / (1 + kEt·x), x >= 0
+// (Abramowitz & Stegun 7.1.26).
+constexpr float kEt = 0.3275911f;
+constexpr float kE1 = 0.254829592f;
+constexpr float kE2 = -0.284496736f;
+constexpr float kE3 = 1.421413741f;
+constexpr float kE4 = -1.453152027f;
+constexpr float kE5 = 1.061405429f;
 }  // namespace coef
 
 // NaN-propagating max of two floats (either side), the scalar twin of V::max.
@@ -239,15 +248,15 @@ struct VecAvx2 {
   // erfc by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7), the approximation PyTorch's
   // vectorised erf uses; written as erfc so gelu's negative tail has no cancellation.
   static CLIPKIT_TARGET_AVX2 inline R erfc(R x) {
+    using namespace coef;
     const __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
     const __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f),
-                                   _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a,
-                                                   _mm256_set1_ps(1.0f)));
-    __m256 p = _mm256_set1_ps(1.061405429f);
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+                                   _mm256_fmadd_ps(_mm256_set1_ps(kEt), a, _mm256_set1_ps(1.0f)));
+    __m256 p = _mm256_set1_ps(kE5);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(kE4));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(kE3));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(kE2));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(kE1));
     p = _mm256_mul_ps(p, t);
     const __m256 y = _mm256_mul_ps(p, exp(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(a, a))));
     const __m256 neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
@@ -321,15 +330,15 @@ struct VecAvx512 {
     return _mm512_scalef_ps(p, n);
   }
   static CLIPKIT_TARGET_AVX512 inline R erfc(R x) {
+    using namespace coef;
     const __m512 a = _mm512_andnot_ps(_mm512_set1_ps(-0.0f), x);
     const __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f),
-                                   _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), a,
-                                                   _mm512_set1_ps(1.0f)));
-    __m512 p = _mm512_set1_ps(1.061405429f);
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+                                   _mm512_fmadd_ps(_mm512_set1_ps(kEt), a, _mm512_set1_ps(1.0f)));
+    __m512 p = _mm512_set1_ps(kE5);
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(kE4));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(kE3));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(kE2));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(kE1));
     p = _mm512_mul_ps(p, t);
     const __m512 y = _mm512_mul_ps(p, exp(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(a, a))));
     const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
