@@ -112,6 +112,11 @@ int64_t crop_offset(int64_t n, int64_t crop, CropRounding rounding) {
   return half % 2 == 0 ? half : half + 1;  // x.5 rounds to the even neighbour
 }
 
+void normalisation_table(const PreprocessParams& p, float (&lut)[3][256]) {
+  for (int c = 0; c < 3; ++c)
+    for (int v = 0; v < 256; ++v) lut[c][v] = (static_cast<float>(v) / 255.0f - p.mean[c]) / p.std[c];
+}
+
 }  // namespace pillow
 
 namespace {
@@ -277,10 +282,8 @@ void preprocess(const ImageU8& img, const PreprocessParams& p, float* out, uint8
     resample_window(img, rs.width, rs.height, x0, y0, cols, rows, premultiply, work.data());
   }
 
-  // torchvision's ToTensor + Normalize in float32: (v / 255 - mean) / std, one table per channel.
   float lut[3][256];
-  for (int k = 0; k < 3; ++k)
-    for (int v = 0; v < 256; ++v) lut[k][v] = (static_cast<float>(v) / 255.0f - p.mean[k]) / p.std[k];
+  pillow::normalisation_table(p, lut);
 
   const uint8_t zero[4] = {0, 0, 0, 0};
   const size_t plane = static_cast<size_t>(c) * static_cast<size_t>(c);

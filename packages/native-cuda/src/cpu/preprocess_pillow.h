@@ -1,7 +1,7 @@
 // Private to src/cpu/preprocess.cc, its test and src/cuda/preprocess.cu (which reuses these so the
 // GPU kernel stays bit-identical): the pieces of OpenAI CLIP's PIL pipeline whose
 // exact integer/double arithmetic decides bit-exactness (Pillow 9.4 Resample.c, Geometry.c,
-// Convert.c; torchvision 0.14 Resize/CenterCrop). Kept separate so the test can check each
+// Convert.c; torchvision 0.14 Resize/CenterCrop/Normalize). Kept separate so the test can check each
 // piece against hand-derived values, not only the fused result.
 #pragma once
 
@@ -49,6 +49,10 @@ Size resized_size(int64_t width, int64_t height, int shortest);
 // Left/top offset of a centred crop of `crop` in `n`: round-half-even((n-crop)/2) (torchvision) or
 // floor (Hugging Face). When crop > n both pad equally: the offset is -((crop-n)/2).
 int64_t crop_offset(int64_t n, int64_t crop, CropRounding rounding);
+
+// torchvision's ToTensor + Normalize in float32, (v / 255 - mean) / std, for every byte v of
+// each channel: lut[channel][v].
+void normalisation_table(const PreprocessParams& p, float (&lut)[3][256]);
 
 // The 8-bit helpers of Pillow's Convert.c, compiled for the host and, under nvcc, the device, so
 // the CPU and CUDA kernels share one copy of the arithmetic that decides bit-exactness.

@@ -226,13 +226,9 @@ void preprocess(const ImageU8& img, const PreprocessParams& p, float* out_device
   }
   g.r0 = r0;
 
-  // Normalisation table, the CPU kernel's float expression evaluated on the host.
+  // Normalisation table: the CPU kernel's own, computed on the host.
   float lut[3][256];
-  for (int c = 0; c < 3; ++c) {
-    for (int v = 0; v < 256; ++v) {
-      lut[c][v] = (static_cast<float>(v) / 255.0f - p.mean[c]) / p.std[c];
-    }
-  }
+  pillow::normalisation_table(p, lut);
   const size_t off_lut = blob.add(&lut[0][0], 3 * 256);
 
   const cudaStream_t st = detail::stream();
