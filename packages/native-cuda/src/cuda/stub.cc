@@ -8,16 +8,16 @@
 namespace clipkit::cuda {
 namespace {
 
-[[noreturn]] void not_compiled() {
-  throw std::runtime_error("clipkit was built without CUDA (CPU-only build)");
-}
+constexpr char kNotCompiled[] = "clipkit was built without CUDA (CPU-only build)";
+
+[[noreturn]] void not_compiled() { throw std::runtime_error(kNotCompiled); }
 
 }  // namespace
 
 bool compiled() { return false; }
 
 bool available(std::string* error) {
-  if (error != nullptr) *error = "clipkit was built without CUDA (CPU-only build)";
+  if (error != nullptr) *error = kNotCompiled;
   return false;
 }
 
