@@ -77,7 +77,7 @@ constexpr int64_t kMaxPackedB = int64_t{1} << 22;
 // tens of microseconds, more than such a product takes.
 constexpr double kParallelMinFlops = 4e6;
 
-// How far ahead loops over many rows of b at once prefetch each row.
+// How far ahead loops that stream many rows at once (packing, dot products) prefetch each row.
 constexpr int64_t kPrefetchBytes = 1024;
 
 // How many k-steps ahead the micro-kernel prefetches its B panel: about one DRAM latency of
