@@ -132,7 +132,9 @@ describe('clipkit import / search / duplicates', () => {
   it('survives SIGKILL at several points: consistent catalog, and the rerun finishes exactly the rest', async () => {
     const db = path.join(work, 'crash.db');
     const args = ['import', lib.root, '--db', db, '--model', modelDir, '--batch-size', '8', '--json'];
-    const slow = { CLIPKIT_TEST_SLOW_BATCH_MS: '150' };
+    // Slow enough that a loaded machine still kills each importer well before it finishes.
+    const pauseMs = 250;
+    const slow = { CLIPKIT_TEST_SLOW_BATCH_MS: String(pauseMs) };
 
     // 1) early: while loading the model / scanning, before any batch.
     let importer = clipkit(args, slow);
@@ -152,7 +154,7 @@ describe('clipkit import / search / duplicates', () => {
     importer = clipkit(args, slow);
     const before = await waitForContents(db, () => true);
     await waitForContents(db, (n) => n > before);
-    await new Promise((r) => setTimeout(r, 75)); // half-way through the next batch's pause
+    await new Promise((r) => setTimeout(r, pauseMs / 2)); // half-way through the next batch's pause
     importer.child.kill('SIGKILL');
     await importer.done;
     const { okContents } = checkInvariants(db, DIM);
