@@ -3,9 +3,10 @@
 import path from 'node:path';
 import * as addon from '@clipkit/native-cuda';
 import type { NativeKernels } from '@clipkit/native-cuda';
+import { checkPrecision } from '../backends/precision.js';
 import { UsageError } from '../errors.js';
 import { resolveModel } from '../model/hub.js';
-import type { BackendName, DeviceName } from '../types.js';
+import type { BackendName, DeviceName, Precision, PrecisionOption } from '../types.js';
 import { Catalog, type CatalogCounts, type CatalogModel, type FileError, type StoreFormat } from './catalog.js';
 import { findDuplicates, type DuplicateGroup } from './duplicates.js';
 import type { LibraryEncoder } from './encoder.js';
@@ -23,6 +24,11 @@ export interface LibraryOptions {
   backend?: BackendName;
   device?: DeviceName;
   threads?: number;
+  /**
+   * What the encoders compute in (default 'auto': bf16 where the native backend has a bf16 path
+   * here, else fp32). Each embedding records its precision; search mixes rows of both.
+   */
+  precision?: PrecisionOption;
   /** Embedding storage of a new catalog (default f32); an existing one keeps its own. */
   store?: StoreFormat;
 }
@@ -45,11 +51,13 @@ export class Library {
 
   /** Opens the catalog at dbPath, creating it when absent. */
   static async open(dbPath: string, opts: LibraryOptions = {}): Promise<Library> {
+    checkPrecision(opts.precision ?? 'auto');
     return new Library(Catalog.open(path.resolve(dbPath), { create: true }), opts);
   }
 
   /** Opens an existing catalog only (search, duplicates): a wrong --db is an error, not a new file. */
   static async openExisting(dbPath: string, opts: LibraryOptions = {}): Promise<Library> {
+    checkPrecision(opts.precision ?? 'auto');
     return new Library(Catalog.open(path.resolve(dbPath)), opts);
   }
 
@@ -67,6 +75,11 @@ export class Library {
 
   errors(): FileError[] {
     return this.catalog.errors();
+  }
+
+  /** Searchable files per precision that encoded them. */
+  precisions(): Partial<Record<Precision, number>> {
+    return this.catalog.precisions();
   }
 
   integrityCheck(): string {
@@ -117,7 +130,8 @@ export class Library {
     this.encoder ??= (async () => {
       const spec = this.opts.model ?? this.catalog.model()?.dir ?? undefined;
       const dir = path.resolve(await resolveModel(spec));
-      return loadLibraryEncoder(dir, { backend: this.opts.backend, device: this.opts.device, threads: this.opts.threads });
+      const { backend, device, threads, precision = 'auto' } = this.opts;
+      return loadLibraryEncoder(dir, { backend, device, threads, precision });
     })();
     this.encoder.catch(() => {
       this.encoder = null; // a failed load may be retried (e.g. after fixing --model)

@@ -34,6 +34,12 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX files_content ON files (content_id);
   `,
+  // The precision that encoded each embedding (issue 16). Rows written before it existed were
+  // fp32, the only engine then; error rows have none. Search mixes both: same model, same space.
+  `
+  ALTER TABLE contents ADD COLUMN precision TEXT CHECK (precision IN ('fp32', 'bf16'));
+  UPDATE contents SET precision = 'fp32' WHERE status = 'ok';
+  `,
 ];
 
 export const SCHEMA_VERSION = migrations.length;
