@@ -3,9 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Clip } from '../clip.js';
 import { UsageError } from '../errors.js';
-import type { BackendName, DeviceName, TemplateSet } from '../types.js';
+import type { BackendName, DeviceName, PrecisionOption, TemplateSet } from '../types.js';
 import { action } from './action.js';
 import { positiveInt } from './library-options.js';
+import { precisionOption } from './precision-option.js';
 
 interface ClassifyCliOptions {
   model: string;
@@ -13,6 +14,7 @@ interface ClassifyCliOptions {
   templates: string;
   backend: BackendName;
   device: DeviceName;
+  precision: PrecisionOption;
   threads?: number;
   batchSize?: number;
   top?: number;
@@ -29,6 +31,7 @@ export function register(program: Command): void {
     .option('--templates <set|file>', 'prompt templates: simple ("a photo of a {}."), imagenet80, or a file with one template per line', 'simple')
     .addOption(new Option('--backend <name>', 'encoder backend').choices(['auto', 'onnx', 'native']).default('auto'))
     .addOption(new Option('--device <name>', 'compute device').choices(['cpu', 'cuda']).default('cpu'))
+    .addOption(precisionOption('fp32'))
     .option('--threads <n>', 'compute threads', positiveInt)
     .option('--batch-size <n>', 'images per encoder batch', positiveInt)
     .option('--top <k>', 'print only the k most likely labels per image', positiveInt)
@@ -39,6 +42,7 @@ export function register(program: Command): void {
         const clip = await Clip.load(opts.model, {
           backend: opts.backend,
           device: opts.device,
+          precision: opts.precision,
           ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
           ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
         });

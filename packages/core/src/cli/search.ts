@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { Library } from '../library/index.js';
 import { action } from './action.js';
+import { precisionOption } from './precision-option.js';
 import { addLibraryOptions, libraryOptions, positiveInt, withLibrary, type LibraryCliOptions } from './library-options.js';
 
 interface SearchCliOptions extends LibraryCliOptions {
@@ -17,6 +18,7 @@ export function register(program: Command): void {
       .description('find photos by text, by image, or by combined queries: "beach" + "sunset" - "people", 2*"dog"')
       .argument('[query]', 'text query; terms joined by + and - (spaced), weights as 2*"term", image:PATH terms', ''),
   )
+    .addOption(precisionOption('auto'))
     .option('--image <path>', 'find photos similar to this image (combines with the query)')
     .option('--k <n>', 'number of results', positiveInt, 20)
     .action(
