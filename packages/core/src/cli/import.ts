@@ -3,7 +3,8 @@ import { Option, type Command } from 'commander';
 import { Library, type CatalogCounts, type ImportSummary, type StoreFormat } from '../library/index.js';
 import { action } from './action.js';
 import { reportProgress } from './import-progress.js';
-import { addLibraryOptions, libraryOptions, positiveInt, withLibrary, type LibraryCliOptions } from './library-options.js';
+import { LIMITS } from '../limits.js';
+import { addLibraryOptions, intIn, libraryOptions, withLibrary, type LibraryCliOptions } from './library-options.js';
 
 interface ImportCliOptions extends LibraryCliOptions {
   store?: StoreFormat;
@@ -20,7 +21,7 @@ export function register(program: Command): void {
       .argument('<dir>', 'folder to import (recursively)'),
   )
     .addOption(new Option('--store <format>', 'embedding storage of a new catalog (default f32)').choices(['f32', 'f16']))
-    .option('--batch-size <n>', 'images per encoder batch', positiveInt, 32)
+    .option('--batch-size <n>', `images per encoder batch (${LIMITS.batchSize.min}–${LIMITS.batchSize.max})`, intIn(LIMITS.batchSize), 32)
     .option('--hidden', 'also import hidden folders and files')
     .option('--prune', 'delete catalog entries of files that disappeared (default: mark them missing)')
     .action(

@@ -3,7 +3,8 @@
 import type { Command } from 'commander';
 import { Library } from '../library/index.js';
 import { action } from './action.js';
-import { addLibraryOptions, libraryOptions, positiveInt, withLibrary, type LibraryCliOptions } from './library-options.js';
+import { LIMITS } from '../limits.js';
+import { addLibraryOptions, intIn, libraryOptions, withLibrary, type LibraryCliOptions } from './library-options.js';
 
 interface SearchCliOptions extends LibraryCliOptions {
   image?: string;
@@ -18,7 +19,7 @@ export function register(program: Command): void {
       .argument('[query]', 'text query; terms joined by + and - (spaced), weights as 2*"term", image:PATH terms', ''),
   )
     .option('--image <path>', 'find photos similar to this image (combines with the query)')
-    .option('--k <n>', 'number of results', positiveInt, 20)
+    .option('--k <n>', `number of results (${LIMITS.topK.min}–${LIMITS.topK.max})`, intIn(LIMITS.topK), 20)
     .action(
       action(async (query: string, opts: SearchCliOptions) => {
         const open = () => Library.openExisting(opts.db, libraryOptions(opts));

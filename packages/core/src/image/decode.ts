@@ -10,11 +10,11 @@
 // - JPEG: sharp's mozjpeg and Pillow's libjpeg-turbo share the same IDCT and upsampling, so
 //   pixels match byte for byte on the reference set; another libjpeg build may differ by a level.
 // - ICC profiles are ignored (Pillow ignores them): Adobe RGB or P3 photos keep their raw values.
-import { readFile } from 'node:fs/promises';
 import sharp, { type SharpOptions } from 'sharp';
 import type { RawImage } from '@clipkit/native-cuda';
 import { ClipkitError, ImageDecodeError, ImageTooLargeError, UnsupportedImageError, UsageError } from '../errors.js';
 import type { ImageInput } from '../types.js';
+import { fsReason, readRegularFile } from '../util/files.js';
 
 /** sharp's default limit (0x3FFF × 0x3FFF). */
 export const DEFAULT_MAX_PIXELS = 268_402_689;
@@ -69,10 +69,9 @@ export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): 
 
 async function readInput(path: string): Promise<Uint8Array> {
   try {
-    return await readFile(path);
+    return await readRegularFile(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ImageDecodeError(`cannot read file (${code ?? (err as Error).message})`, path, { cause: err });
+    throw new ImageDecodeError(`cannot read file (${fsReason(err)})`, path, { cause: err });
   }
 }
 

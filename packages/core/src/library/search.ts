@@ -1,12 +1,13 @@
 // Exact search: the query becomes one normalised vector (a weighted sum of its terms), scored
 // against every stored embedding by the addon's similarity top-k. The matrix is read from the
 // catalog once and kept until the catalog changes.
-import fs from 'node:fs/promises';
 import type { NativeKernels } from '@clipkit/native-cuda';
 import { UsageError } from '../errors.js';
+import { checkIntRange, LIMITS } from '../limits.js';
 import type { Catalog, EmbeddingMatrix } from './catalog.js';
 import type { LibraryEncoder } from './encoder.js';
 import type { QueryTerm } from './query.js';
+import { fsReason, readRegularFile } from '../util/files.js';
 
 export interface SearchHit {
   path: string;
@@ -65,9 +66,9 @@ async function encodeQueryImages(paths: readonly string[], encoder: LibraryEncod
   const files = await Promise.all(
     paths.map(async (p) => {
       try {
-        return { path: p, bytes: await fs.readFile(p) };
+        return { path: p, bytes: await readRegularFile(p) };
       } catch (err) {
-        throw new UsageError(`--image ${p}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+        throw new UsageError(`--image ${p}: cannot read (${fsReason(err)})`, { cause: err });
       }
     }),
   );
@@ -87,7 +88,7 @@ export function searchVector(
   matrix: EmbeddingMatrix,
   kernels: NativeKernels,
 ): SearchHit[] {
-  if (!Number.isInteger(k) || k < 1) throw new UsageError(`k must be a positive integer, got ${k}`);
+  checkIntRange('k', k, LIMITS.topK);
   if (query.length !== matrix.dim) throw new UsageError(`query has dim ${query.length}, catalog has ${matrix.dim}`);
   if (matrix.rows === 0) return [];
   const top = kernels.similarityTopK(query, matrix.data, { m: 1, n: matrix.rows, d: matrix.dim, k: Math.min(k, matrix.rows) });
