@@ -4,9 +4,11 @@
 import { Command } from 'commander';
 import { EXIT_USAGE, reportError, setDebug } from './action.js';
 import { commands } from './commands.js';
+import { recoverArgv } from '../util/byte-paths.js';
 
 // --debug is accepted anywhere on the line, before or after the command.
-const argv = process.argv.filter((a) => a !== '--debug');
+// Arguments that are not UTF-8 (file names are bytes) get their bytes back first.
+const argv = recoverArgv(process.argv).filter((a) => a !== '--debug');
 setDebug(argv.length !== process.argv.length);
 
 // Errors that escape the awaited chain (a stray callback, a rejected promise nobody awaited).

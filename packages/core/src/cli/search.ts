@@ -1,6 +1,7 @@
 // clipkit search QUERY [--image PATH]: the catalog's closest photos to a text, an image, or a
 // weighted combination such as  "beach" + "sunset" - "people".
 import type { Command } from 'commander';
+import { CatalogError } from '../errors.js';
 import { Library } from '../library/index.js';
 import { action } from './action.js';
 import { LIMITS } from '../limits.js';
@@ -23,7 +24,13 @@ export function register(program: Command): void {
     .action(
       action(async (query: string, opts: SearchCliOptions) => {
         const open = () => Library.openExisting(opts.db, libraryOptions(opts));
-        const hits = await withLibrary(open, (library) => library.search(query, opts.k, { image: opts.image }));
+        const hits = await withLibrary(open, (library) => {
+          // An empty result from an empty catalog says nothing; say why instead.
+          if (library.counts().ok === 0) {
+            throw new CatalogError(`holds no searchable images yet: run \`clipkit import DIR --db ${opts.db}\` first`, library.dbPath);
+          }
+          return library.search(query, opts.k, { image: opts.image });
+        });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(hits)}\n`);
           return;

@@ -187,7 +187,7 @@ function isHeic(bytes: Uint8Array): boolean {
 
 function toTypedError(err: unknown, bytes: Uint8Array, name: string, maxPixels: number): ClipkitError {
   if (err instanceof ClipkitError) return err;
-  const reason = err instanceof Error ? err.message.trim() : String(err);
+  const reason = decoderReason(err);
   if (/exceeds pixel limit/i.test(reason)) {
     return new ImageTooLargeError(`image exceeds the limit of ${maxPixels} pixels`, name, { cause: err });
   }
@@ -198,4 +198,15 @@ function toTypedError(err: unknown, bytes: Uint8Array, name: string, maxPixels: 
     return new ImageDecodeError('not a recognised image format', name, { cause: err });
   }
   return new ImageDecodeError(`cannot decode: ${reason}`, name, { cause: err });
+}
+
+/**
+ * libvips keeps one error buffer per process: concurrent decodes append to it (the same line
+ * repeated) or find it emptied by another thread, and sharp then says 'Unknown error'.
+ * One line per distinct message, and a plain statement when none is left.
+ */
+function decoderReason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const lines = [...new Set(text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^unknown error$/i.test(l)))];
+  return lines.length > 0 ? lines.join('; ') : 'corrupt or truncated data (the decoder gave no detail)';
 }

@@ -3,7 +3,7 @@
 import { existsSync, promises as fsp, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { HubError, UsageError } from '../errors.js';
+import { HubError, ModelFormatError, UsageError } from '../errors.js';
 import { downloadFile, httpError, type FileMeta } from './download.js';
 
 export const MODEL_ALIASES: Readonly<Record<string, string>> = {
@@ -84,7 +84,10 @@ function authHeaders(opts: HubOptions): Record<string, string> {
  */
 export async function resolveModel(spec: string | undefined, opts: HubOptions = {}): Promise<string> {
   const name = spec ?? DEFAULT_MODEL;
-  if (existsSync(name) && statSync(name).isDirectory()) return name;
+  if (existsSync(name)) {
+    if (statSync(name).isDirectory()) return name;
+    throw new ModelFormatError('not a model directory: it is a file (--model takes a folder with config.json, a hub repo or an alias)', name);
+  }
   if (spec !== undefined && (spec.startsWith('.') || spec.startsWith('/'))) {
     throw new UsageError(`model directory not found: ${spec}`);
   }

@@ -5,8 +5,12 @@
 // typed error.
 import fs, { constants } from 'node:fs';
 import fsp from 'node:fs/promises';
+import { fsPath } from './byte-paths.js';
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
+/** A path as given, or the bytes of a name that is not UTF-8 (util/byte-paths.ts). */
+const target = (file: fs.PathLike): fs.PathLike => (typeof file === 'string' ? fsPath(file) : file);
 
 /** An fs failure as a few words: the errno code, or which kind of non-regular file it was. */
 export function fsReason(err: unknown): string {
@@ -30,7 +34,7 @@ function notRegular(st: fs.Stats): NodeJS.ErrnoException {
 
 /** The whole of a regular file; rejects with code ENOTREG for anything else, never blocks. */
 export async function readRegularFile(file: fs.PathLike): Promise<Buffer> {
-  const fh = await fsp.open(file, OPEN_FLAGS);
+  const fh = await fsp.open(target(file), OPEN_FLAGS);
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw notRegular(st);
@@ -52,7 +56,7 @@ export function readRegularFileSync(file: fs.PathLike): Buffer {
 
 /** A read-only descriptor of a regular file (the caller closes it); throws ENOTREG otherwise. */
 export function openRegularFileSync(file: fs.PathLike): number {
-  const fd = fs.openSync(file, OPEN_FLAGS);
+  const fd = fs.openSync(target(file), OPEN_FLAGS);
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw notRegular(st);
