@@ -24,9 +24,9 @@ export function register(program: Command): void {
     .action(
       action(async (query: string, opts: SearchCliOptions) => {
         const open = () => Library.openExisting(opts.db, libraryOptions(opts));
-        const hits = await withLibrary(open, (library) => {
+        const hits = await withLibrary(open, async (library) => {
           // An empty result from an empty catalog says nothing; say why instead.
-          if (library.counts().ok === 0) {
+          if ((await library.counts()).ok === 0) {
             throw new CatalogError(`holds no searchable images yet: run \`clipkit import DIR --db ${opts.db}\` first`, library.dbPath);
           }
           return library.search(query, opts.k, { image: opts.image });

@@ -4,7 +4,7 @@
 import type { NativeKernels } from '@clipkit/native-cuda';
 import { UsageError } from '../errors.js';
 import { checkIntRange, LIMITS } from '../limits.js';
-import type { Catalog, EmbeddingMatrix } from './catalog.js';
+import type { Catalog, EmbeddingMatrix } from './catalog/index.js';
 import type { LibraryEncoder } from './encoder.js';
 import type { QueryTerm } from './query.js';
 import { fsReason, readRegularFile } from '../util/files.js';
@@ -29,10 +29,10 @@ export class EmbeddingCache {
     private readonly kernels: NativeKernels,
   ) {}
 
-  get(): EmbeddingMatrix {
-    const token = this.catalog.changeToken();
+  async get(): Promise<EmbeddingMatrix> {
+    const token = await this.catalog.changeToken();
     if (!this.matrix || token !== this.token) {
-      this.matrix = this.catalog.embeddings((length, store) => (store === 'f16' ? this.kernels.hostArray(length, 'f16') : this.kernels.hostArray(length)));
+      this.matrix = await this.catalog.embeddings((length, store) => (store === 'f16' ? this.kernels.hostArray(length, 'f16') : this.kernels.hostArray(length)));
       this.token = token;
     }
     return this.matrix;
@@ -81,19 +81,19 @@ async function encodeQueryImages(paths: readonly string[], encoder: LibraryEncod
  * The k best files for a query vector. Top-k runs over distinct contents; a content stored at
  * several paths yields one hit per path (same score), cut back to k.
  */
-export function searchVector(
+export async function searchVector(
   query: Float32Array,
   k: number,
   catalog: Catalog,
   matrix: EmbeddingMatrix,
   kernels: NativeKernels,
-): SearchHit[] {
+): Promise<SearchHit[]> {
   checkIntRange('k', k, LIMITS.topK);
   if (query.length !== matrix.dim) throw new UsageError(`query has dim ${query.length}, catalog has ${matrix.dim}`);
   if (matrix.rows === 0) return [];
   const top = kernels.similarityTopK(query, matrix.data, { m: 1, n: matrix.rows, d: matrix.dim, k: Math.min(k, matrix.rows) });
   const ids = Array.from(top.indices, (row) => matrix.contentIds[row] as number);
-  const paths = catalog.paths(ids);
+  const paths = await catalog.paths(ids);
   const hits: SearchHit[] = [];
   ids.forEach((id, i) => {
     for (const path of paths.get(id) ?? []) hits.push({ path, score: top.scores[i] as number });
