@@ -4,8 +4,9 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { Catalog, type ModelIdentity } from '../src/library/catalog.js';
-import { migrations, SCHEMA_VERSION } from '../src/library/schema.js';
+import type { ModelIdentity } from '../src/library/catalog/index.js';
+import { SqliteCatalog } from '../src/library/catalog/sqlite/catalog.js';
+import { migrations, SCHEMA_VERSION } from '../src/library/catalog/sqlite/schema.js';
 import { scratchDir } from './helpers/tmp-dir.js';
 
 const tmp = scratchDir('catalog-precision');
@@ -23,7 +24,7 @@ function precisionOf(file: string): Array<{ hash: string; precision: string | nu
 }
 
 describe('catalog precision column', () => {
-  it('migrates a version-1 catalog: its embeddings were fp32, its error rows have none', () => {
+  it('migrates a version-1 catalog: its embeddings were fp32, its error rows have none', async () => {
     const file = path.join(tmp(), 'v1.db');
     const raw = new Database(file);
     raw.exec(migrations[0]!);
@@ -34,25 +35,27 @@ describe('catalog precision column', () => {
     raw.prepare(`INSERT INTO files (path, size, mtime_ms, content_id) VALUES ('/l/a.jpg', 1, 1, 1), ('/l/b.jpg', 1, 1, 2)`).run();
     raw.close();
 
-    const c = Catalog.open(file);
-    expect(new Database(file, { readonly: true }).pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    const c = SqliteCatalog.open(file);
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    check.close();
     expect(precisionOf(file)).toEqual([
       { hash: 'bad', precision: null },
       { hash: 'ok1', precision: 'fp32' },
     ]);
-    expect(c.precisions()).toEqual({ fp32: 1 });
-    c.close();
+    expect(await c.precisions()).toEqual({ fp32: 1 });
+    await c.close();
   });
 
-  it('records each row in the precision that encoded it, counts present files per precision, and serves one matrix over both', () => {
+  it('records each row in the precision that encoded it, counts present files per precision, and serves one matrix over both', async () => {
     const file = path.join(tmp(), 'c.db');
-    const c = Catalog.open(file, { create: true });
-    c.bindModel(MODEL);
-    c.writeBatch([
+    const c = SqliteCatalog.open(file, { create: true });
+    await c.bindModel(MODEL);
+    await c.writeBatch([
       { files: [stat('/l/a.jpg'), stat('/l/a-copy.jpg')], content: { hash: 'h1', embedding: f32(1, 0, 0, 0), precision: 'fp32' } },
       { files: [stat('/l/b.jpg')], content: { hash: 'h2', embedding: f32(0, 1, 0, 0) } }, // default: fp32
     ]);
-    c.writeBatch([
+    await c.writeBatch([
       { files: [stat('/l/c.jpg')], content: { hash: 'h3', embedding: f32(0, 0, 1, 0), precision: 'bf16' } },
       { files: [stat('/l/d.jpg')], content: { hash: 'h4', error: { code: 'IMAGE_DECODE', message: 'bad' } } },
     ]);
@@ -62,21 +65,21 @@ describe('catalog precision column', () => {
       { hash: 'h3', precision: 'bf16' },
       { hash: 'h4', precision: null },
     ]);
-    expect(c.precisions()).toEqual({ fp32: 3, bf16: 1 });
+    expect(await c.precisions()).toEqual({ fp32: 3, bf16: 1 });
 
     // Re-encoding a content (its file changed back to known bytes) takes the new precision.
-    c.writeBatch([{ files: [stat('/l/b.jpg')], content: { hash: 'h2', embedding: f32(0, 1, 0, 0), precision: 'bf16' } }]);
-    expect(c.precisions()).toEqual({ fp32: 2, bf16: 2 });
+    await c.writeBatch([{ files: [stat('/l/b.jpg')], content: { hash: 'h2', embedding: f32(0, 1, 0, 0), precision: 'bf16' } }]);
+    expect(await c.precisions()).toEqual({ fp32: 2, bf16: 2 });
 
-    const m = c.embeddings();
+    const m = await c.embeddings();
     expect(m.rows).toBe(3);
     expect(Array.from(m.data as Float32Array)).toEqual([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]);
-    c.close();
+    await c.close();
   });
 
-  it('refuses any other precision value at the database level', () => {
+  it('refuses any other precision value at the database level', async () => {
     const file = path.join(tmp(), 'c.db');
-    Catalog.open(file, { create: true }).close();
+    await SqliteCatalog.open(file, { create: true }).close();
     const raw = new Database(file);
     expect(() => raw.prepare(`INSERT INTO contents (hash, status, embedding, precision) VALUES ('x', 'ok', x'00', 'fp16')`).run()).toThrow(/CHECK constraint/);
     raw.close();

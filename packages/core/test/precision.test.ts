@@ -73,7 +73,7 @@ describe('precision', () => {
     try {
       const summary = await library.import(lib.root);
       expect(summary.precision).toBe(AUTO);
-      expect(library.precisions()).toEqual({ [AUTO]: lib.images.length });
+      expect(await library.precisions()).toEqual({ [AUTO]: lib.images.length });
     } finally {
       await library.close();
     }

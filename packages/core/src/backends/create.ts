@@ -3,12 +3,15 @@
 // this machine and the directory has ONNX files to fall back on. The precision is checked before
 // anything loads: bf16 on onnx is a usage error, auto on onnx is fp32.
 import { UsageError } from '../errors.js';
+import { checkIntRange, LIMITS } from '../limits.js';
 import type { ModelDir } from '../model/model-dir.js';
 import type { Backend, ClipLoadOptions } from '../types.js';
 import { createOnnxBackend } from './onnx.js';
 import { checkPrecision, onnxPrecision } from './precision.js';
 
 export async function createBackend(model: ModelDir, opts: ClipLoadOptions = {}): Promise<Backend> {
+  if (opts.threads !== undefined) checkIntRange('threads', opts.threads, LIMITS.threads);
+  if (opts.batchSize !== undefined) checkIntRange('batchSize', opts.batchSize, LIMITS.batchSize);
   const choice = opts.backend ?? 'auto';
   const precision = checkPrecision(opts.precision ?? 'fp32');
   const onnx = (why = '') => {
