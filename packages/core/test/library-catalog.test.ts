@@ -105,12 +105,16 @@ describe('Catalog', () => {
       expect(Array.from(m.contentIds)).toEqual([c.contentId('h1'), c.contentId('h2')]);
       const one = store === 'f32' ? 1 : 0x3c00;
       expect(Array.from(m.data)).toEqual([one, 0, 0, 0, 0, 0, 0, one]);
-      expect(c.paths(m.contentIds)).toEqual(
+      const files = c.files(m.contentIds);
+      expect(new Map([...files].map(([content, refs]) => [content, refs.map((f) => f.path)]))).toEqual(
         new Map([
           [c.contentId('h1'), ['/l/a.jpg']],
           [c.contentId('h2'), ['/l/b.jpg']],
         ]),
       );
+      const a = files.get(c.contentId('h1') as number)?.[0];
+      expect(c.fileById(a?.id as number)).toMatchObject({ path: '/l/a.jpg', hash: 'h1', embedded: true, contentId: c.contentId('h1') });
+      expect(c.fileById(-1)).toBeUndefined();
       c.close();
     }
   });

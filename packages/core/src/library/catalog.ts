@@ -32,6 +32,25 @@ export interface StoredFile {
   missing: boolean;
 }
 
+/** A catalogued file with its content's identity, as `clipkit serve` looks it up by id. */
+export interface CatalogFile {
+  id: number;
+  path: string;
+  size: number;
+  mtimeMs: number;
+  contentId: number;
+  /** sha256 of the bytes at import time. */
+  hash: string;
+  /** Whether the content has an embedding (status 'ok'). */
+  embedded: boolean;
+}
+
+/** A file's id and path, as search and duplicate results name it. */
+export interface FileRef {
+  id: number;
+  path: string;
+}
+
 export interface FileStat {
   path: string;
   size: number;
@@ -194,6 +213,29 @@ export class Catalog {
     return { path: row.path, size: row.size, mtimeMs: row.mtime_ms, contentId: row.content_id, missing: row.missing === 1 };
   }
 
+  /** A present file by its id; undefined when there is none or it went missing. */
+  fileById(id: number): CatalogFile | undefined {
+    const row = this.stmt(
+      `SELECT f.id, f.path, f.size, f.mtime_ms, f.content_id, c.hash, c.status FROM files f
+       JOIN contents c ON c.id = f.content_id WHERE f.id = ? AND f.missing = 0`,
+    ).get(id) as
+      | { id: number; path: string; size: number; mtime_ms: number; content_id: number; hash: string; status: string }
+      | undefined;
+    if (!row) return undefined;
+    return { id: row.id, path: row.path, size: row.size, mtimeMs: row.mtime_ms, contentId: row.content_id, hash: row.hash, embedded: row.status === 'ok' };
+  }
+
+  /** Records a folder an import scanned; idempotent. */
+  addRoot(root: string): void {
+    this.stmt('INSERT INTO roots (path) VALUES (?) ON CONFLICT (path) DO NOTHING').run(root);
+    this.writes++;
+  }
+
+  /** Every folder ever imported, sorted. */
+  roots(): string[] {
+    return this.stmt('SELECT path FROM roots ORDER BY path').pluck().all() as string[];
+  }
+
   contentId(hash: string): number | undefined {
     return this.stmt('SELECT id FROM contents WHERE hash = ?').pluck().get(hash) as number | undefined;
   }
@@ -285,13 +327,13 @@ export class Catalog {
       .all() as FileError[];
   }
 
-  /** Present paths of each content, sorted; contents with none are absent from the map. */
-  paths(contentIds: Iterable<number>): Map<number, string[]> {
-    const stmt = this.stmt('SELECT path FROM files WHERE content_id = ? AND missing = 0 ORDER BY path').pluck();
-    const out = new Map<number, string[]>();
+  /** Present files of each content, sorted by path; contents with none are absent from the map. */
+  files(contentIds: Iterable<number>): Map<number, FileRef[]> {
+    const stmt = this.stmt('SELECT id, path FROM files WHERE content_id = ? AND missing = 0 ORDER BY path');
+    const out = new Map<number, FileRef[]>();
     for (const id of contentIds) {
-      const paths = stmt.all(id) as string[];
-      if (paths.length > 0) out.set(id, paths);
+      const files = stmt.all(id) as FileRef[];
+      if (files.length > 0) out.set(id, files);
     }
     return out;
   }

@@ -164,6 +164,9 @@ export async function runImport(
   encodeStarted = performance.now();
   emit();
 
+  // The scan got through, so root is a folder: files under it may be served (clipkit serve).
+  catalog.addRoot(root);
+
   // Phase 2: read, hash, batch, decode, encode, write.
   const inflight = new Map<string, PendingContent>();
   // Writes that need no encoder (files of known contents, broken files) ride along with the
