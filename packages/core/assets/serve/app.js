@@ -104,7 +104,7 @@ async function loadMore() {
 function searchText(/** @type {string} */ query) {
   q.value = query;
   document.title = `${query} – clipkit`;
-  return showResults(JSON.stringify(query), (offset) => api(`/api/search?${new URLSearchParams({ q: query, k: String(PAGE), offset: String(offset) })}`));
+  return showResults(`“${query}”`, (offset) => api(`/api/search?${new URLSearchParams({ q: query, k: String(PAGE), offset: String(offset) })}`));
 }
 
 function searchImage(/** @type {Blob} */ file, /** @type {string} */ name) {
