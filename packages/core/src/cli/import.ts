@@ -29,7 +29,7 @@ export function register(program: Command): void {
         const [summary, catalog] = await withLibrary(open, async (library) => {
           const job = library.import(dir, { batchSize: opts.batchSize, hidden: opts.hidden, prune: opts.prune });
           reportProgress(job, opts.json ? 'none' : process.stderr.isTTY ? 'bar' : 'plain');
-          return [await job.result, library.counts()] as const;
+          return [await job.result, await library.counts()] as const;
         });
         if (opts.json) process.stdout.write(`${JSON.stringify({ ...jsonSummary(summary), catalog })}\n`);
         else printSummary(summary, catalog);

@@ -3,7 +3,7 @@
 // tile, never n × n), joined into groups by union-find.
 import type { NativeKernels } from '@clipkit/native-cuda';
 import { UsageError } from '../errors.js';
-import type { Catalog, EmbeddingMatrix } from './catalog.js';
+import type { Catalog, EmbeddingMatrix } from './catalog/index.js';
 
 export interface DuplicateGroup {
   /** Every present path in the group, sorted. */
@@ -17,13 +17,13 @@ export interface DuplicateGroup {
 
 const BLOCK = 1024;
 
-export function findDuplicates(
+export async function findDuplicates(
   catalog: Catalog,
   matrix: EmbeddingMatrix,
   threshold: number,
   kernels: NativeKernels,
   block = BLOCK,
-): DuplicateGroup[] {
+): Promise<DuplicateGroup[]> {
   if (!(threshold > -1 && threshold <= 1)) throw new UsageError(`threshold must be in (-1, 1], got ${threshold}`);
   const { rows: n, dim: d } = matrix;
   const parent = Int32Array.from({ length: n }, (_, i) => i);
@@ -71,7 +71,7 @@ export function findDuplicates(
     if (list) list.push(i);
     else members.set(r, [i]);
   }
-  const files = catalog.files(matrix.contentIds);
+  const files = await catalog.files(matrix.contentIds);
   const groups: DuplicateGroup[] = [];
   for (const [root, rows] of members) {
     const group = rows.flatMap((r) => files.get(matrix.contentIds[r] as number) ?? []).sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));

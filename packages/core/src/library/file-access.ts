@@ -6,7 +6,7 @@ import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { AccessDeniedError, NotFoundError } from '../errors.js';
-import type { Catalog, CatalogFile } from './catalog.js';
+import type { Catalog, CatalogFile } from './catalog/index.js';
 import { sniffImage, type ImageFormat } from './scan.js';
 
 export interface FileInfo {
@@ -38,8 +38,8 @@ export class FileAccess {
   constructor(private readonly catalog: Catalog) {}
 
   /** The file's details; NotFoundError for an unknown id, AccessDeniedError outside the roots. */
-  info(id: number): Promise<FileInfo> {
-    const file = this.lookup(id);
+  async info(id: number): Promise<FileInfo> {
+    const file = await this.lookup(id);
     const key = `${file.id}:${file.size}:${file.mtimeMs}:${file.hash}`;
     let info = this.described.get(key);
     if (!info) {
@@ -53,7 +53,7 @@ export class FileAccess {
 
   /** Opens the original for reading (the caller closes the handle). */
   async open(id: number): Promise<OpenedFile> {
-    const file = this.lookup(id);
+    const file = await this.lookup(id);
     const real = await this.contained(file);
     let handle: FileHandle;
     try {
@@ -72,8 +72,8 @@ export class FileAccess {
     }
   }
 
-  private lookup(id: number): CatalogFile {
-    const file = Number.isSafeInteger(id) ? this.catalog.fileById(id) : undefined;
+  private async lookup(id: number): Promise<CatalogFile> {
+    const file = Number.isSafeInteger(id) ? await this.catalog.fileById(id) : undefined;
     if (!file) throw new NotFoundError(`no file with id ${id} in the catalog`);
     return file;
   }
@@ -113,7 +113,7 @@ export class FileAccess {
     } catch (err) {
       throw new NotFoundError(`file ${file.id} is gone (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, file.path, { cause: err });
     }
-    const roots = this.catalog.roots();
+    const roots = await this.catalog.roots();
     // A catalog written before roots were recorded: only files reached without any link.
     if (roots.length === 0 && real === file.path) return real;
     for (const root of roots) {

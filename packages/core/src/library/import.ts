@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { NativeKernels } from '@clipkit/native-cuda';
 import { ClipkitError, ImageDecodeError } from '../errors.js';
-import type { BatchEntry, Catalog, FileError, FileStat, StoreFormat } from './catalog.js';
+import type { BatchEntry, Catalog, FileError, FileStat, StoreFormat } from './catalog/index.js';
 import { encodeEmbeddingRows } from './embedding-codec.js';
 import type { LibraryEncoder } from './encoder.js';
 import { hasImageExtension, readHead, sniffImage, walk } from './scan.js';
@@ -104,7 +104,7 @@ function slowBatchMs(): number {
   return Number.isFinite(v) && v > 0 ? v : 0;
 }
 
-/** Runs one import; the caller holds the catalog's writer lock. */
+/** Runs one import; the caller holds the catalog's writer lease. */
 export async function runImport(
   job: ImportJob,
   catalog: Catalog,
@@ -149,7 +149,7 @@ export async function runImport(
   for await (const f of walk(root, { hidden: opts.hidden, onError })) {
     seen.add(f.path);
     p.scanned++;
-    const known = catalog.file(f.path);
+    const known = await catalog.file(f.path);
     if (known && known.size === f.size && known.mtimeMs === f.mtimeMs) {
       p.unchanged++;
       if (known.missing) revived.push({ files: [f], contentId: known.contentId });
@@ -158,17 +158,18 @@ export async function runImport(
     }
     if (p.scanned % 500 === 0) emit();
   }
-  if (revived.length > 0) catalog.writeBatch(revived);
+  if (revived.length > 0) await catalog.writeBatch(revived);
   p.total = todo.length;
   p.phase = 'encode';
   encodeStarted = performance.now();
   emit();
 
   // The scan got through, so root is a folder: files under it may be served (clipkit serve).
-  catalog.addRoot(root);
+  await catalog.addRoot(root);
 
   // Phase 2: read, hash, batch, decode, encode, write.
   const inflight = new Map<string, PendingContent>();
+  const committing = new Map<string, Promise<void>>();
   // Writes that need no encoder (files of known contents, broken files) ride along with the
   // next batch's transaction, or go alone every 256.
   let links: BatchEntry[] = [];
@@ -177,10 +178,11 @@ export async function runImport(
   let notImages = 0;
   const pause = slowBatchMs();
 
-  const flushLinks = () => {
+  const flushLinks = async () => {
     if (links.length === 0) return;
-    catalog.writeBatch(links);
+    const entries = links;
     links = [];
+    await catalog.writeBatch(entries);
   };
 
   const encodeAndWrite = async (items: PendingContent[], prepared: ReturnType<LibraryEncoder['prepare']>) => {
@@ -207,11 +209,19 @@ export async function runImport(
     });
     entries.push(...links);
     links = [];
-    catalog.writeBatch(entries);
+    // From here the items' file lists are final: a file with the same bytes that turns up while
+    // the commit is under way waits for it and links to the stored content.
+    const write = catalog.writeBatch(entries);
     for (const item of items) {
       inflight.delete(item.hash);
-      p.done += item.files.length;
+      committing.set(item.hash, write);
     }
+    try {
+      await write;
+    } finally {
+      for (const item of items) committing.delete(item.hash);
+    }
+    for (const item of items) p.done += item.files.length;
     p.encoded += good;
     p.errors += batchErrors;
     emit();
@@ -256,16 +266,20 @@ export async function runImport(
       case 'image':
       case 'broken': {
         const { stat, hash } = outcome;
-        const existing = catalog.contentId(hash);
+        // Joining a batch still in flight must happen before any await, while its file list is open.
         const pending = inflight.get(hash);
+        if (pending) {
+          pending.files.push(stat);
+          p.linked++;
+          break;
+        }
+        await committing.get(hash)?.catch(() => undefined); // a failed write fails the import below
+        const existing = await catalog.contentId(hash);
         if (existing !== undefined) {
           links.push({ files: [stat], contentId: existing });
           p.linked++;
           p.done++;
-          if (links.length >= 256) flushLinks();
-        } else if (pending) {
-          pending.files.push(stat);
-          p.linked++;
+          if (links.length >= 256) await flushLinks();
         } else if (outcome.kind === 'broken') {
           const { error } = outcome;
           errors.push({ path: stat.path, code: error.code, message: error.message });
@@ -283,9 +297,9 @@ export async function runImport(
   }
   await dispatch();
   await encoding;
-  flushLinks();
+  await flushLinks();
 
-  const missing = catalog.reconcile(root, seen, opts.prune ?? false);
+  const missing = await catalog.reconcile(root, seen, opts.prune ?? false);
   p.phase = 'done';
   emit();
   const seconds = (performance.now() - started) / 1000;

@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import type { NativeKernels } from '@clipkit/native-cuda';
 import { UsageError } from '../errors.js';
-import type { Catalog, EmbeddingMatrix } from './catalog.js';
+import type { Catalog, EmbeddingMatrix } from './catalog/index.js';
 import type { LibraryEncoder } from './encoder.js';
 import type { QueryTerm } from './query.js';
 
@@ -30,10 +30,10 @@ export class EmbeddingCache {
     private readonly kernels: NativeKernels,
   ) {}
 
-  get(): EmbeddingMatrix {
-    const token = this.catalog.changeToken();
+  async get(): Promise<EmbeddingMatrix> {
+    const token = await this.catalog.changeToken();
     if (!this.matrix || token !== this.token) {
-      this.matrix = this.catalog.embeddings((length, store) => (store === 'f16' ? this.kernels.hostArray(length, 'f16') : this.kernels.hostArray(length)));
+      this.matrix = await this.catalog.embeddings((length, store) => (store === 'f16' ? this.kernels.hostArray(length, 'f16') : this.kernels.hostArray(length)));
       this.token = token;
     }
     return this.matrix;
@@ -116,14 +116,14 @@ export function storedVector(matrix: EmbeddingMatrix, contentId: number, kernels
  * over distinct contents; a content stored at several paths yields one hit per path (same
  * score), cut back to k.
  */
-export function searchVector(
+export async function searchVector(
   query: Float32Array,
   k: number,
   catalog: Catalog,
   matrix: EmbeddingMatrix,
   kernels: NativeKernels,
   offset = 0,
-): SearchHit[] {
+): Promise<SearchHit[]> {
   if (!Number.isInteger(k) || k < 1) throw new UsageError(`k must be a positive integer, got ${k}`);
   if (!Number.isInteger(offset) || offset < 0) throw new UsageError(`offset must be a non-negative integer, got ${offset}`);
   if (query.length !== matrix.dim) throw new UsageError(`query has dim ${query.length}, catalog has ${matrix.dim}`);
@@ -131,7 +131,7 @@ export function searchVector(
   const want = offset + k;
   const top = kernels.similarityTopK(query, matrix.data, { m: 1, n: matrix.rows, d: matrix.dim, k: Math.min(want, matrix.rows) });
   const ids = Array.from(top.indices, (row) => matrix.contentIds[row] as number);
-  const files = catalog.files(ids);
+  const files = await catalog.files(ids);
   const hits: SearchHit[] = [];
   ids.forEach((id, i) => {
     for (const f of files.get(id) ?? []) hits.push({ id: f.id, path: f.path, score: top.scores[i] as number });

@@ -105,10 +105,10 @@ export function createApp(library: Library, config: AppConfig): Hono {
     return c.json(await withSizes(await library.similar(idParam(c), k, { offset })));
   });
 
-  app.get('/api/duplicates', (c) => {
+  app.get('/api/duplicates', async (c) => {
     const raw = c.req.query('threshold');
     const threshold = raw === undefined ? 0.95 : Number(raw);
-    const groups = library.duplicates(threshold);
+    const groups = await library.duplicates(threshold);
     return c.json({
       groups: groups.map((g) => ({ minScore: g.minScore, files: g.ids.map((id, i) => ({ id, path: g.paths[i] as string })) })),
     });
@@ -156,7 +156,7 @@ export function createApp(library: Library, config: AppConfig): Hono {
     });
   });
 
-  app.get('/api/status', (c) => c.json({ counts: library.counts(), model: library.model()?.id ?? null }));
+  app.get('/api/status', async (c) => c.json({ counts: await library.counts(), model: (await library.model())?.id ?? null }));
 
   app.get('/', serveStatic({ root: ASSETS_DIR, path: 'index.html' }));
   app.get('/assets/*', serveStatic({ root: ASSETS_DIR, rewriteRequestPath: (p) => p.slice('/assets'.length) }));

@@ -46,7 +46,7 @@ export async function serve(library: Library, opts: ServeOptions = {}): Promise<
   }
   const token = opts.token ?? (isLoopback(host) ? null : generateToken());
   // The model is loaded now, not on the first request: a wrong --model fails at start.
-  if (library.model()) await library.loadModel();
+  if (await library.model()) await library.loadModel();
 
   let bound = port;
   const app = createApp(library, {
