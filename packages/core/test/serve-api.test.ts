@@ -46,14 +46,15 @@ beforeAll(async () => {
   work = tmp();
   const modelDir = writeRandomClipModel(path.join(work, 'model'), { seed: 5, initStd: 0.1 }).dir;
   lib = await makePhotoLibrary(path.join(work, 'photos'), { photos: 30, seed: 4 });
-  // A link inside the photo folder to an image outside it: the import follows it, serve must not.
+  // A link inside the photo folder to an image outside it: an import with followLinks catalogues
+  // it (searchable), serve never hands it out.
   const outside = path.join(work, 'outside.jpg');
   fs.writeFileSync(outside, await encodePicture(999, 64, 'jpeg'));
   outsideLink = path.join(lib.root, 'escape.jpg');
   fs.symlinkSync(outside, outsideLink);
   db = path.join(work, 'clipkit.db');
   library = await Library.open(db, { model: modelDir });
-  await library.import(lib.root);
+  await library.import(lib.root, { followLinks: true });
   server = await serve(library, { port: 0 });
 }, 120_000);
 
@@ -177,7 +178,7 @@ describe('JSON API', () => {
     fs.writeFileSync(added, await encodePicture(4242, 64, 'png'));
     const other = await Library.open(db);
     try {
-      await other.import(lib.root);
+      await other.import(lib.root, { followLinks: true });
     } finally {
       await other.close();
     }
@@ -187,7 +188,7 @@ describe('JSON API', () => {
   });
 
   it('answers bad parameters with 400 and a JSON error, unknown routes with 404', async () => {
-    for (const p of ['/api/search?q=', '/api/search?q=x&k=0', '/api/search?q=x&k=abc', '/api/search?q=x&offset=-1', '/api/search?q="unterminated']) {
+    for (const p of ['/api/search?q=', '/api/search?q=x&k=0', '/api/search?q=x&k=abc', '/api/search?q=x&offset=-1', '/api/search?q=x&k=1000&offset=100', '/api/search?q="unterminated']) {
       const res = await get(p);
       expect(res.status, p).toBe(400);
       expect(((await res.json()) as { error: { message: string } }).error.message).not.toBe('');

@@ -3,6 +3,8 @@
 // no inline script (the server's CSP forbids it). The view state lives in the URL:
 //   /?q=QUERY   /?similar=ID   /?view=duplicates&threshold=T
 const PAGE = 50;
+/** The server ranks at most this many results per query (offset + k). */
+const MAX_RESULTS = 1024;
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const grid = /** @type {HTMLUListElement} */ ($('grid'));
@@ -92,7 +94,7 @@ async function loadMore() {
     if (current.next !== next) return; // another search started meanwhile
     grid.append(...results.map(tile));
     current.offset = offset + results.length;
-    more.hidden = results.length < PAGE;
+    more.hidden = results.length < PAGE || current.offset + PAGE > MAX_RESULTS;
     setStatus(current.offset === 0 ? `No results for ${label}.` : `${current.offset} results for ${label}.`);
   } catch (err) {
     setStatus(String(/** @type {Error} */ (err).message), true);

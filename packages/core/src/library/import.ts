@@ -3,6 +3,7 @@
 // files are read, and no more: memory stays bounded by three batches whatever the library's size.
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { NativeKernels } from '@clipkit/native-cuda';
@@ -10,7 +11,7 @@ import { ClipkitError, ImageDecodeError } from '../errors.js';
 import type { BatchEntry, Catalog, FileError, FileStat, StoreFormat } from './catalog/index.js';
 import { encodeEmbeddingRows } from './embedding-codec.js';
 import type { LibraryEncoder } from './encoder.js';
-import { hasImageExtension, readHead, sniffImage, walk } from './scan.js';
+import { hasImageExtension, readHead, sniffImage, walk, type ScannedFile } from './scan.js';
 
 export interface ImportOptions {
   /** Images per encoder batch (default 32). */
@@ -21,6 +22,8 @@ export interface ImportOptions {
   hidden?: boolean;
   /** Delete catalog rows of files that disappeared instead of marking them missing. */
   prune?: boolean;
+  /** Follow symlinks that lead outside the folder too (default: report and skip them). */
+  followLinks?: boolean;
 }
 
 export interface ImportProgress {
@@ -135,7 +138,7 @@ export async function runImport(
 
   // Phase 1: scan. Unchanged files (same size and mtime) are settled here without reading them.
   const seen = new Set<string>();
-  const todo: FileStat[] = [];
+  const todo: ScannedFile[] = [];
   const revived: BatchEntry[] = [];
   const errors: FileError[] = [];
   // A folder or link the walk cannot enter is reported, not skipped in silence (a dangling link,
@@ -146,7 +149,7 @@ export async function runImport(
     errors.push(outcome.error);
     p.errors++;
   };
-  for await (const f of walk(root, { hidden: opts.hidden, onError })) {
+  for await (const f of walk(dir, { hidden: opts.hidden, followLinks: opts.followLinks, onError })) {
     seen.add(f.path);
     p.scanned++;
     const known = await catalog.file(f.path);
@@ -242,7 +245,7 @@ export async function runImport(
   const queue: Array<Promise<ReadOutcome>> = [];
   let next = 0;
   const fill = () => {
-    while (queue.length < readAhead && next < todo.length) queue.push(readCandidate(todo[next++] as FileStat));
+    while (queue.length < readAhead && next < todo.length) queue.push(readCandidate(todo[next++] as ScannedFile));
   };
   fill();
   while (queue.length > 0) {
@@ -325,15 +328,17 @@ export async function runImport(
  * image, and needs no dependency or collision argument, so a faster non-cryptographic hash
  * would buy nothing measurable.
  */
-async function readCandidate(f: FileStat): Promise<ReadOutcome> {
+async function readCandidate(f: ScannedFile): Promise<ReadOutcome> {
   let fh: fs.FileHandle;
   try {
-    fh = await fs.open(f.path, 'r');
+    // O_NONBLOCK: a file replaced by a FIFO since the scan must not block the import.
+    fh = await fs.open(f.fsPath, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (err) {
     return readFailure(f.path, err);
   }
   try {
     const st = await fh.stat();
+    if (!st.isFile()) return { kind: 'gone', path: f.path };
     const stat = { path: f.path, size: st.size, mtimeMs: st.mtimeMs };
     const format = sniffImage(await readHead(fh));
     if (format === null && !hasImageExtension(f.path)) return { kind: 'not-image', path: f.path };
@@ -354,5 +359,6 @@ async function readCandidate(f: FileStat): Promise<ReadOutcome> {
 function readFailure(file: string, err: unknown): ReadOutcome {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return { kind: 'gone', path: file };
+  if (code === 'ELINKOUT') return { kind: 'unreadable', path: file, error: { path: file, code, message: `${file}: ${(err as Error).message}` } };
   return { kind: 'unreadable', path: file, error: { path: file, code: code ?? 'READ', message: `${file}: cannot read (${(err as Error).message})` } };
 }

@@ -1,12 +1,13 @@
 // Exact search: the query becomes one normalised vector (a weighted sum of its terms), scored
 // against every stored embedding by the addon's similarity top-k. The matrix is read from the
 // catalog once and kept until the catalog changes.
-import fs from 'node:fs/promises';
 import type { NativeKernels } from '@clipkit/native-cuda';
 import { UsageError } from '../errors.js';
+import { checkIntRange, LIMITS } from '../limits.js';
 import type { Catalog, EmbeddingMatrix } from './catalog/index.js';
 import type { LibraryEncoder } from './encoder.js';
 import type { QueryTerm } from './query.js';
+import { fsReason, readRegularFile } from '../util/files.js';
 
 export interface SearchHit {
   /** The file's catalog id (what `clipkit serve` addresses it by). */
@@ -79,9 +80,9 @@ function readQueryImages(terms: readonly QueryTerm[]): Promise<QueryImage[]> {
   return Promise.all(
     terms.map(async (t) => {
       try {
-        return { name: t.value, bytes: await fs.readFile(t.value), weight: t.weight };
+        return { name: t.value, bytes: await readRegularFile(t.value), weight: t.weight };
       } catch (err) {
-        throw new UsageError(`--image ${t.value}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+        throw new UsageError(`--image ${t.value}: cannot read (${fsReason(err)})`, { cause: err });
       }
     }),
   );
@@ -124,8 +125,9 @@ export async function searchVector(
   kernels: NativeKernels,
   offset = 0,
 ): Promise<SearchHit[]> {
-  if (!Number.isInteger(k) || k < 1) throw new UsageError(`k must be a positive integer, got ${k}`);
-  if (!Number.isInteger(offset) || offset < 0) throw new UsageError(`offset must be a non-negative integer, got ${offset}`);
+  checkIntRange('k', k, LIMITS.topK);
+  // The top-k kernel ranks at most LIMITS.topK candidates: a page must end within them.
+  checkIntRange('offset + k', offset + k, LIMITS.topK);
   if (query.length !== matrix.dim) throw new UsageError(`query has dim ${query.length}, catalog has ${matrix.dim}`);
   if (matrix.rows === 0) return [];
   const want = offset + k;

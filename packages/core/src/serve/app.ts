@@ -18,6 +18,7 @@ import {
   UsageError,
 } from '../errors.js';
 import type { ImageFormat, Library, SearchHit } from '../library/index.js';
+import { LIMITS } from '../limits.js';
 import { hostCheck, securityHeaders, tokenCheck } from './security.js';
 import { Thumbnails } from './thumbs.js';
 
@@ -33,8 +34,6 @@ export interface AppConfig {
   maxUploadPixels: number;
 }
 
-export const MAX_K = 1000;
-const MAX_OFFSET = 100_000;
 const DEFAULT_K = 50;
 
 const CONTENT_TYPES: Record<ImageFormat, string> = {
@@ -122,8 +121,8 @@ export function createApp(library: Library, config: AppConfig): Hono {
       throw new UsageError('POST /api/classify: the body must be JSON { "ids": [..], "labels": [..] }', { cause: err });
     }
     const { ids, labels } = (body ?? {}) as { ids?: unknown; labels?: unknown };
-    if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_K || !ids.every((id) => Number.isSafeInteger(id))) {
-      throw new UsageError(`classify: "ids" must be an array of 1 to ${MAX_K} file ids`);
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > LIMITS.topK.max || !ids.every((id) => Number.isSafeInteger(id))) {
+      throw new UsageError(`classify: "ids" must be an array of 1 to ${LIMITS.topK.max} file ids`);
     }
     if (!Array.isArray(labels) || labels.length === 0 || labels.length > 100 || !labels.every((l) => typeof l === 'string')) {
       throw new UsageError('classify: "labels" must be an array of 1 to 100 strings');
@@ -171,7 +170,8 @@ function paging(c: Context): { k: number; offset: number } {
     if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
     return n;
   };
-  return { k: int('k', DEFAULT_K, 1, MAX_K), offset: int('offset', 0, 0, MAX_OFFSET) };
+  // The top-k kernel ranks at most LIMITS.topK files: pages end there (the Library checks offset + k).
+  return { k: int('k', DEFAULT_K, 1, LIMITS.topK.max), offset: int('offset', 0, 0, LIMITS.topK.max - 1) };
 }
 
 /** Files are addressed by their catalog id only: anything but a decimal integer is refused. */
