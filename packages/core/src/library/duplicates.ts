@@ -3,11 +3,13 @@
 // tile, never n × n), joined into groups by union-find.
 import type { NativeKernels } from '@clipkit/native-cuda';
 import { UsageError } from '../errors.js';
-import type { Catalog, EmbeddingMatrix } from './catalog.js';
+import type { Catalog, EmbeddingMatrix } from './catalog/index.js';
 
 export interface DuplicateGroup {
   /** Every present path in the group, sorted. */
   paths: string[];
+  /** The catalog file id of each path, in the same order. */
+  ids: number[];
   /** The lowest similarity among the pairs (each ≥ threshold) that joined the group; 1 when it
    * holds only byte-identical files. */
   minScore: number;
@@ -15,13 +17,13 @@ export interface DuplicateGroup {
 
 const BLOCK = 1024;
 
-export function findDuplicates(
+export async function findDuplicates(
   catalog: Catalog,
   matrix: EmbeddingMatrix,
   threshold: number,
   kernels: NativeKernels,
   block = BLOCK,
-): DuplicateGroup[] {
+): Promise<DuplicateGroup[]> {
   if (!(threshold > -1 && threshold <= 1)) throw new UsageError(`threshold must be in (-1, 1], got ${threshold}`);
   const { rows: n, dim: d } = matrix;
   const parent = Int32Array.from({ length: n }, (_, i) => i);
@@ -69,11 +71,11 @@ export function findDuplicates(
     if (list) list.push(i);
     else members.set(r, [i]);
   }
-  const paths = catalog.paths(matrix.contentIds);
+  const files = await catalog.files(matrix.contentIds);
   const groups: DuplicateGroup[] = [];
   for (const [root, rows] of members) {
-    const groupPaths = rows.flatMap((r) => paths.get(matrix.contentIds[r] as number) ?? []).sort();
-    if (groupPaths.length > 1) groups.push({ paths: groupPaths, minScore: minScore[root] as number });
+    const group = rows.flatMap((r) => files.get(matrix.contentIds[r] as number) ?? []).sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+    if (group.length > 1) groups.push({ paths: group.map((f) => f.path), ids: group.map((f) => f.id), minScore: minScore[root] as number });
   }
   return groups.sort((x, y) => y.paths.length - x.paths.length || (x.paths[0] as string).localeCompare(y.paths[0] as string));
 }

@@ -3,7 +3,7 @@
 // decoding (libuv / sharp threads) with encoding (the backend's compute pool).
 import type { ClipkitError } from '../errors.js';
 import type { PixelBatch } from '../types.js';
-import type { ModelIdentity } from './catalog.js';
+import type { ModelIdentity } from './catalog/index.js';
 
 export interface PreparedBatch {
   /** One slot per input, in input order (a failed input's slot holds no image). */
@@ -14,6 +14,8 @@ export interface PreparedBatch {
 
 export interface LibraryEncoder {
   readonly identity: ModelIdentity;
+  /** The model's learned temperature for zero-shot logits (CLIP's exp(logit_scale)). */
+  readonly logitScale: number;
   /** Decodes and preprocesses encoded image files (fast mode); never throws for a bad image. */
   prepare(files: ReadonlyArray<{ path: string; bytes: Uint8Array }>): Promise<PreparedBatch>;
   /** L2-normalised image embeddings, [n, projectionDim]. */
