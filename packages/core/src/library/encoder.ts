@@ -16,6 +16,8 @@ export interface LibraryEncoder {
   readonly identity: ModelIdentity;
   /** The precision the encoders run in, recorded with each embedding. */
   readonly precision: Precision;
+  /** The model's learned temperature for zero-shot logits (CLIP's exp(logit_scale)). */
+  readonly logitScale: number;
   /** Decodes and preprocesses encoded image files (fast mode); never throws for a bad image. */
   prepare(files: ReadonlyArray<{ path: string; bytes: Uint8Array }>): Promise<PreparedBatch>;
   /** L2-normalised image embeddings, [n, projectionDim]. */

@@ -34,6 +34,10 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX files_content ON files (content_id);
   `,
+  // The folders imported into this catalog: `clipkit serve` hands out only files inside them.
+  `
+  CREATE TABLE roots (path TEXT PRIMARY KEY);
+  `,
   // The precision that encoded each embedding (issue 16). Rows written before it existed were
   // fp32, the only engine then; error rows have none. Search mixes both: same model, same space.
   `
