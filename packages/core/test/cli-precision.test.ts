@@ -133,7 +133,7 @@ describe('--precision', () => {
     const b = await run(['import', second, '--db', db, '--model', modelDir, '--precision', 'bf16']);
     expect(b.code, b.stderr).toBe(0);
     expect(b.stdout).toMatch(/images\/s, bf16\n/);
-    expect(b.stdout).toMatch(new RegExp(`catalog: ${PHOTOS} searchable files \\(${half} bf16, ${half} fp32\\),`));
+    expect(b.stdout).toMatch(new RegExp(`catalog: ${PHOTOS} searchable files \\(${half} fp32, ${half} bf16\\),`));
 
     // Each image finds itself first, whichever precision encoded its row and the query.
     const queries = [first, second].map((dir) => path.join(dir, readdirSync(dir).sort()[0]!));
