@@ -34,6 +34,10 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX files_content ON files (content_id);
   `,
+  // 2: the weights' sha256 joins the model's identity (NULL until a model is next bound).
+  `
+  ALTER TABLE model ADD COLUMN weights_sha256 TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = migrations.length;
