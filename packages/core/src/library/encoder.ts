@@ -14,6 +14,8 @@ export interface PreparedBatch {
 
 export interface LibraryEncoder {
   readonly identity: ModelIdentity;
+  /** The model's learned temperature for zero-shot logits (CLIP's exp(logit_scale)). */
+  readonly logitScale: number;
   /** Decodes and preprocesses encoded image files (fast mode); never throws for a bad image. */
   prepare(files: ReadonlyArray<{ path: string; bytes: Uint8Array }>): Promise<PreparedBatch>;
   /** L2-normalised image embeddings, [n, projectionDim]. */

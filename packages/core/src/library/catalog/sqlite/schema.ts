@@ -34,7 +34,11 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX files_content ON files (content_id);
   `,
-  // 2: the weights' sha256 joins the model's identity (NULL until a model is next bound).
+  // The folders imported into this catalog: `clipkit serve` hands out only files inside them.
+  `
+  CREATE TABLE roots (path TEXT PRIMARY KEY);
+  `,
+  // The weights' sha256 joins the model's identity (NULL until a model is next bound).
   `
   ALTER TABLE model ADD COLUMN weights_sha256 TEXT;
   `,
