@@ -68,6 +68,23 @@ bool cpu_has_amx() {
   return has;
 }
 
+void pack_panels(const uint16_t* w, int64_t n, int64_t k, int64_t kp, uint16_t* dst) {
+  const int64_t panels = (n + kNr - 1) / kNr;
+  parallel_for(
+      panels,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t p = begin; p < end; ++p) {
+          uint16_t* panel = dst + p * panel_elems(kp);
+          const int64_t cols = std::min(kNr, n - p * kNr);
+          for (int64_t c = 0; c < cols; ++c) {
+            const uint16_t* row = w + (p * kNr + c) * k;
+            for (int64_t q = 0; q < k; ++q) panel[(q / 2 * kNr + c) * 2 + q % 2] = row[q];
+          }
+        }
+      },
+      std::max<int64_t>(1, panels / 64));
+}
+
 }  // namespace bf16
 
 namespace {
@@ -267,23 +284,10 @@ std::shared_ptr<const PackedBf16Weight> pack_for(const uint16_t* w, int64_t n, i
     return packed;
   }
   const int64_t kp = bf16::padded_k(std::max<int64_t>(k, 1));
-  const int64_t panels = std::max<int64_t>((n + bf16::kNr - 1) / bf16::kNr, 1);
-  const size_t bytes = static_cast<size_t>(panels * bf16::panel_elems(kp)) * sizeof(uint16_t);
+  const size_t bytes =
+      static_cast<size_t>(bf16::panel_count(n) * bf16::panel_elems(kp)) * sizeof(uint16_t);
   auto packed = std::make_shared<PackedBf16Weight>(path, n, k, kp, bytes);
-  uint16_t* dst = packed->panels;  // zero-filled by alloc_host_memory
-  parallel_for(
-      panels,
-      [&](int64_t begin, int64_t end) {
-        for (int64_t p = begin; p < end; ++p) {
-          uint16_t* panel = dst + p * bf16::panel_elems(kp);
-          const int64_t cols = std::min(bf16::kNr, n - p * bf16::kNr);
-          for (int64_t c = 0; c < cols; ++c) {
-            const uint16_t* row = w + (p * bf16::kNr + c) * k;
-            for (int64_t q = 0; q < k; ++q) panel[(q / 2 * bf16::kNr + c) * 2 + q % 2] = row[q];
-          }
-        }
-      },
-      std::max<int64_t>(1, panels / 64));
+  bf16::pack_panels(w, n, k, kp, packed->panels);  // zero-filled by alloc_host_memory
   return packed;
 }
 
