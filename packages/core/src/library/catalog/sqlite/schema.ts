@@ -38,6 +38,10 @@ export const migrations: readonly string[] = [
   `
   CREATE TABLE roots (path TEXT PRIMARY KEY);
   `,
+  // The weights' sha256 joins the model's identity (NULL until a model is next bound).
+  `
+  ALTER TABLE model ADD COLUMN weights_sha256 TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = migrations.length;
