@@ -29,7 +29,7 @@ export function register(program: Command): void {
         const hits = await withLibrary(open, async (library) => {
           // An empty result from an empty catalog says nothing; say why instead.
           if ((await library.counts()).ok === 0) {
-            throw new CatalogError(`holds no searchable images yet: run \`clipkit import DIR --db ${opts.db}\` first`, library.dbPath);
+            throw new CatalogError('holds no searchable images yet: run `clipkit import DIR` with this --db first', library.dbPath);
           }
           return library.search(query, opts.k, { image: opts.image });
         });

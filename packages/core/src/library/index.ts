@@ -86,7 +86,7 @@ export class Library {
   /** Opens an existing catalog only (search, duplicates): a wrong --db is an error, not a new file. */
   static async openExisting(dbPath: string, opts: LibraryOptions = {}): Promise<Library> {
     checkPrecision(opts.precision ?? 'auto');
-    return new Library(await openCatalog(dbPath), opts);
+    return new Library(await openCatalog(dbPath, { readOnly: true }), opts);
   }
 
   get dbPath(): string {

@@ -7,6 +7,8 @@ export interface CatalogModel {
   id: string;
   projectionDim: number;
   configHash: string;
+  /** sha256 of the weights (model/fingerprint.ts); null in a catalog made before it was kept. */
+  weightsHash?: string | null;
   store: StoreFormat;
   /** Where the model was loaded from last, so later commands can omit --model. */
   dir: string | null;
@@ -16,6 +18,8 @@ export interface ModelIdentity {
   id: string;
   projectionDim: number;
   configHash: string;
+  /** sha256 of the weights: two models of one architecture differ only here. */
+  weightsHash?: string | null;
   dir: string | null;
 }
 
@@ -166,6 +170,8 @@ export interface Catalog {
 export interface OpenCatalogOptions {
   /** Create the catalog when absent (import); otherwise a wrong --db is an error. */
   create?: boolean;
+  /** Only read (search, duplicates, serve): the catalog is never created nor written. */
+  readOnly?: boolean;
   /** Bounds how long a short write waits behind an importer's batch commit. */
   busyTimeoutMs?: number;
 }
