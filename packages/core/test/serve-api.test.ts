@@ -173,6 +173,8 @@ describe('JSON API', () => {
 
   it('follows an import running in another process: new photos appear without a restart', async () => {
     const before = (await json<{ counts: { files: number } }>('/api/status')).counts.files;
+    const groupsBefore = await library.duplicates(0.999);
+    expect(await library.duplicates(0.999)).toBe(groupsBefore); // kept while the catalog is unchanged
     const added = path.join(lib.root, 'new', 'later.png');
     fs.mkdirSync(path.dirname(added), { recursive: true });
     fs.writeFileSync(added, await encodePicture(4242, 64, 'png'));
@@ -183,6 +185,7 @@ describe('JSON API', () => {
       await other.close();
     }
     expect((await json<{ counts: { files: number } }>('/api/status')).counts.files).toBe(before + 1);
+    expect(await library.duplicates(0.999)).not.toBe(groupsBefore); // recomputed after the import
     const res = await json('/api/search?k=3', { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: fs.readFileSync(added) });
     expect(res.results[0]?.path).toBe(added);
   });
