@@ -180,11 +180,6 @@ export class Library {
     await this.catalog.checkModel(encoder.identity);
   }
 
-  /** The folders imported into this catalog. */
-  roots(): Promise<string[]> {
-    return this.catalog.roots();
-  }
-
   /**
    * Groups of files whose embeddings have cosine ≥ threshold to another member. The last answer
    * is kept until the catalog changes: the all-pairs pass takes seconds on 10^5 photos, and a

@@ -22,7 +22,7 @@ import { LIMITS } from '../limits.js';
 import { hostCheck, securityHeaders, tokenCheck } from './security.js';
 import { Thumbnails } from './thumbs.js';
 
-export const ASSETS_DIR = fileURLToPath(new URL('../../assets/serve/', import.meta.url));
+const ASSETS_DIR = fileURLToPath(new URL('../../assets/serve/', import.meta.url));
 
 export interface AppConfig {
   host: string;
