@@ -66,6 +66,7 @@ export class Library {
   private encoder: Promise<LibraryEncoder> | null = null;
   private readonly cache: EmbeddingCache;
   private readonly access: FileAccess;
+  private lastDuplicates: { matrix: EmbeddingMatrix; threshold: number; groups: Promise<DuplicateGroup[]> } | null = null;
   /** Image queries one at a time: the preprocessor's batch buffers are shared. */
   private imageQueries: Promise<unknown> = Promise.resolve();
 
@@ -192,15 +193,20 @@ export class Library {
     await this.catalog.checkModel(encoder.identity);
   }
 
-  /** The folders imported into this catalog. */
-  roots(): Promise<string[]> {
-    return this.catalog.roots();
-  }
-
-  /** Groups of files whose embeddings have cosine ≥ threshold to another member. */
+  /**
+   * Groups of files whose embeddings have cosine ≥ threshold to another member. The last answer
+   * is kept until the catalog changes: the all-pairs pass takes seconds on 10^5 photos, and a
+   * server asks again for every visit of its duplicates page.
+   */
   async duplicates(threshold = 0.95): Promise<DuplicateGroup[]> {
     if (!(await this.catalog.model())) return [];
-    return findDuplicates(this.catalog, await this.cache.get(), threshold, kernels);
+    const matrix = await this.cache.get();
+    if (this.lastDuplicates?.matrix !== matrix || this.lastDuplicates.threshold !== threshold) {
+      const groups = findDuplicates(this.catalog, matrix, threshold, kernels);
+      this.lastDuplicates = { matrix, threshold, groups };
+      groups.catch(() => (this.lastDuplicates = null));
+    }
+    return this.lastDuplicates.groups;
   }
 
   async close(): Promise<void> {
