@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Library } from '../src/library/index.js';
 import { writeRandomClipModel } from '../src/testing/random-model.js';
 import { encodePicture } from './helpers/photo-library.js';
 import { scratchDir } from './helpers/tmp-dir.js';
@@ -309,7 +310,21 @@ describe('file names, links and disks that fight back', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ files: 1, errorCount: 0 });
     const found = await clipkit(['search', '--image', path.join(photos, 'p1.jpg'), '--db', db, '--k', '1', '--json']);
     expect(found.code, found.stderr).toBe(0);
-    expect((JSON.parse(found.stdout) as Array<{ path: string }>)[0]?.path).toBe(`${dir}/caf\\xe9.jpg`);
+    const hit = (JSON.parse(found.stdout) as Array<{ id: number; path: string }>)[0];
+    expect(hit?.path).toBe(`${dir}/caf\\xe9.jpg`);
+    // Reopened by what was stored (what `clipkit serve` hands out).
+    const library = await Library.openExisting(db);
+    try {
+      const opened = await library.openFile(hit?.id as number);
+      try {
+        expect((await opened.handle.readFile()).equals(fs.readFileSync(path.join(photos, 'p1.jpg')))).toBe(true);
+      } finally {
+        await opened.handle.close();
+      }
+      expect((await library.file(hit?.id as number)).width).toBe(48);
+    } finally {
+      await library.close();
+    }
     // The name as a shell passes it: bytes in argv (Node can only pass strings, so sh builds the
     // argument with printf), recovered by clipkit from /proc/self/cmdline.
     const script = `exec "$0" "$1" classify "$(printf '%s/caf\\351.jpg' "$2")" --model "$3" --labels a,b --json`;
