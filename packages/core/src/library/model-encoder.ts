@@ -24,6 +24,7 @@ export async function loadLibraryEncoder(dir: string, opts: ClipLoadOptions = {}
   }
   return {
     identity: { id: info.id, projectionDim: info.projectionDim, configHash: info.configHash, weightsHash, dir: info.dir },
+    precision: clip.precision,
     logitScale: info.logitScale,
     async prepare(files): Promise<PreparedBatch> {
       const { pixels, errors } = await images.preprocess(files.map((f) => f.bytes));

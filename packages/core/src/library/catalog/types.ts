@@ -1,4 +1,6 @@
 // The catalog's vocabulary, shared by the interface and every engine's implementation.
+import type { Precision } from '../../types.js';
+
 export type StoreFormat = 'f32' | 'f16';
 
 export interface CatalogModel {
@@ -56,7 +58,7 @@ export interface FileStat {
 
 /** What one content resolved to: its L2-normalised embedding bytes, or why it has none. */
 export type ContentOutcome =
-  | { hash: string; embedding: Uint8Array }
+  | { hash: string; embedding: Uint8Array; precision?: Precision } // what encoded it (default fp32)
   | { hash: string; error: { code: string; message: string } };
 
 /** One unit of a batch write: paths that all hold the same bytes. */
@@ -136,6 +138,9 @@ export interface Catalog {
   reconcile(root: string, seen: ReadonlySet<string>, prune: boolean): Promise<number>;
 
   counts(): Promise<CatalogCounts>;
+
+  /** Searchable files (present, encoded) per precision that encoded them; absent precisions are left out. */
+  precisions(): Promise<Partial<Record<Precision, number>>>;
 
   /** Files (present on disk) whose content could not be encoded, with the reason. */
   errors(): Promise<FileError[]>;

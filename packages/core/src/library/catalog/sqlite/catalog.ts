@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { CatalogError, CatalogMismatchError, UsageError } from '../../../errors.js';
 import { kindOf } from '../../../util/files.js';
+import type { Precision } from '../../../types.js';
 import {
   BYTES_PER_VALUE,
   plainArrays,
@@ -158,9 +159,9 @@ export class SqliteCatalog implements Catalog {
     if (!model) throw new UsageError('catalog has no model recorded; bind one before writing');
     const expectedBytes = model.projectionDim * BYTES_PER_VALUE[model.store];
     const insertContent = this.stmt(
-      `INSERT INTO contents (hash, status, error_code, error, embedding) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO contents (hash, status, error_code, error, embedding, precision) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (hash) DO UPDATE SET status = excluded.status, error_code = excluded.error_code,
-         error = excluded.error, embedding = excluded.embedding
+         error = excluded.error, embedding = excluded.embedding, precision = excluded.precision
        RETURNING id`,
     ).pluck();
     const upsertFile = this.stmt(
@@ -174,14 +175,14 @@ export class SqliteCatalog implements Catalog {
         if ('contentId' in entry) {
           contentId = entry.contentId;
         } else if ('embedding' in entry.content) {
-          const { hash, embedding } = entry.content;
+          const { hash, embedding, precision } = entry.content;
           if (embedding.byteLength !== expectedBytes) {
             throw new RangeError(`embedding for ${hash} has ${embedding.byteLength} bytes, expected ${expectedBytes}`);
           }
-          contentId = insertContent.get(hash, 'ok', null, null, embedding) as number;
+          contentId = insertContent.get(hash, 'ok', null, null, embedding, precision ?? 'fp32') as number;
         } else {
           const { hash, error } = entry.content;
-          contentId = insertContent.get(hash, 'error', error.code, error.message, null) as number;
+          contentId = insertContent.get(hash, 'error', error.code, error.message, null, null) as number;
         }
         for (const f of entry.files) upsertFile.run(f.path, f.size, f.mtimeMs, contentId);
       }
@@ -227,6 +228,15 @@ export class SqliteCatalog implements Catalog {
       )
       .get() as CatalogCounts;
     return row;
+  }
+
+  /** Searchable files (present, encoded) per precision that encoded them; absent precisions are left out. */
+  async precisions(): Promise<Partial<Record<Precision, number>>> {
+    const rows = this.stmt(
+      `SELECT c.precision AS precision, count(*) AS n FROM files f JOIN contents c ON c.id = f.content_id
+       WHERE f.missing = 0 AND c.status = 'ok' GROUP BY c.precision ORDER BY c.precision DESC`,
+    ).all() as Array<{ precision: Precision; n: number }>;
+    return Object.fromEntries(rows.map((r) => [r.precision, r.n]));
   }
 
   /** Files (present on disk) whose content could not be encoded, with the reason. */
