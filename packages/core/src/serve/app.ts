@@ -35,6 +35,8 @@ export interface AppConfig {
 }
 
 const DEFAULT_K = 50;
+/** Largest POST /api/classify body: 1024 ids and 100 labels fit many times over. */
+const MAX_JSON_BYTES = 1024 * 1024;
 
 const CONTENT_TYPES: Record<ImageFormat, string> = {
   jpeg: 'image/jpeg',
@@ -113,6 +115,13 @@ export function createApp(library: Library, config: AppConfig): Hono {
     });
   });
 
+  app.use(
+    '/api/classify',
+    bodyLimit({
+      maxSize: MAX_JSON_BYTES,
+      onError: (c) => c.json({ error: { code: 'BODY_TOO_LARGE', message: `POST /api/classify: the body is over ${MAX_JSON_BYTES} bytes` } }, 413),
+    }),
+  );
   app.post('/api/classify', async (c) => {
     // Only application/json: a form or text/plain POST from another site's page is refused
     // (those need no CORS preflight, this type does).
