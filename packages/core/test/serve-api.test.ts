@@ -120,6 +120,9 @@ describe('JSON API', () => {
     expect(group?.files.length).toBeGreaterThanOrEqual(2);
     for (const f of group?.files ?? []) expect((await json<{ path: string }>(`/api/file/${f.id}`)).path).toBe(f.path);
     expect((await get('/api/duplicates?threshold=7')).status).toBe(400);
+    expect((await get('/api/duplicates?threshold=abc')).status).toBe(400);
+    // An empty threshold (a cleared form field) is the default, as an empty k is, not 0 (one group of everything).
+    expect(await json('/api/duplicates?threshold=')).toEqual(await json('/api/duplicates'));
   });
 
   it('POST /api/classify scores stored embeddings against labels (probabilities sum to 1, best first)', async () => {

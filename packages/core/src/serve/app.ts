@@ -108,7 +108,7 @@ export function createApp(library: Library, config: AppConfig): Hono {
 
   app.get('/api/duplicates', async (c) => {
     const raw = c.req.query('threshold');
-    const threshold = raw === undefined ? 0.95 : Number(raw);
+    const threshold = raw === undefined || raw === '' ? 0.95 : Number(raw);
     const groups = await library.duplicates(threshold);
     return c.json({
       groups: groups.map((g) => ({ minScore: g.minScore, files: g.ids.map((id, i) => ({ id, path: g.paths[i] as string })) })),
