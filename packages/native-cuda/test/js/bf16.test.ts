@@ -74,6 +74,7 @@ describe('bf16 tensors', () => {
 });
 
 describe('linear with a bf16 weight', () => {
+  const bf16Path = native.nativeInfo().cpu.bf16;
   // Odd shapes (off 14/32-row, 32-column and 32-k tiles), m = 1, k = 1, and CLIP's.
   const shapes: Array<[number, number, number]> = [
     [1, 1, 1], [1, 33, 65], [7, 100, 1], [50, 96, 64], [65, 47, 300], [77, 512, 512], [130, 70, 513],
@@ -96,7 +97,11 @@ describe('linear with a bf16 weight', () => {
         expect(relError(out, linearRef(x, wf, bias, residual, m, n, k, act))).toBeLessThan(1e-2);
         const inPlace = residual.slice();
         await native.linearAsync(x, w, bias, inPlace, { m, n, k, activation: act, residual: inPlace });
-        expect(inPlace).toEqual(out);
+        // The bf16 GEMMs add the residual in their epilogue, so in place is bit-identical; the
+        // fp32 kernels (no bf16 path: CLIPKIT_ISA=avx512, CPUs without bf16) accumulate onto an
+        // aliased residual, another summation order.
+        if (bf16Path !== null) expect(inPlace).toEqual(out);
+        else expect(relError(inPlace, ref)).toBeLessThan(tol);
       }
       const chained = f(m * n);
       await native.chainAsync([['linear', x, w, bias, chained, { m, n, k, activation: 'gelu' }]]);
