@@ -47,6 +47,13 @@ export class CatalogBusyError extends ClipkitError {
   }
 }
 
+/** A catalog server that cannot be reached, refuses the login, or stays down past the retries. */
+export class CatalogUnavailableError extends ClipkitError {
+  constructor(message: string, path?: string, options?: { cause?: unknown }) {
+    super('CATALOG_UNAVAILABLE', message, path, options);
+  }
+}
+
 /** The catalog was built with another model, or its schema is newer than this build. */
 export class CatalogMismatchError extends ClipkitError {
   constructor(message: string, path?: string, options?: { cause?: unknown }) {

@@ -34,6 +34,8 @@ export type {
   DuplicateGroup,
   CatalogCounts,
   CatalogModel,
+  CatalogStorage,
+  QueueStatus,
   FileError,
   StoreFormat,
   QueryTerm,

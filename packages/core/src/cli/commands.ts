@@ -9,6 +9,7 @@ import { register as preprocess } from './preprocess.js';
 import { register as importPhotos } from './import.js';
 import { register as search } from './search.js';
 import { register as duplicates } from './duplicates.js';
+import { register as status } from './status.js';
 import { register as tokenize } from './tokenize.js';
 
-export const commands: Array<(program: Command) => void> = [encode, classify, pull, info, preprocess, importPhotos, search, duplicates, tokenize];
+export const commands: Array<(program: Command) => void> = [encode, classify, pull, info, preprocess, importPhotos, search, duplicates, status, tokenize];

@@ -10,6 +10,7 @@ interface ImportCliOptions extends LibraryCliOptions {
   batchSize: number;
   hidden?: boolean;
   prune?: boolean;
+  leaseSeconds: number;
 }
 
 export function register(program: Command): void {
@@ -23,11 +24,20 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'images per encoder batch', positiveInt, 32)
     .option('--hidden', 'also import hidden folders and files')
     .option('--prune', 'delete catalog entries of files that disappeared (default: mark them missing)')
+    .option('--lease-seconds <n>', 'PostgreSQL: a claimed batch goes to another importer after this long without a heartbeat', positiveInt, 60)
     .action(
       action(async (dir: string, opts: ImportCliOptions) => {
         const open = () => Library.open(opts.db, libraryOptions(opts, { store: opts.store }));
         const [summary, catalog] = await withLibrary(open, async (library) => {
-          const job = library.import(dir, { batchSize: opts.batchSize, hidden: opts.hidden, prune: opts.prune });
+          if (library.storage.vectors === 'bytea') {
+            process.stderr.write(`clipkit: note: ${library.dbPath} stores vectors as bytea, not pgvector halfvec (${library.storage.detail}); --index hnsw is unavailable\n`);
+          }
+          const job = library.import(dir, {
+            batchSize: opts.batchSize,
+            hidden: opts.hidden,
+            prune: opts.prune,
+            leaseSeconds: opts.leaseSeconds,
+          });
           reportProgress(job, opts.json ? 'none' : process.stderr.isTTY ? 'bar' : 'plain');
           return [await job.result, await library.counts()] as const;
         });

@@ -1,6 +1,6 @@
 // clipkit search QUERY [--image PATH]: the catalog's closest photos to a text, an image, or a
 // weighted combination such as  "beach" + "sunset" - "people".
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { Library } from '../library/index.js';
 import { action } from './action.js';
 import { addLibraryOptions, libraryOptions, positiveInt, withLibrary, type LibraryCliOptions } from './library-options.js';
@@ -8,6 +8,7 @@ import { addLibraryOptions, libraryOptions, positiveInt, withLibrary, type Libra
 interface SearchCliOptions extends LibraryCliOptions {
   image?: string;
   k: number;
+  index: 'exact' | 'hnsw';
 }
 
 export function register(program: Command): void {
@@ -19,9 +20,14 @@ export function register(program: Command): void {
   )
     .option('--image <path>', 'find photos similar to this image (combines with the query)')
     .option('--k <n>', 'number of results', positiveInt, 20)
+    .addOption(
+      new Option('--index <kind>', 'exact top-k in clipkit, or hnsw: pgvector HNSW on the PostgreSQL server (approximate)')
+        .choices(['exact', 'hnsw'])
+        .default('exact'),
+    )
     .action(
       action(async (query: string, opts: SearchCliOptions) => {
-        const open = () => Library.openExisting(opts.db, libraryOptions(opts));
+        const open = () => Library.openExisting(opts.db, libraryOptions(opts, { index: opts.index }));
         const hits = await withLibrary(open, (library) => library.search(query, opts.k, { image: opts.image }));
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(hits)}\n`);

@@ -6,13 +6,22 @@ import type { NativeKernels } from '@clipkit/native-cuda';
 import { UsageError } from '../errors.js';
 import { resolveModel } from '../model/hub.js';
 import type { BackendName, DeviceName } from '../types.js';
-import { openCatalog, type Catalog, type CatalogCounts, type CatalogModel, type FileError, type StoreFormat } from './catalog/index.js';
+import {
+  openCatalog,
+  type Catalog,
+  type CatalogCounts,
+  type CatalogModel,
+  type CatalogStorage,
+  type FileError,
+  type QueueStatus,
+  type StoreFormat,
+} from './catalog/index.js';
 import { findDuplicates, type DuplicateGroup } from './duplicates.js';
 import type { LibraryEncoder } from './encoder.js';
 import { ImportJob, runImport, type ImportOptions } from './import.js';
 import { loadLibraryEncoder } from './model-encoder.js';
 import { parseQuery, type QueryTerm } from './query.js';
-import { EmbeddingCache, queryVector, searchVector, type SearchHit } from './search.js';
+import { EmbeddingCache, queryVector, searchIndex, searchVector, type SearchHit } from './search.js';
 
 const kernels: NativeKernels = addon;
 
@@ -22,8 +31,14 @@ export interface LibraryOptions {
   backend?: BackendName;
   device?: DeviceName;
   threads?: number;
-  /** Embedding storage of a new catalog (default f32); an existing one keeps its own. */
+  /** Embedding storage of a new SQLite catalog (default f32); an existing one keeps its own.
+   * PostgreSQL catalogs store f16 (pgvector halfvec, or bytea without the extension). */
   store?: StoreFormat;
+  /** Search by clipkit's exact top-k over the loaded matrix (default), or, on PostgreSQL with
+   * pgvector, by an HNSW index built and searched on the server. */
+  index?: 'exact' | 'hnsw';
+  /** PostgreSQL: seconds a lost connection is retried before an operation fails (default 30). */
+  retrySeconds?: number;
 }
 
 export interface SearchOptions {
@@ -42,14 +57,14 @@ export class Library {
     this.cache = new EmbeddingCache(catalog, kernels);
   }
 
-  /** Opens the catalog at dbPath, creating it when absent. */
+  /** Opens the catalog at dbPath (a SQLite file or a postgres:// URL), creating it when absent. */
   static async open(dbPath: string, opts: LibraryOptions = {}): Promise<Library> {
-    return new Library(await openCatalog(dbPath, { create: true }), opts);
+    return new Library(await openCatalog(dbPath, { create: true, index: opts.index, retrySeconds: opts.retrySeconds }), opts);
   }
 
   /** Opens an existing catalog only (search, duplicates): a wrong --db is an error, not a new file. */
   static async openExisting(dbPath: string, opts: LibraryOptions = {}): Promise<Library> {
-    return new Library(await openCatalog(dbPath), opts);
+    return new Library(await openCatalog(dbPath, { index: opts.index, retrySeconds: opts.retrySeconds }), opts);
   }
 
   get dbPath(): string {
@@ -66,6 +81,16 @@ export class Library {
 
   errors(): Promise<FileError[]> {
     return this.catalog.errors();
+  }
+
+  /** The engine and how it stores embeddings. */
+  get storage(): CatalogStorage {
+    return this.catalog.storage;
+  }
+
+  /** Shared importers' queue and progress; null for a catalog with one importer at a time (SQLite). */
+  async queueStatus(): Promise<QueueStatus | null> {
+    return this.catalog.workQueue ? this.catalog.workQueue.status() : null;
   }
 
   integrityCheck(): Promise<string> {
@@ -96,6 +121,7 @@ export class Library {
     const encoder = await this.loadEncoder();
     await this.catalog.checkModel(encoder.identity);
     const vector = await queryVector(terms, encoder);
+    if (this.opts.index === 'hnsw' && this.catalog.nearest) return searchIndex(vector, k, this.catalog);
     return searchVector(vector, k, this.catalog, await this.cache.get(), kernels);
   }
 
@@ -129,6 +155,6 @@ export { ImportJob } from './import.js';
 export type { ImportOptions, ImportProgress, ImportSummary } from './import.js';
 export type { SearchHit } from './search.js';
 export type { DuplicateGroup } from './duplicates.js';
-export type { CatalogCounts, CatalogModel, FileError, StoreFormat } from './catalog/index.js';
+export type { CatalogCounts, CatalogModel, CatalogStorage, FileError, QueueStatus, StoreFormat } from './catalog/index.js';
 export type { QueryTerm } from './query.js';
 export { parseQuery } from './query.js';

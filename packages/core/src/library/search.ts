@@ -99,3 +99,14 @@ export async function searchVector(
   });
   return hits.slice(0, k);
 }
+
+/** The k best files by the engine's own index (catalog.nearest): approximate, server-side. */
+export async function searchIndex(query: Float32Array, k: number, catalog: Catalog): Promise<SearchHit[]> {
+  if (!Number.isInteger(k) || k < 1) throw new UsageError(`k must be a positive integer, got ${k}`);
+  if (!catalog.nearest) throw new UsageError(`${catalog.path}: this catalog has no search index`);
+  const top = await catalog.nearest(query, k);
+  const paths = await catalog.paths(top.map((t) => t.contentId));
+  const hits: SearchHit[] = [];
+  for (const t of top) for (const path of paths.get(t.contentId) ?? []) hits.push({ path, score: t.score });
+  return hits.slice(0, k);
+}
