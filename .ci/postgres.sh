@@ -3,7 +3,8 @@
 # `postgres_up`: it installs what is missing, builds pgvector from ../shared/vendor (Debian 12
 # does not package it), starts a cluster with its own data dir on a free loopback port and
 # exports CLIPKIT_TEST_PG_URL (a superuser: pgvector can be created) and
-# CLIPKIT_TEST_PG_PLAIN_URL (a role that may not create extensions: the bytea path).
+# CLIPKIT_TEST_PG_PLAIN_URL (a role that may not create extensions: the bytea path), plus
+# CLIPKIT_TEST_PG_DIR / CLIPKIT_TEST_PG_BIN for the tests that stop and restart it.
 # `postgres_down` stops it and removes the data dir.
 
 PG_VENDOR="${PG_VENDOR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/../shared/vendor/pgvector-0.8.6}"
@@ -27,14 +28,17 @@ postgres_up() {
   runuser -u postgres -- $bin/initdb -D "$PG_DIR/data" -A trust -U postgres >/dev/null
   # Password auth on loopback TCP, so the tests can see a wrong password refused.
   printf 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost all all 0.0.0.0/0 scram-sha-256\n' >"$PG_DIR/data/pg_hba.conf"
-  runuser -u postgres -- $bin/pg_ctl -D "$PG_DIR/data" -l "$PG_DIR/log" \
-    -o "-p $PG_PORT -k $PG_DIR -c listen_addresses='*' -c max_connections=200 -c fsync=off" -w start >/dev/null
+  # Settings in the config (not -o) so a test can stop and start the server with plain pg_ctl.
+  printf "port = %s\nunix_socket_directories = '%s'\nlisten_addresses = '*'\nmax_connections = 200\nfsync = off\n" \
+    "$PG_PORT" "$PG_DIR" >>"$PG_DIR/data/postgresql.conf"
+  runuser -u postgres -- $bin/pg_ctl -D "$PG_DIR/data" -l "$PG_DIR/log" -w start >/dev/null
   runuser -u postgres -- psql -q -h "$PG_DIR" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 <<SQL
 ALTER ROLE postgres PASSWORD 'clipkit';
 CREATE ROLE plain LOGIN PASSWORD 'plain' CREATEDB;
 CREATE DATABASE plain OWNER plain;
 SQL
-  export PG_BIN=$bin PG_DIR PG_PORT
+  # For the tests that stop and restart the server (pg_ctl -D $CLIPKIT_TEST_PG_DIR/data).
+  export CLIPKIT_TEST_PG_DIR="$PG_DIR" CLIPKIT_TEST_PG_BIN="$bin"
   export CLIPKIT_TEST_PG_URL="postgres://postgres:clipkit@127.0.0.1:$PG_PORT/postgres"
   export CLIPKIT_TEST_PG_PLAIN_URL="postgres://plain:plain@127.0.0.1:$PG_PORT/plain"
   echo "== PostgreSQL 15 + pgvector on 127.0.0.1:$PG_PORT (data in $PG_DIR)"

@@ -29,7 +29,8 @@ export function register(program: Command): void {
       action(async (dir: string, opts: ImportCliOptions) => {
         const open = () => Library.open(opts.db, libraryOptions(opts, { store: opts.store }));
         const [summary, catalog] = await withLibrary(open, async (library) => {
-          if (library.storage.vectors === 'bytea') {
+          // Said once, when the import creates the catalog's contents.
+          if (library.storage.vectors === 'bytea' && !(await library.model())) {
             process.stderr.write(`clipkit: note: ${library.dbPath} stores vectors as bytea, not pgvector halfvec (${library.storage.detail}); --index hnsw is unavailable\n`);
           }
           const job = library.import(dir, {
