@@ -54,6 +54,18 @@ export class CatalogUnavailableError extends ClipkitError {
   }
 }
 
+/**
+ * The catalog file cannot be used: corrupt, read-only, on a full disk, not openable. `sqliteCode`
+ * keeps the driver's code (SQLITE_FULL, SQLITE_CORRUPT, ...) for callers that branch on it.
+ */
+export class CatalogError extends ClipkitError {
+  readonly sqliteCode: string | undefined;
+  constructor(message: string, path?: string, sqliteCode?: string, options?: { cause?: unknown }) {
+    super('CATALOG', message, path, options);
+    this.sqliteCode = sqliteCode;
+  }
+}
+
 /** The catalog was built with another model, or its schema is newer than this build. */
 export class CatalogMismatchError extends ClipkitError {
   constructor(message: string, path?: string, options?: { cause?: unknown }) {
@@ -70,9 +82,30 @@ export class HubError extends ClipkitError {
   }
 }
 
+/** A file or folder named by the caller cannot be read: missing, unreadable, or no regular file. */
+export class FileAccessError extends ClipkitError {
+  constructor(message: string, path?: string, options?: { cause?: unknown }) {
+    super('FILE_ACCESS', message, path, options);
+  }
+}
+
 /** Invalid arguments to a public API or the CLI. */
 export class UsageError extends ClipkitError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('USAGE', message, undefined, options);
+  }
+}
+
+/** A catalog id (file, content) that does not exist or no longer has a file on disk. */
+export class NotFoundError extends ClipkitError {
+  constructor(message: string, path?: string, options?: { cause?: unknown }) {
+    super('NOT_FOUND', message, path, options);
+  }
+}
+
+/** A file the catalog names but that lies outside every imported folder (e.g. through a symlink). */
+export class AccessDeniedError extends ClipkitError {
+  constructor(message: string, path?: string, options?: { cause?: unknown }) {
+    super('ACCESS_DENIED', message, path, options);
   }
 }

@@ -103,7 +103,15 @@ describe.skipIf(skip)('PostgreSQL catalog', () => {
         expect(m).toMatchObject({ rows: 3, dim: 4, store: 'f16' });
         expect(Array.from(m.contentIds)).toEqual([await c.contentId('h1'), await c.contentId('h2'), await c.contentId('h3')]);
         expect(Array.from(m.data)).toEqual([0x3c00, 0, 0, 0, 0, 0, 0, 0x3c00, 0, 0x3c00, 0, 0]);
-        expect(await c.paths([await c.contentId('h1') as number])).toEqual(new Map([[await c.contentId('h1'), ['/l/a.jpg', '/l/copy.jpg']]]));
+        const h1 = (await c.contentId('h1')) as number;
+        const refs = (await c.files([h1])).get(h1) ?? [];
+        expect(refs.map((f) => f.path)).toEqual(['/l/a.jpg', '/l/copy.jpg']);
+        expect(await c.fileById(refs[0]?.id as number)).toMatchObject({ path: '/l/a.jpg', contentId: h1, hash: 'h1', embedded: true });
+        expect(await c.fileById(999_999)).toBeUndefined();
+        expect(await c.precisions()).toEqual({ fp32: 4 });
+        await c.addRoot('/l');
+        await c.addRoot('/l');
+        expect(await c.roots()).toEqual(['/l']);
 
         // Only paths under /l/ are reconciled (/l2 shares the prefix string, not the folder).
         const before = await c.changeToken();
@@ -119,6 +127,34 @@ describe.skipIf(skip)('PostgreSQL catalog', () => {
       }
     });
   }
+
+  it('tells a search cache which rows a commit added, and when it must reload instead', async () => {
+    const url = await freshDatabase(adminUrl as string, 'incr');
+    const c = (await openCatalog(url, { create: true })) as PgCatalog;
+    try {
+      await c.bindModel(MODEL);
+      await c.writeBatch([{ files: [stat('/i/a.jpg')], content: { hash: 'a', embedding: f16(1, 0, 0, 0) } }]);
+      const t1 = await c.changeToken();
+      await c.writeBatch([
+        { files: [stat('/i/b.jpg')], content: { hash: 'b', embedding: f16(0, 1, 0, 0) } },
+        { files: [stat('/i/copy.jpg')], contentId: (await c.contentId('a')) as number }, // a link to a present content
+      ]);
+      const t2 = await c.changeToken();
+      expect(t2).not.toBe(t1);
+      const added = await c.embeddingsAdded(t1, t2);
+      expect(Array.from(added?.contentIds ?? [])).toEqual([await c.contentId('b')]);
+      expect(Array.from(added?.data ?? [])).toEqual([0, 0x3c00, 0, 0]);
+      // The same batch again (a retry after a lost connection) adds nothing new.
+      await c.writeBatch([{ files: [stat('/i/b.jpg')], content: { hash: 'b', embedding: f16(0, 1, 0, 0) } }]);
+      expect((await c.embeddingsAdded(t2, await c.changeToken()))?.rows).toBe(0);
+      // A file gone is no append: the cache must reload.
+      const t3 = await c.changeToken();
+      await c.reconcile('/i', new Set(['/i/a.jpg', '/i/copy.jpg']), false);
+      expect(await c.embeddingsAdded(t3, await c.changeToken())).toBeNull();
+    } finally {
+      await c.close();
+    }
+  });
 
   it('finds the nearest contents through a server-side HNSW index', async () => {
     const url = await freshDatabase(adminUrl as string, 'hnsw');

@@ -23,7 +23,7 @@ interface Photos {
 }
 
 /** A model directory with safetensors (native backend); the encoders suite's one when present. */
-function cachedModel(tiny: boolean): string {
+export function cachedModel(tiny: boolean): string {
   const shared = path.join(cacheRoot, tiny ? 'random-tiny-v1' : 'random-vit-b32-v1');
   if (existsSync(path.join(shared, '.complete'))) return shared;
   const dir = path.join(cacheRoot, tiny ? 'library-tiny-v1' : 'library-vit-b32-v1');

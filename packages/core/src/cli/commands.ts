@@ -11,5 +11,6 @@ import { register as search } from './search.js';
 import { register as duplicates } from './duplicates.js';
 import { register as status } from './status.js';
 import { register as tokenize } from './tokenize.js';
+import { register as serve } from './serve.js';
 
-export const commands: Array<(program: Command) => void> = [encode, classify, pull, info, preprocess, importPhotos, search, duplicates, status, tokenize];
+export const commands: Array<(program: Command) => void> = [encode, classify, pull, info, preprocess, importPhotos, search, duplicates, status, serve, tokenize];

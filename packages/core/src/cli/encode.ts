@@ -1,16 +1,18 @@
 // `clipkit encode`: embeddings of preprocessed pixels or token ids (.npy), image files, or texts
 // (JSON lines) written as a float32 [n, projection_dim] .npy.
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createBackend } from '../backends/create.js';
 import { Clip } from '../clip.js';
 import { normalizeRows } from '../embeddings.js';
 import { UsageError } from '../errors.js';
+import { LIMITS, parseIntRange } from '../limits.js';
 import { resolveModel } from '../model/hub.js';
 import { openModelDir, type ModelDir } from '../model/model-dir.js';
-import type { BackendName, ClipLoadOptions, DeviceName, PixelBatch } from '../types.js';
+import type { BackendName, ClipLoadOptions, DeviceName, PixelBatch, Precision, PrecisionOption } from '../types.js';
 import { readNpy, writeNpy } from '../util/npy.js';
+import { fsReason, readRegularFileSync } from '../util/files.js';
 import { action } from './action.js';
+import { precisionOption } from './precision-option.js';
 
 interface EncodeFlags {
   model: string;
@@ -18,6 +20,7 @@ interface EncodeFlags {
   device?: string;
   threads?: string;
   batchSize?: string;
+  precision: PrecisionOption;
   pixels?: string;
   inputIds?: string;
   images?: string[];
@@ -34,15 +37,10 @@ function loadOptions(flags: EncodeFlags): ClipLoadOptions {
   return {
     backend: backend as BackendName,
     device: device as DeviceName,
-    ...(flags.threads !== undefined ? { threads: positiveInt(flags.threads, '--threads') } : {}),
-    ...(flags.batchSize !== undefined ? { batchSize: positiveInt(flags.batchSize, '--batch-size') } : {}),
+    precision: flags.precision,
+    ...(flags.threads !== undefined ? { threads: parseIntRange('--threads', flags.threads, LIMITS.threads) } : {}),
+    ...(flags.batchSize !== undefined ? { batchSize: parseIntRange('--batch-size', flags.batchSize, LIMITS.batchSize) } : {}),
   };
-}
-
-function positiveInt(text: string, flag: string): number {
-  const v = Number(text);
-  if (!Number.isSafeInteger(v) || v < 1) throw new UsageError(`${flag} must be a positive integer, got "${text}"`);
-  return v;
 }
 
 /** float32 [n, 3, S, S] for this model's image size. */
@@ -78,9 +76,9 @@ function readInputIds(file: string, model: ModelDir): { ids: Int32Array; n: numb
 function readTextsJsonl(file: string): string[] {
   let content: string;
   try {
-    content = readFileSync(file, 'utf8');
+    content = readRegularFileSync(file).toString('utf8');
   } catch (err) {
-    throw new UsageError(`--texts-jsonl ${file}: ${(err as Error).message}`, { cause: err });
+    throw new UsageError(`--texts-jsonl ${file}: cannot read (${fsReason(err)})`, { cause: err });
   }
   const texts: string[] = [];
   content.split('\n').forEach((line, i) => {
@@ -113,7 +111,7 @@ async function encode(flags: EncodeFlags): Promise<{ data: Float32Array; n: numb
     try {
       const data = pixels !== undefined ? await backend.encodeImages(pixels) : await backend.encodeTexts(ids!.ids, ids!.n);
       const dim = model.info.projectionDim;
-      return { data, n: data.length / dim, dim, runtime: `${backend.name}/${backend.device}` };
+      return { data, n: data.length / dim, dim, runtime: runtime(backend.name, backend.device, backend.precision) };
     } finally {
       backend.dispose();
     }
@@ -124,10 +122,15 @@ async function encode(flags: EncodeFlags): Promise<{ data: Float32Array; n: numb
   try {
     const data = texts !== undefined ? await clip.encodeTexts(texts) : await clip.encodeImages(flags.images!);
     const dim = clip.info.projectionDim;
-    return { data, n: data.length / dim, dim, runtime: `${clip.runtime.backend}/${clip.runtime.device}` };
+    return { data, n: data.length / dim, dim, runtime: runtime(clip.runtime.backend, clip.runtime.device, clip.precision) };
   } finally {
     clip.dispose();
   }
+}
+
+/** "native/cpu", with " bf16" when the encoders ran in bf16 (fp32 is the default, unmarked). */
+function runtime(backend: string, device: string, precision: Precision): string {
+  return `${backend}/${device}${precision === 'bf16' ? ' bf16' : ''}`;
 }
 
 export function register(program: Command): void {
@@ -137,8 +140,9 @@ export function register(program: Command): void {
     .requiredOption('--model <dir>', 'model directory (or hub repo id)')
     .option('--backend <name>', 'native, onnx or auto', 'auto')
     .option('--device <name>', 'cpu or cuda', 'cpu')
-    .option('--threads <n>', 'compute threads')
-    .option('--batch-size <n>', 'largest batch per encoder call')
+    .option('--threads <n>', `compute threads (${LIMITS.threads.min}–${LIMITS.threads.max})`)
+    .option('--batch-size <n>', `largest batch per encoder call (${LIMITS.batchSize.min}–${LIMITS.batchSize.max})`)
+    .addOption(precisionOption('fp32'))
     .option('--pixels <file.npy>', 'preprocessed float32 [n, 3, S, S]')
     .option('--input-ids <file.npy>', 'token ids int64 or int32 [n, context_length]')
     .option('--images <files...>', 'image files')

@@ -1,12 +1,15 @@
 // The option style shared by import, search and duplicates: --db, --model, --backend, --json.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Library, type LibraryOptions } from '../library/index.js';
-import type { BackendName } from '../types.js';
+import { parseIntRange, type Range } from '../limits.js';
+import type { BackendName, PrecisionOption } from '../types.js';
 
 export interface LibraryCliOptions {
   db: string;
   model?: string;
   backend: BackendName;
+  /** Only on commands that load a model (import, search). */
+  precision?: PrecisionOption;
   json?: boolean;
 }
 
@@ -24,7 +27,7 @@ export function defaultDb(): string {
 }
 
 export function libraryOptions(opts: LibraryCliOptions, extra: Partial<LibraryOptions> = {}): LibraryOptions {
-  return { model: opts.model, backend: opts.backend, ...extra };
+  return { model: opts.model, backend: opts.backend, ...(opts.precision !== undefined ? { precision: opts.precision } : {}), ...extra };
 }
 
 /** Opens the catalog, closes it whatever fn does. */
@@ -40,9 +43,20 @@ export async function withLibrary<T>(
   }
 }
 
+/** A commander parser for an integer option in `range` (the range is in --help and README). */
+export function intIn(range: Range): (value: string) => number {
+  return (value) => {
+    try {
+      return parseIntRange('value', value, range);
+    } catch {
+      throw new InvalidArgumentError(`must be an integer from ${range.min} to ${range.max}`);
+    }
+  };
+}
+
 export function positiveInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
   return n;
 }
 

@@ -1,9 +1,12 @@
 // clipkit search QUERY [--image PATH]: the catalog's closest photos to a text, an image, or a
 // weighted combination such as  "beach" + "sunset" - "people".
 import { Option, type Command } from 'commander';
+import { CatalogError } from '../errors.js';
 import { Library } from '../library/index.js';
 import { action } from './action.js';
-import { addLibraryOptions, libraryOptions, positiveInt, withLibrary, type LibraryCliOptions } from './library-options.js';
+import { precisionOption } from './precision-option.js';
+import { LIMITS } from '../limits.js';
+import { addLibraryOptions, intIn, libraryOptions, withLibrary, type LibraryCliOptions } from './library-options.js';
 
 interface SearchCliOptions extends LibraryCliOptions {
   image?: string;
@@ -18,8 +21,9 @@ export function register(program: Command): void {
       .description('find photos by text, by image, or by combined queries: "beach" + "sunset" - "people", 2*"dog"')
       .argument('[query]', 'text query; terms joined by + and - (spaced), weights as 2*"term", image:PATH terms', ''),
   )
+    .addOption(precisionOption('auto'))
     .option('--image <path>', 'find photos similar to this image (combines with the query)')
-    .option('--k <n>', 'number of results', positiveInt, 20)
+    .option('--k <n>', `number of results (${LIMITS.topK.min}–${LIMITS.topK.max})`, intIn(LIMITS.topK), 20)
     .addOption(
       new Option('--index <kind>', 'exact top-k in clipkit, or hnsw: pgvector HNSW on the PostgreSQL server (approximate)')
         .choices(['exact', 'hnsw'])
@@ -28,7 +32,13 @@ export function register(program: Command): void {
     .action(
       action(async (query: string, opts: SearchCliOptions) => {
         const open = () => Library.openExisting(opts.db, libraryOptions(opts, { index: opts.index }));
-        const hits = await withLibrary(open, (library) => library.search(query, opts.k, { image: opts.image }));
+        const hits = await withLibrary(open, async (library) => {
+          // An empty result from an empty catalog says nothing; say why instead.
+          if ((await library.counts()).ok === 0) {
+            throw new CatalogError('holds no searchable images yet: run `clipkit import DIR` with this --db first', library.dbPath);
+          }
+          return library.search(query, opts.k, { image: opts.image });
+        });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(hits)}\n`);
           return;

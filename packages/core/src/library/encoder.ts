@@ -2,7 +2,7 @@
 // encode pixels, encode texts. Keeping this seam narrow lets the import pipeline overlap
 // decoding (libuv / sharp threads) with encoding (the backend's compute pool).
 import type { ClipkitError } from '../errors.js';
-import type { PixelBatch } from '../types.js';
+import type { PixelBatch, Precision } from '../types.js';
 import type { ModelIdentity } from './catalog/index.js';
 
 export interface PreparedBatch {
@@ -14,6 +14,10 @@ export interface PreparedBatch {
 
 export interface LibraryEncoder {
   readonly identity: ModelIdentity;
+  /** The precision the encoders run in, recorded with each embedding. */
+  readonly precision: Precision;
+  /** The model's learned temperature for zero-shot logits (CLIP's exp(logit_scale)). */
+  readonly logitScale: number;
   /** Decodes and preprocesses encoded image files (fast mode); never throws for a bad image. */
   prepare(files: ReadonlyArray<{ path: string; bytes: Uint8Array }>): Promise<PreparedBatch>;
   /** L2-normalised image embeddings, [n, projectionDim]. */

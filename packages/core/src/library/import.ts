@@ -3,14 +3,16 @@
 // files are read, and no more: memory stays bounded by three batches whatever the library's size.
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { NativeKernels } from '@clipkit/native-cuda';
 import { ClipkitError, ImageDecodeError } from '../errors.js';
+import type { Precision } from '../types.js';
 import type { BatchEntry, Catalog, FileError, FileStat, StoreFormat, WorkQueue } from './catalog/index.js';
 import { encodeEmbeddingRows } from './embedding-codec.js';
 import type { LibraryEncoder } from './encoder.js';
-import { hasImageExtension, readHead, sniffImage, walk } from './scan.js';
+import { hasImageExtension, readHead, sniffImage, walk, type ScannedFile } from './scan.js';
 
 export interface ImportOptions {
   /** Images per encoder batch (default 32). */
@@ -21,6 +23,8 @@ export interface ImportOptions {
   hidden?: boolean;
   /** Delete catalog rows of files that disappeared instead of marking them missing. */
   prune?: boolean;
+  /** Follow symlinks that lead outside the folder too (default: report and skip them). */
+  followLinks?: boolean;
   /** Shared (PostgreSQL) catalogs: seconds a claimed batch stays leased without a heartbeat (default 60). */
   leaseSeconds?: number;
 }
@@ -58,6 +62,8 @@ export interface ImportSummary {
   missing: number;
   /** Files skipped because their content is no image. */
   notImages: number;
+  /** What this run's encodings were computed in. */
+  precision: Precision;
   seconds: number;
   imagesPerSecond: number;
 }
@@ -163,7 +169,7 @@ async function importFiles(
 
   // Phase 1: scan. Unchanged files (same size and mtime) are settled here without reading them.
   const seen = new Set<string>();
-  const todo: FileStat[] = [];
+  const todo: ScannedFile[] = [];
   const revived: BatchEntry[] = [];
   const errors: FileError[] = [];
   // A folder or link the walk cannot enter is reported, not skipped in silence (a dangling link,
@@ -176,14 +182,14 @@ async function importFiles(
   };
   // Shared: the scan only queues; importers claim from the queue below. Every importer scans,
   // and queueing is idempotent, so whichever starts first the work is the same.
-  let chunk: FileStat[] = [];
+  let chunk: ScannedFile[] = [];
   const enqueue = async () => {
     if (!queue || chunk.length === 0) return;
     const { changed } = await queue.enqueue(chunk);
     p.unchanged += chunk.length - changed;
     chunk = [];
   };
-  for await (const f of walk(root, { hidden: opts.hidden, onError })) {
+  for await (const f of walk(dir, { hidden: opts.hidden, followLinks: opts.followLinks, onError })) {
     seen.add(f.path);
     p.scanned++;
     if (queue) {
@@ -206,6 +212,9 @@ async function importFiles(
   p.phase = 'encode';
   encodeStarted = performance.now();
   emit();
+
+  // The scan got through, so root is a folder: files under it may be served (clipkit serve).
+  await catalog.addRoot(root);
 
   // Phase 2: read, hash, batch, decode, encode, write.
   const inflight = new Map<string, PendingContent>();
@@ -245,7 +254,7 @@ async function importFiles(
         for (const f of item.files) errors.push({ path: f.path, code: error.code, message: error.message });
         return { files: item.files, content: { hash: item.hash, error: { code: error.code, message: error.message } } };
       }
-      return { files: item.files, content: { hash: item.hash, embedding: encodedRows[row] as Uint8Array } };
+      return { files: item.files, content: { hash: item.hash, embedding: encodedRows[row] as Uint8Array, precision: encoder.precision } };
     });
     entries.push(...links);
     links = [];
@@ -281,7 +290,7 @@ async function importFiles(
 
   // 'idle': a shared importer found only work that others hold; what it has gathered goes out
   // now rather than wait (others may wait on those very contents).
-  const source: AsyncIterator<FileStat | 'idle'> = queue ? claimed(queue, batchSize, (n) => (p.total += n)) : fromArray(todo);
+  const source: AsyncIterator<ScannedFile | 'idle'> = queue ? claimed(queue, batchSize, (n) => (p.total += n)) : fromArray(todo);
   const reads: Array<Promise<ReadOutcome | 'idle' | null>> = [];
   let exhausted = false;
   const fill = () => {
@@ -387,17 +396,18 @@ async function importFiles(
     errors,
     missing,
     notImages,
+    precision: encoder.precision,
     seconds,
     imagesPerSecond: encodeSeconds > 0 ? p.encoded / encodeSeconds : 0,
   };
 }
 
-async function* fromArray(files: readonly FileStat[]): AsyncGenerator<FileStat> {
+async function* fromArray(files: readonly ScannedFile[]): AsyncGenerator<ScannedFile> {
   yield* files;
 }
 
 /** Files claimed batch by batch; waits (yielding 'idle') while others hold the rest. */
-async function* claimed(queue: WorkQueue, batchSize: number, onClaim: (n: number) => void): AsyncGenerator<FileStat | 'idle'> {
+async function* claimed(queue: WorkQueue, batchSize: number, onClaim: (n: number) => void): AsyncGenerator<ScannedFile | 'idle'> {
   for (;;) {
     const files = await queue.claim(batchSize);
     if (files.length > 0) {
@@ -419,15 +429,17 @@ async function* claimed(queue: WorkQueue, batchSize: number, onClaim: (n: number
  * image, and needs no dependency or collision argument, so a faster non-cryptographic hash
  * would buy nothing measurable.
  */
-async function readCandidate(f: FileStat): Promise<ReadOutcome> {
+async function readCandidate(f: ScannedFile): Promise<ReadOutcome> {
   let fh: fs.FileHandle;
   try {
-    fh = await fs.open(f.path, 'r');
+    // O_NONBLOCK: a file replaced by a FIFO since the scan must not block the import.
+    fh = await fs.open(f.fsPath, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (err) {
     return readFailure(f.path, err);
   }
   try {
     const st = await fh.stat();
+    if (!st.isFile()) return { kind: 'gone', path: f.path };
     const stat = { path: f.path, size: st.size, mtimeMs: st.mtimeMs };
     const format = sniffImage(await readHead(fh));
     if (format === null && !hasImageExtension(f.path)) return { kind: 'not-image', path: f.path };
@@ -448,5 +460,6 @@ async function readCandidate(f: FileStat): Promise<ReadOutcome> {
 function readFailure(file: string, err: unknown): ReadOutcome {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return { kind: 'gone', path: file };
+  if (code === 'ELINKOUT') return { kind: 'unreadable', path: file, error: { path: file, code, message: `${file}: ${(err as Error).message}` } };
   return { kind: 'unreadable', path: file, error: { path: file, code: code ?? 'READ', message: `${file}: cannot read (${(err as Error).message})` } };
 }

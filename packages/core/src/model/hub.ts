@@ -3,7 +3,7 @@
 import { existsSync, promises as fsp, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { HubError, UsageError } from '../errors.js';
+import { HubError, ModelFormatError, UsageError } from '../errors.js';
 import { downloadFile, httpError, type FileMeta } from './download.js';
 
 export const MODEL_ALIASES: Readonly<Record<string, string>> = {
@@ -84,7 +84,10 @@ function authHeaders(opts: HubOptions): Record<string, string> {
  */
 export async function resolveModel(spec: string | undefined, opts: HubOptions = {}): Promise<string> {
   const name = spec ?? DEFAULT_MODEL;
-  if (existsSync(name) && statSync(name).isDirectory()) return name;
+  if (existsSync(name)) {
+    if (statSync(name).isDirectory()) return name;
+    throw new ModelFormatError('not a model directory: it is a file (--model takes a folder with config.json, a hub repo or an alias)', name);
+  }
   if (spec !== undefined && (spec.startsWith('.') || spec.startsWith('/'))) {
     throw new UsageError(`model directory not found: ${spec}`);
   }
@@ -92,6 +95,34 @@ export async function resolveModel(spec: string | undefined, opts: HubOptions = 
   const dir = cachedModelDir(ref, opts);
   if (existsSync(join(dir, MANIFEST))) return dir;
   return (await pullModel(name, opts)).dir;
+}
+
+/** A pulled file whose sha256 the hub stated and the download checked, as it lay on disk then. */
+interface HubFileRecord {
+  sha256: string;
+  size: number;
+  mtimeMs: number;
+}
+
+function record(file: string, sha256: string): HubFileRecord {
+  const st = statSync(file);
+  return { sha256, size: st.size, mtimeMs: st.mtimeMs };
+}
+
+/**
+ * The sha256 the hub stated for `name` in a pulled model directory, when the file is still the
+ * one that was checked against it (same size and mtime: a copied or edited file is not).
+ */
+export async function hubSha256(dir: string, name: string): Promise<string | undefined> {
+  try {
+    const manifest = JSON.parse(await fsp.readFile(join(dir, MANIFEST), 'utf8')) as { verified?: Record<string, HubFileRecord> };
+    const rec = manifest.verified?.[name];
+    if (rec === undefined || typeof rec.sha256 !== 'string') return undefined;
+    const st = statSync(join(dir, name));
+    return st.size === rec.size && st.mtimeMs === rec.mtimeMs ? rec.sha256 : undefined;
+  } catch {
+    return undefined; // no manifest (a local directory) or a damaged one: hash the file instead
+  }
 }
 
 /** Download (or complete) a repo's model files into the cache. */
@@ -104,7 +135,13 @@ export async function pullModel(spec: string, opts: HubOptions = {}): Promise<Pu
     if (!existsSync(manifestPath)) {
       throw new HubError(`offline and not in the cache (${dir}); run \`clipkit pull ${spec}\` with network access first`, label);
     }
-    const files = (JSON.parse(await fsp.readFile(manifestPath, 'utf8')) as { files: string[] }).files;
+    let files: string[];
+    try {
+      files = (JSON.parse(await fsp.readFile(manifestPath, 'utf8')) as { files: string[] }).files;
+      if (!Array.isArray(files) || !files.every((f) => typeof f === 'string')) throw new Error('no "files" list');
+    } catch (err) {
+      throw new HubError(`the cache's ${MANIFEST} is damaged (${(err as Error).message}); pull again with network access`, manifestPath, undefined, { cause: err });
+    }
     const missing = files.filter((f) => !existsSync(join(dir, f)));
     if (missing.length > 0) throw new HubError(`offline and the cache is missing: ${missing.join(', ')}`, label);
     return { ref, dir, files, downloaded: [] };
@@ -116,12 +153,16 @@ export async function pullModel(spec: string, opts: HubOptions = {}): Promise<Pu
   const files = selectModelFiles(available, opts, label);
   await fsp.mkdir(dir, { recursive: true });
   const downloaded: string[] = [];
+  const verified: Record<string, HubFileRecord> = {};
   for (const file of files) {
     const dest = join(dir, file);
     const url = `${endpoint}/${ref.repo}/resolve/${encodeURIComponent(ref.revision)}/${file.split('/').map(encodeURIComponent).join('/')}`;
     const meta = await fileMeta(url, headers, `${label}/${file}`, opts);
     // Files reach `dest` only by a verified rename, so one of the stated size is already good.
-    if (existsSync(dest) && (meta.size === undefined || statSync(dest).size === meta.size)) continue;
+    if (existsSync(dest) && (meta.size === undefined || statSync(dest).size === meta.size)) {
+      if (meta.sha256 !== undefined) verified[file] = record(dest, meta.sha256);
+      continue;
+    }
     await fsp.mkdir(join(dest, '..'), { recursive: true });
     opts.onFile?.(file, meta.size);
     await downloadFile(url, dest, {
@@ -133,8 +174,9 @@ export async function pullModel(spec: string, opts: HubOptions = {}): Promise<Pu
       onProgress: (received, total) => opts.onProgress?.(file, received, total),
     });
     downloaded.push(file);
+    if (meta.sha256 !== undefined) verified[file] = record(dest, meta.sha256);
   }
-  await fsp.writeFile(join(dir, MANIFEST), JSON.stringify({ repo: ref.repo, revision: ref.revision, endpoint, files }, null, 1));
+  await fsp.writeFile(join(dir, MANIFEST), JSON.stringify({ repo: ref.repo, revision: ref.revision, endpoint, files, verified }, null, 1));
   return { ref, dir, files, downloaded };
 }
 
@@ -148,9 +190,16 @@ async function listRepoFiles(endpoint: string, ref: RepoRef, headers: Record<str
     throw new HubError(`cannot reach the hub at ${endpoint} (${err instanceof Error ? err.message : String(err)}); use --offline for cached models`, label);
   }
   if (!res.ok) throw httpError(res.status, label);
-  const body = (await res.json()) as { siblings?: Array<{ rfilename?: unknown }> };
-  if (!Array.isArray(body.siblings)) throw new HubError('the hub answered without a file list (siblings)', label);
-  return body.siblings.map((s) => s.rfilename).filter((f): f is string => typeof f === 'string');
+  let body: { siblings?: Array<{ rfilename?: unknown }> } | null;
+  try {
+    body = (await res.json()) as typeof body;
+  } catch (err) {
+    // A proxy, captive portal or wrong CLIPKIT_HUB_URL answers HTML.
+    const type = res.headers.get('content-type') ?? 'no content type';
+    throw new HubError(`the hub at ${endpoint} answered something that is not JSON (${type}): is CLIPKIT_HUB_URL / HF_ENDPOINT a Hugging Face hub?`, label, res.status, { cause: err });
+  }
+  if (!Array.isArray(body?.siblings)) throw new HubError('the hub answered without a file list (siblings)', label);
+  return body.siblings.map((s) => s?.rfilename).filter((f): f is string => typeof f === 'string');
 }
 
 /** The files a clipkit model directory needs, from what the repo holds. */

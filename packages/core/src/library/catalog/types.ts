@@ -1,10 +1,14 @@
 // The catalog's vocabulary, shared by the interface and every engine's implementation.
+import type { Precision } from '../../types.js';
+
 export type StoreFormat = 'f32' | 'f16';
 
 export interface CatalogModel {
   id: string;
   projectionDim: number;
   configHash: string;
+  /** sha256 of the weights (model/fingerprint.ts); null in a catalog made before it was kept. */
+  weightsHash?: string | null;
   store: StoreFormat;
   /** Where the model was loaded from last, so later commands can omit --model. */
   dir: string | null;
@@ -14,6 +18,8 @@ export interface ModelIdentity {
   id: string;
   projectionDim: number;
   configHash: string;
+  /** sha256 of the weights: two models of one architecture differ only here. */
+  weightsHash?: string | null;
   dir: string | null;
 }
 
@@ -25,6 +31,25 @@ export interface StoredFile {
   missing: boolean;
 }
 
+/** A catalogued file with its content's identity, as `clipkit serve` looks it up by id. */
+export interface CatalogFile {
+  id: number;
+  path: string;
+  size: number;
+  mtimeMs: number;
+  contentId: number;
+  /** sha256 of the bytes at import time. */
+  hash: string;
+  /** Whether the content has an embedding (status 'ok'). */
+  embedded: boolean;
+}
+
+/** A file's id and path, as search and duplicate results name it. */
+export interface FileRef {
+  id: number;
+  path: string;
+}
+
 export interface FileStat {
   path: string;
   size: number;
@@ -33,7 +58,7 @@ export interface FileStat {
 
 /** What one content resolved to: its L2-normalised embedding bytes, or why it has none. */
 export type ContentOutcome =
-  | { hash: string; embedding: Uint8Array }
+  | { hash: string; embedding: Uint8Array; precision?: Precision } // what encoded it (default fp32)
   | { hash: string; error: { code: string; message: string } };
 
 /** One unit of a batch write: paths that all hold the same bytes. */
@@ -117,14 +142,32 @@ export interface Catalog {
 
   counts(): Promise<CatalogCounts>;
 
+  /** Searchable files (present, encoded) per precision that encoded them; absent precisions are left out. */
+  precisions(): Promise<Partial<Record<Precision, number>>>;
+
   /** Files (present on disk) whose content could not be encoded, with the reason. */
   errors(): Promise<FileError[]>;
 
-  /** Present paths of each content, sorted; contents with none are absent from the map. */
-  paths(contentIds: Iterable<number>): Promise<Map<number, string[]>>;
+  /** Present files of each content, sorted by path; contents with none are absent from the map. */
+  files(contentIds: Iterable<number>): Promise<Map<number, FileRef[]>>;
+
+  /** A present file by its id; undefined when there is none or it went missing. */
+  fileById(id: number): Promise<CatalogFile | undefined>;
+
+  /** Records a folder an import scanned (idempotent): `clipkit serve` hands out files inside these only. */
+  addRoot(root: string): Promise<void>;
+
+  /** Every folder ever imported, sorted. */
+  roots(): Promise<string[]>;
 
   /** Every embedding of a content that still has a file on disk, in one matrix from `alloc`. */
   embeddings(alloc?: MatrixAllocator): Promise<EmbeddingMatrix>;
+
+  /**
+   * Engines that can: when the change from token `since` to `now` only added contents, the
+   * embeddings of those contents (rows to append to the matrix loaded at `since`); else null.
+   */
+  embeddingsAdded?(since: string, now: string, alloc?: MatrixAllocator): Promise<EmbeddingMatrix | null>;
 
   /** 'ok', or what the engine's own consistency check found. */
   integrityCheck(): Promise<string>;
@@ -165,6 +208,11 @@ export interface QueueStatus {
   }>;
 }
 
+/** A file as the scan found it: `fsPath` holds the name's bytes (names need not be UTF-8). */
+export interface QueuedFile extends FileStat {
+  fsPath: Buffer;
+}
+
 /**
  * Shared imports: every importer scans, the scan queues new or changed files, and importers claim
  * them in batches under a lease their heartbeat renews; a dead importer's lease expires and its
@@ -174,9 +222,9 @@ export interface WorkQueue {
   /** Registers this importer and starts renewing its leases every leaseSeconds / 3. */
   begin(root: string, leaseSeconds: number): Promise<void>;
   /** Queues the files of one scan chunk that are new or changed; revives unchanged missing ones. */
-  enqueue(files: readonly FileStat[]): Promise<{ changed: number; revived: number }>;
+  enqueue(files: readonly QueuedFile[]): Promise<{ changed: number; revived: number }>;
   /** Claims up to max queued files under the root: none when all are done or leased by others. */
-  claim(max: number): Promise<FileStat[]>;
+  claim(max: number): Promise<QueuedFile[]>;
   /** Files under the root that others hold or that wait, and seconds until the first lease ends. */
   outstanding(): Promise<{ files: number; waitSeconds: number }>;
   /** True when this importer may encode the content (no live importer is encoding it). */
@@ -194,6 +242,8 @@ export interface WorkQueue {
 export interface OpenCatalogOptions {
   /** Create the catalog when absent (import); otherwise a wrong --db is an error. */
   create?: boolean;
+  /** Only read (search, duplicates, serve): the catalog is never created nor written. */
+  readOnly?: boolean;
   /** Bounds how long a short write waits behind an importer's batch commit. */
   busyTimeoutMs?: number;
   /** PostgreSQL: how long a lost connection is retried before the command fails (default 30 s). */

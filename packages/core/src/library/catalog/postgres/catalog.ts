@@ -14,12 +14,14 @@ import {
   type BatchEntry,
   type Catalog,
   type CatalogCounts,
+  type CatalogFile,
+  type FileRef,
+  type QueuedFile,
   type CatalogModel,
   type CatalogStorage,
   type QueueStatus,
   type EmbeddingMatrix,
   type FileError,
-  type FileStat,
   type MatrixAllocator,
   type ModelIdentity,
   type OpenCatalogOptions,
@@ -28,6 +30,8 @@ import {
   type WorkQueue,
   type WriterLease,
 } from '../types.js';
+import type { Precision } from '../../../types.js';
+import { checkModelIdentity } from '../identity.js';
 import { createPool, describeFailure, isTransient, redactUrl, withRetry, type RetryPolicy } from './connect.js';
 import { CopyRowReader, encodeCopyRows, vectorToWire } from './copy.js';
 import { migrations, SCHEMA_VERSION, type VectorColumn } from './schema.js';
@@ -51,10 +55,11 @@ interface ModelRow {
   config_hash: string;
   store: StoreFormat;
   model_dir: string | null;
+  weights_sha256: string | null;
 }
 
 export class PgCatalog implements Catalog {
-  readonly workQueue: WorkQueue;
+  readonly workQueue: PgWorkQueue;
   readonly storage: CatalogStorage;
   private readonly retry: RetryPolicy;
   private bound: CatalogModel | null = null;
@@ -76,7 +81,7 @@ export class PgCatalog implements Catalog {
     const where = redactUrl(url);
     const pool = createPool(url, { max: 4 });
     try {
-      const vectors = await withRetry(() => prepare(pool, where, opts.create ?? false), { seconds: 0 }, where);
+      const vectors = await withRetry(() => prepare(pool, where, opts), { seconds: 0 }, where);
       if (opts.index === 'hnsw' && vectors.column !== 'halfvec') {
         throw new UsageError(`${where}: --index hnsw needs pgvector in the database (${vectors.reason})`);
       }
@@ -88,7 +93,7 @@ export class PgCatalog implements Catalog {
   }
 
   async close(): Promise<void> {
-    await (this.workQueue as PgWorkQueue).stop();
+    await this.workQueue.stop();
     await this.pool.end().catch(() => undefined);
   }
 
@@ -97,13 +102,18 @@ export class PgCatalog implements Catalog {
     return withRetry(async () => {
       const c = await this.pool.connect();
       let failure: Error | undefined;
+      // A connection that breaks between two statements emits 'error' on the client (the pool
+      // listens only while it is idle); unheard, that event would end the process.
+      const onError = (err: Error) => (failure = err);
+      c.on('error', onError);
       try {
         return await fn(c);
       } catch (err) {
         // A connection that broke is dropped, not handed to the next query.
-        if (isTransient(err)) failure = err as Error;
+        if (isTransient(err)) failure ??= err as Error;
         throw err;
       } finally {
+        c.off('error', onError);
         c.release(failure);
       }
     }, this.retry, this.path);
@@ -128,33 +138,41 @@ export class PgCatalog implements Catalog {
     return this.run((c) => c.query<R>(sql, params));
   }
 
+  /** `generation:appends` (see schema.ts). */
   async changeToken(): Promise<string> {
-    const { rows } = await this.query<{ g: string; top: number | null }>(
-      `SELECT (SELECT value FROM clipkit.meta WHERE key = 'generation') AS g, (SELECT max(id) FROM clipkit.contents) AS top`,
+    const { rows } = await this.query<{ key: string; value: string }>(
+      `SELECT key, value FROM clipkit.meta WHERE key IN ('generation', 'appends')`,
     );
-    return `${rows[0]?.g}:${rows[0]?.top ?? 0}`;
+    const meta = new Map(rows.map((r) => [r.key, r.value]));
+    return `${meta.get('generation')}:${meta.get('appends')}`;
+  }
+
+  async embeddingsAdded(since: string, now: string, alloc: MatrixAllocator = plainArrays): Promise<EmbeddingMatrix | null> {
+    const [g0, a0] = since.split(':');
+    const [g1, a1] = now.split(':');
+    if (g0 !== g1 || a0 === undefined || a1 === undefined || !(Number(a1) > Number(a0))) return null;
+    return this.loadEmbeddings(`c.batch_seq > ${Math.trunc(Number(a0))}`, alloc);
   }
 
   async model(): Promise<CatalogModel | null> {
     const { rows } = await this.query<ModelRow>('SELECT * FROM clipkit.model');
     const row = rows[0];
     if (!row) return null;
-    return { id: row.model_id, projectionDim: row.projection_dim, configHash: row.config_hash, store: row.store, dir: row.model_dir };
+    return {
+      id: row.model_id,
+      projectionDim: row.projection_dim,
+      configHash: row.config_hash,
+      weightsHash: row.weights_sha256,
+      store: row.store,
+      dir: row.model_dir,
+    };
   }
 
   async checkModel(model: ModelIdentity, store?: StoreFormat): Promise<void> {
     if (store === 'f32') {
       throw new UsageError(`${this.path}: a PostgreSQL catalog stores f16 embeddings (${this.vectors.column}); drop --store f32`);
     }
-    const current = await this.model();
-    if (!current) return;
-    if (current.configHash !== model.configHash || current.projectionDim !== model.projectionDim) {
-      throw new CatalogMismatchError(
-        `catalog was built with model ${current.id} (dim ${current.projectionDim}, config ${current.configHash.slice(0, 12)}); ` +
-          `refusing to mix in ${model.id} (dim ${model.projectionDim}, config ${model.configHash.slice(0, 12)}): use another --db`,
-        this.path,
-      );
-    }
+    checkModelIdentity(await this.model(), model, this.path);
   }
 
   async bindModel(model: ModelIdentity, store?: StoreFormat): Promise<CatalogModel> {
@@ -165,27 +183,30 @@ export class PgCatalog implements Catalog {
       const { rows } = await c.query<ModelRow>('SELECT * FROM clipkit.model');
       const current = rows[0];
       if (!current) {
-        await c.query('INSERT INTO clipkit.model VALUES (1, $1, $2, $3, $4, $5)', [
-          model.id, model.projectionDim, model.configHash, 'f16', model.dir,
-        ]);
+        await c.query(
+          'INSERT INTO clipkit.model (singleton, model_id, projection_dim, config_hash, store, model_dir, weights_sha256) VALUES (1, $1, $2, $3, $4, $5, $6)',
+          [model.id, model.projectionDim, model.configHash, 'f16', model.dir, model.weightsHash ?? null],
+        );
         if (this.vectors.column === 'halfvec') {
           await c.query(`ALTER TABLE clipkit.contents ALTER COLUMN embedding TYPE halfvec(${model.projectionDim})`);
         }
         return { ...model, store: 'f16' as const };
       }
-      if (current.config_hash !== model.configHash || current.projection_dim !== model.projectionDim) {
-        throw new CatalogMismatchError(`catalog was built with model ${current.model_id}; refusing to mix in ${model.id}: use another --db`, this.path);
-      }
-      if (model.dir !== null && model.dir !== current.model_dir) {
-        await c.query('UPDATE clipkit.model SET model_dir = $1', [model.dir]);
-      }
-      return {
+      const bound: CatalogModel = {
         id: current.model_id,
         projectionDim: current.projection_dim,
         configHash: current.config_hash,
+        weightsHash: current.weights_sha256,
         store: current.store,
-        dir: model.dir ?? current.model_dir,
+        dir: current.model_dir,
       };
+      checkModelIdentity(bound, model, this.path); // again, under the lock
+      const dir = model.dir ?? bound.dir;
+      const weightsHash = bound.weightsHash ?? model.weightsHash ?? null;
+      if (dir !== bound.dir || weightsHash !== bound.weightsHash) {
+        await c.query('UPDATE clipkit.model SET model_dir = $1, weights_sha256 = $2', [dir, weightsHash]);
+      }
+      return { ...bound, dir, weightsHash };
     });
   }
 
@@ -210,7 +231,7 @@ export class PgCatalog implements Catalog {
     const model = this.bound;
     if (!model) throw new UsageError('catalog has no model recorded; bind one before writing');
     const expectedBytes = model.projectionDim * BYTES_PER_VALUE.f16;
-    const contents: Array<[string, string, string | null, string | null, Uint8Array | null]> = [];
+    const contents: Array<[string, string, string | null, string | null, Uint8Array | null, Precision | null]> = [];
     for (const entry of entries) {
       if ('contentId' in entry) continue;
       if ('embedding' in entry.content) {
@@ -218,31 +239,50 @@ export class PgCatalog implements Catalog {
         if (embedding.byteLength !== expectedBytes) {
           throw new RangeError(`embedding for ${hash} has ${embedding.byteLength} bytes, expected ${expectedBytes}`);
         }
-        contents.push([hash, 'ok', null, null, vectorToWire(embedding, this.vectors.column)]);
+        contents.push([hash, 'ok', null, null, vectorToWire(embedding, this.vectors.column), entry.content.precision ?? 'fp32']);
       } else {
         const { hash, error } = entry.content;
-        contents.push([hash, 'error', error.code, error.message, null]);
+        contents.push([hash, 'error', error.code, error.message, null, null]);
       }
     }
-    const links = entries.some((e) => 'contentId' in e);
-    const payload = contents.length > 0 ? encodeCopyRows(['text', 'text', 'text', 'text', 'raw'], contents) : null;
-    const worker = (this.workQueue as PgWorkQueue).workerId;
+    const linked = entries.flatMap((e) => ('contentId' in e ? [e.contentId] : []));
+    const payload = contents.length > 0 ? encodeCopyRows(['text', 'text', 'text', 'text', 'raw', 'text'], contents) : null;
+    const worker = this.workQueue.workerId;
     await this.tx(async (c) => {
       const ids = new Map<string, number>();
       if (payload) {
         await c.query(
-          `CREATE TEMP TABLE IF NOT EXISTS clipkit_staging (hash text, status text, error_code text, error text, embedding ${this.vectorType(model.projectionDim)}) ON COMMIT DELETE ROWS`,
+          `CREATE TEMP TABLE IF NOT EXISTS clipkit_staging (hash text, status text, error_code text, error text, embedding ${this.vectorType(model.projectionDim)}, precision text) ON COMMIT DELETE ROWS`,
         );
         await copyIn(c, 'COPY clipkit_staging FROM STDIN (FORMAT binary)', payload);
+        // The row lock on 'appends' orders batch commits: stamps grow in commit order, so a cache
+        // that has seen stamp s has seen every content stamped ≤ s. Held for the last few ms only.
+        const { rows: stamp } = await c.query<{ value: string }>(
+          `UPDATE clipkit.meta SET value = (value::bigint + 1)::text WHERE key = 'appends' RETURNING value`,
+        );
         const { rows } = await c.query<{ id: number; hash: string }>(
-          `INSERT INTO clipkit.contents (hash, status, error_code, error, embedding)
-             SELECT hash, status, error_code, error, embedding FROM clipkit_staging
+          `INSERT INTO clipkit.contents (hash, status, error_code, error, embedding, precision, batch_seq)
+             SELECT hash, status, error_code, error, embedding, precision, $1 FROM clipkit_staging
            ON CONFLICT (hash) DO UPDATE SET status = excluded.status, error_code = excluded.error_code,
-             error = excluded.error, embedding = excluded.embedding
+             error = excluded.error, embedding = excluded.embedding, precision = excluded.precision,
+             -- a stored embedding keeps its stamp: a retried batch must not add its rows to caches twice
+             batch_seq = CASE WHEN clipkit.contents.status = 'ok' THEN clipkit.contents.batch_seq ELSE excluded.batch_seq END
            RETURNING id, hash`,
+          [stamp[0]?.value],
         );
         for (const r of rows) ids.set(r.hash, r.id);
         await c.query('DELETE FROM clipkit.content_claims WHERE hash IN (SELECT hash FROM clipkit_staging)');
+      }
+      // A link to a content none of whose files is present brings it back into the search matrix
+      // without a new stamp: that is a change a cache must reload for.
+      let revives = false;
+      if (linked.length > 0) {
+        const { rows: absent } = await c.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM clipkit.contents c WHERE c.id = ANY($1::int[]) AND c.status = 'ok'
+             AND NOT EXISTS (SELECT 1 FROM clipkit.files f WHERE f.content_id = c.id AND NOT f.missing)`,
+          [linked],
+        );
+        revives = (absent[0]?.n ?? 0) > 0;
       }
       const paths: string[] = [];
       const sizes: number[] = [];
@@ -268,8 +308,7 @@ export class PgCatalog implements Catalog {
         const { rowCount } = await c.query('DELETE FROM clipkit.queue WHERE path = ANY($1::text[])', [paths]);
         if (worker && rowCount) await c.query('UPDATE clipkit.workers SET done = done + $2 WHERE id = $1', [worker, rowCount]);
       }
-      // A link can bring a content back into the search matrix without a new id: say so.
-      if (links) await bumpGeneration(c);
+      if (revives) await bumpGeneration(c);
     });
   }
 
@@ -314,36 +353,63 @@ export class PgCatalog implements Catalog {
     return rows;
   }
 
-  async paths(contentIds: Iterable<number>): Promise<Map<number, string[]>> {
+  async precisions(): Promise<Partial<Record<Precision, number>>> {
+    const { rows } = await this.query<{ precision: Precision; n: number }>(
+      `SELECT c.precision AS precision, count(*)::int AS n FROM clipkit.files f JOIN clipkit.contents c ON c.id = f.content_id
+       WHERE NOT f.missing AND c.status = 'ok' GROUP BY c.precision ORDER BY c.precision DESC`,
+    );
+    return Object.fromEntries(rows.map((r) => [r.precision, r.n]));
+  }
+
+  async files(contentIds: Iterable<number>): Promise<Map<number, FileRef[]>> {
     const ids = Array.from(contentIds);
-    const out = new Map<number, string[]>();
+    const out = new Map<number, FileRef[]>();
     if (ids.length === 0) return out;
-    const { rows } = await this.query<{ content_id: number; path: string }>(
-      'SELECT content_id, path FROM clipkit.files WHERE content_id = ANY($1::int[]) AND NOT missing ORDER BY path',
+    const { rows } = await this.query<{ id: number; content_id: number; path: string }>(
+      'SELECT id, content_id, path FROM clipkit.files WHERE content_id = ANY($1::int[]) AND NOT missing ORDER BY path',
       [ids],
     );
     for (const r of rows) {
+      const ref = { id: r.id, path: r.path };
       const list = out.get(r.content_id);
-      if (list) list.push(r.path);
-      else out.set(r.content_id, [r.path]);
+      if (list) list.push(ref);
+      else out.set(r.content_id, [ref]);
     }
     return out;
   }
 
-  async embeddings(alloc: MatrixAllocator = plainArrays): Promise<EmbeddingMatrix> {
-    return this.embeddingsAfter(0, alloc);
+  async fileById(id: number): Promise<CatalogFile | undefined> {
+    if (!Number.isSafeInteger(id) || id < 1 || id > 0x7fffffff) return undefined;
+    const { rows } = await this.query<{ id: number; path: string; size: string; mtime_ms: number; content_id: number; hash: string; status: string }>(
+      `SELECT f.id, f.path, f.size, f.mtime_ms, f.content_id, c.hash, c.status FROM clipkit.files f
+       JOIN clipkit.contents c ON c.id = f.content_id WHERE f.id = $1 AND NOT f.missing`,
+      [id],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return { id: row.id, path: row.path, size: Number(row.size), mtimeMs: row.mtime_ms, contentId: row.content_id, hash: row.hash, embedded: row.status === 'ok' };
   }
 
-  /**
-   * Like embeddings(), restricted to contents with an id above `afterId`: what an exact-search
-   * cache appends when only new contents arrived since it loaded.
-   */
-  async embeddingsAfter(afterId: number, alloc: MatrixAllocator = plainArrays): Promise<EmbeddingMatrix> {
+  async addRoot(root: string): Promise<void> {
+    await this.query('INSERT INTO clipkit.roots (path) VALUES ($1) ON CONFLICT (path) DO NOTHING', [root]);
+  }
+
+  async roots(): Promise<string[]> {
+    const { rows } = await this.query<{ path: string }>('SELECT path FROM clipkit.roots ORDER BY path');
+    return rows.map((r) => r.path);
+  }
+
+  async embeddings(alloc: MatrixAllocator = plainArrays): Promise<EmbeddingMatrix> {
+    return this.loadEmbeddings('true', alloc);
+  }
+
+  /** Present contents' embeddings matching `filter`, by binary COPY, ordered by id. */
+  private async loadEmbeddings(filter: string, alloc: MatrixAllocator): Promise<EmbeddingMatrix> {
     const model = await this.model();
     if (!model) throw new UsageError(`catalog ${this.path} is empty: run \`clipkit import\` first`);
     const dim = model.projectionDim;
     const bytesPerRow = dim * BYTES_PER_VALUE.f16;
-    const where = `c.id > ${Math.trunc(afterId)} AND c.status = 'ok' AND EXISTS (SELECT 1 FROM clipkit.files f WHERE f.content_id = c.id AND NOT f.missing)`;
+    const where = `${filter} AND c.status = 'ok' AND EXISTS (SELECT 1 FROM clipkit.files f WHERE f.content_id = c.id AND NOT f.missing)`;
     // One snapshot: the count and the rows agree while importers commit.
     return this.tx(async (c) => {
       const { rows: counted } = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM clipkit.contents c WHERE ${where}`);
@@ -462,10 +528,10 @@ class PgWorkQueue implements WorkQueue {
     });
   }
 
-  async enqueue(files: readonly FileStat[]): Promise<{ changed: number; revived: number }> {
+  async enqueue(files: readonly QueuedFile[]): Promise<{ changed: number; revived: number }> {
     if (files.length === 0) return { changed: 0, revived: 0 };
     const { rows } = await this.catalog.query<{ changed: number; revived: number }>(
-      `WITH u AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::float8[]) AS u(path, size, mtime_ms)),
+      `WITH u AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::bytea[]) AS u(path, size, mtime_ms, fs_path)),
        changed AS (
          SELECT u.* FROM u LEFT JOIN clipkit.files f ON f.path = u.path
          WHERE f.path IS NULL OR f.size <> u.size OR f.mtime_ms <> u.mtime_ms),
@@ -473,32 +539,32 @@ class PgWorkQueue implements WorkQueue {
          UPDATE clipkit.files f SET missing = false FROM u
          WHERE f.path = u.path AND f.size = u.size AND f.mtime_ms = u.mtime_ms AND f.missing RETURNING 1),
        queued AS (
-         INSERT INTO clipkit.queue (path, size, mtime_ms) SELECT path, size, mtime_ms FROM changed
-         ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms,
+         INSERT INTO clipkit.queue (path, size, mtime_ms, fs_path) SELECT path, size, mtime_ms, fs_path FROM changed
+         ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, fs_path = excluded.fs_path,
            state = 'pending', worker = NULL, lease_until = NULL
          WHERE (clipkit.queue.size, clipkit.queue.mtime_ms) IS DISTINCT FROM (excluded.size, excluded.mtime_ms)
          RETURNING 1)
        SELECT (SELECT count(*) FROM changed)::int AS changed, (SELECT count(*) FROM revived)::int AS revived,
               (SELECT count(*) FROM queued)::int AS queued`,
-      [files.map((f) => f.path), files.map((f) => f.size), files.map((f) => f.mtimeMs)],
+      [files.map((f) => f.path), files.map((f) => f.size), files.map((f) => f.mtimeMs), files.map((f) => f.fsPath)],
     );
     const r = rows[0] as { changed: number; revived: number };
     if (r.revived > 0) await this.catalog.tx((c) => bumpGeneration(c));
     return r;
   }
 
-  async claim(max: number): Promise<FileStat[]> {
-    const { rows } = await this.catalog.query<{ path: string; size: string; mtime_ms: number }>(
+  async claim(max: number): Promise<QueuedFile[]> {
+    const { rows } = await this.catalog.query<{ path: string; size: string; mtime_ms: number; fs_path: Buffer }>(
       `UPDATE clipkit.queue q SET state = 'claimed', worker = $1, lease_until = now() + make_interval(secs => $2)
        WHERE q.path IN (
          SELECT path FROM clipkit.queue
          WHERE path >= $3 AND path < $4 AND (state = 'pending' OR lease_until < now())
          ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED)
-       RETURNING q.path, q.size, q.mtime_ms`,
+       RETURNING q.path, q.size, q.mtime_ms, q.fs_path`,
       [this.workerId, this.leaseSeconds, this.range[0], this.range[1], max],
     );
     return rows
-      .map((r) => ({ path: r.path, size: Number(r.size), mtimeMs: r.mtime_ms }))
+      .map((r) => ({ path: r.path, size: Number(r.size), mtimeMs: r.mtime_ms, fsPath: r.fs_path }))
       .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
@@ -619,15 +685,27 @@ function copyOut(c: pg.PoolClient, sql: string, onChunk: (chunk: Buffer) => void
   });
 }
 
-/** Schema and extension on first open; the vector column the catalog uses, and why. */
-async function prepare(pool: pg.Pool, where: string, create: boolean): Promise<VectorSupport> {
+/**
+ * Schema and extension on first open; the vector column the catalog uses, and why. A catalog
+ * that is up to date is only read (search and serve may run as a role that cannot write).
+ */
+async function prepare(pool: pg.Pool, where: string, opts: OpenCatalogOptions): Promise<VectorSupport> {
   const c = await pool.connect();
+  const onError = () => undefined; // a break between statements fails the next one instead
+  c.on('error', onError);
   try {
     const { rows: found } = await c.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'clipkit' AND table_name = 'meta'`,
     );
-    if ((found[0]?.n ?? 0) === 0 && !create) {
+    if ((found[0]?.n ?? 0) === 0 && !opts.create) {
       throw new UsageError(`no catalog at ${where}: run \`clipkit import DIR --db ${where}\` first`);
+    }
+    if ((found[0]?.n ?? 0) > 0) {
+      const current = await readVectorSupport(c, where);
+      if (current) return current;
+    }
+    if (opts.readOnly) {
+      throw new CatalogMismatchError(`catalog schema is older than this clipkit's: run \`clipkit import\` once to upgrade it`, where);
     }
     await c.query('BEGIN');
     await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
@@ -666,8 +744,26 @@ async function prepare(pool: pg.Pool, where: string, create: boolean): Promise<V
     if (err instanceof CatalogMismatchError || err instanceof UsageError || err instanceof CatalogBusyError) throw err;
     throw describeFailure(err, where);
   } finally {
+    c.off('error', onError);
     c.release();
   }
+}
+
+/** The vector support of a catalog whose schema is current; null when it needs migrating. */
+async function readVectorSupport(c: pg.PoolClient, where: string): Promise<VectorSupport | null> {
+  const { rows } = await c.query<{ key: string; value: string }>(`SELECT key, value FROM clipkit.meta`);
+  const meta = new Map(rows.map((r) => [r.key, r.value]));
+  const version = Number(meta.get('schema_version') ?? 0);
+  if (version > SCHEMA_VERSION) {
+    throw new CatalogMismatchError(
+      `catalog schema version ${version} is newer than this clipkit supports (${SCHEMA_VERSION}): upgrade clipkit`,
+      where,
+    );
+  }
+  if (version < SCHEMA_VERSION) return null;
+  const column = (meta.get('vector_column') ?? 'bytea') as VectorColumn;
+  const ext = await extensionVersion(c);
+  return { column, extension: ext, reason: column === 'halfvec' ? `pgvector ${ext}` : meta.get('vector_reason') ?? 'created without pgvector' };
 }
 
 async function extensionVersion(c: pg.PoolClient): Promise<string | null> {

@@ -2,7 +2,7 @@
 // pool, and the line between errors worth a retry (the server went away or restarts) and errors
 // that end the command at once with one line naming the server (bad URL, login, database).
 import pg from 'pg';
-import { CatalogUnavailableError, UsageError } from '../../../errors.js';
+import { CatalogError, CatalogUnavailableError, UsageError } from '../../../errors.js';
 
 export const POSTGRES_URL = /^postgres(ql)?:\/\//i;
 
@@ -50,7 +50,7 @@ export function isTransient(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   if (e.code !== undefined && TRANSIENT_CODES.has(e.code)) return true;
   const m = e.message ?? '';
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|terminating connection/i.test(m);
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable|terminating connection/i.test(m);
 }
 
 /** The one line a user sees for a failure of the server or the connection to it. */
@@ -66,6 +66,10 @@ export function describeFailure(err: unknown, where: string): Error {
   }
   if (isTransient(err)) {
     return new CatalogUnavailableError(`cannot reach PostgreSQL server ${where}: ${code || e.message}`, undefined, { cause: err });
+  }
+  // Any other answer of the server (a permission, a constraint, a full disk) is the catalog's.
+  if (e.code !== undefined && /^[0-9A-Z]{5}$/.test(code)) {
+    return new CatalogError(`PostgreSQL server ${where}: ${e.message}`, undefined, undefined, { cause: err });
   }
   return err instanceof Error ? err : new Error(String(err));
 }
