@@ -40,6 +40,8 @@ export type {
   DuplicateGroup,
   CatalogCounts,
   CatalogModel,
+  CatalogStorage,
+  QueueStatus,
   FileError,
   StoreFormat,
   QueryTerm,
