@@ -47,6 +47,18 @@ export class CatalogBusyError extends ClipkitError {
   }
 }
 
+/**
+ * The catalog file cannot be used: corrupt, read-only, on a full disk, not openable. `sqliteCode`
+ * keeps the driver's code (SQLITE_FULL, SQLITE_CORRUPT, ...) for callers that branch on it.
+ */
+export class CatalogError extends ClipkitError {
+  readonly sqliteCode: string | undefined;
+  constructor(message: string, path?: string, sqliteCode?: string, options?: { cause?: unknown }) {
+    super('CATALOG', message, path, options);
+    this.sqliteCode = sqliteCode;
+  }
+}
+
 /** The catalog was built with another model, or its schema is newer than this build. */
 export class CatalogMismatchError extends ClipkitError {
   constructor(message: string, path?: string, options?: { cause?: unknown }) {
@@ -60,6 +72,13 @@ export class HubError extends ClipkitError {
   constructor(message: string, path?: string, status?: number, options?: { cause?: unknown }) {
     super('HUB', message, path, options);
     this.status = status;
+  }
+}
+
+/** A file or folder named by the caller cannot be read: missing, unreadable, or no regular file. */
+export class FileAccessError extends ClipkitError {
+  constructor(message: string, path?: string, options?: { cause?: unknown }) {
+    super('FILE_ACCESS', message, path, options);
   }
 }
 

@@ -81,7 +81,7 @@ describe('clipkit tokenize', () => {
   it('rejects a bad context length and a missing or malformed vocabulary', () => {
     const bad = run(['--vocab', vocab, '--context-length', '1'], '');
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/--context-length must be an integer ≥ 2, got "1"/);
+    expect(bad.stderr).toMatch(/--context-length must be an integer from 2 to 4096, got "1"/);
     const noVocab = run([], '');
     expect(noVocab.status).toBe(2);
     expect(noVocab.stderr).toMatch(/required option '--vocab <path>' not specified/);

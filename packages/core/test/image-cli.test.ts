@@ -75,6 +75,6 @@ describe('clipkit preprocess', () => {
     expect(r.stderr).toMatch(/mode must be one of exact, fast/);
     const s = run([good[0] as string, '--out', path.join(dir, 'x.npy'), '--size', 'abc']);
     expect(s.status).toBe(2);
-    expect(s.stderr).toMatch(/--size must be a positive integer/);
+    expect(s.stderr).toMatch(/--size must be an integer from 1 to 8192/);
   });
 });

@@ -6,9 +6,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { CatalogBusyError, CatalogMismatchError, UsageError } from '../src/errors.js';
-import { Catalog, type ModelIdentity } from '../src/library/catalog.js';
-import { SCHEMA_VERSION } from '../src/library/schema.js';
-import { WriterLock } from '../src/library/writer-lock.js';
+import { openCatalog, type ModelIdentity } from '../src/library/catalog/index.js';
+import { SqliteCatalog } from '../src/library/catalog/sqlite/catalog.js';
+import { SCHEMA_VERSION } from '../src/library/catalog/sqlite/schema.js';
+import { WriterLock } from '../src/library/catalog/sqlite/writer-lock.js';
 import { scratchDir } from './helpers/tmp-dir.js';
 
 const tmp = scratchDir('catalog');
@@ -16,85 +17,85 @@ const MODEL: ModelIdentity = { id: 'tiny', projectionDim: 4, configHash: 'a'.rep
 const stat = (p: string, size = 10, mtimeMs = 1000.5) => ({ path: p, size, mtimeMs });
 const f32 = (...v: number[]) => new Uint8Array(Float32Array.from(v).buffer);
 
-function fresh(): Catalog {
-  return Catalog.open(path.join(tmp(), 'c.db'), { create: true });
+function fresh(): SqliteCatalog {
+  return SqliteCatalog.open(path.join(tmp(), 'c.db'), { create: true });
 }
 
 describe('Catalog', () => {
-  it('records the model once and refuses another model or storage format', () => {
+  it('records the model once and refuses another model or storage format', async () => {
     const c = fresh();
-    expect(c.model()).toBeNull();
-    expect(c.bindModel(MODEL, 'f16')).toMatchObject({ id: 'tiny', store: 'f16' });
-    expect(c.bindModel({ ...MODEL, dir: '/elsewhere' }).dir).toBe('/elsewhere');
-    expect(c.model()?.dir).toBe('/elsewhere');
-    expect(() => c.bindModel({ ...MODEL, configHash: 'b'.repeat(64) })).toThrow(CatalogMismatchError);
-    expect(() => c.checkModel({ ...MODEL, projectionDim: 8 })).toThrow(/refusing to mix/);
-    expect(() => c.bindModel(MODEL, 'f32')).toThrow(/stores f16 embeddings/);
-    c.close();
+    expect(await c.model()).toBeNull();
+    expect(await c.bindModel(MODEL, 'f16')).toMatchObject({ id: 'tiny', store: 'f16' });
+    expect((await c.bindModel({ ...MODEL, dir: '/elsewhere' })).dir).toBe('/elsewhere');
+    expect((await c.model())?.dir).toBe('/elsewhere');
+    await expect(c.bindModel({ ...MODEL, configHash: 'b'.repeat(64) })).rejects.toThrow(CatalogMismatchError);
+    await expect(c.checkModel({ ...MODEL, projectionDim: 8 })).rejects.toThrow(/refusing to mix/);
+    await expect(c.bindModel(MODEL, 'f32')).rejects.toThrow(/stores f16 embeddings/);
+    await c.close();
   });
 
-  it('stores shared content once, validates embedding size, and writes a batch atomically', () => {
+  it('stores shared content once, validates embedding size, and writes a batch atomically', async () => {
     const c = fresh();
-    c.bindModel(MODEL);
-    c.writeBatch([
+    await c.bindModel(MODEL);
+    await c.writeBatch([
       { files: [stat('/lib/a.jpg'), stat('/lib/copy.jpg')], content: { hash: 'h1', embedding: f32(1, 0, 0, 0) } },
       { files: [stat('/lib/bad.jpg')], content: { hash: 'h2', error: { code: 'IMAGE_DECODE', message: 'truncated' } } },
     ]);
-    expect(c.counts()).toEqual({ files: 3, missing: 0, contents: 2, ok: 2, errors: 1 });
-    expect(c.file('/lib/copy.jpg')?.contentId).toBe(c.contentId('h1'));
-    expect(c.errors()).toEqual([{ path: '/lib/bad.jpg', code: 'IMAGE_DECODE', message: 'truncated' }]);
+    expect(await c.counts()).toEqual({ files: 3, missing: 0, contents: 2, ok: 2, errors: 1 });
+    expect((await c.file('/lib/copy.jpg'))?.contentId).toBe(await c.contentId('h1'));
+    expect(await c.errors()).toEqual([{ path: '/lib/bad.jpg', code: 'IMAGE_DECODE', message: 'truncated' }]);
 
     // A wrong-sized embedding aborts the whole batch: the first entry must not land either.
-    expect(() =>
+    await expect(
       c.writeBatch([
         { files: [stat('/lib/b.jpg')], content: { hash: 'h3', embedding: f32(0, 1, 0, 0) } },
         { files: [stat('/lib/c.jpg')], content: { hash: 'h4', embedding: f32(0, 1, 0) } },
       ]),
-    ).toThrow(RangeError);
-    expect(c.file('/lib/b.jpg')).toBeUndefined();
-    expect(c.contentId('h3')).toBeUndefined();
-    expect(c.integrityCheck()).toBe('ok');
-    c.close();
+    ).rejects.toThrow(RangeError);
+    expect(await c.file('/lib/b.jpg')).toBeUndefined();
+    expect(await c.contentId('h3')).toBeUndefined();
+    expect(await c.integrityCheck()).toBe('ok');
+    await c.close();
   });
 
-  it('marks vanished files missing, or prunes them with orphaned contents', () => {
+  it('marks vanished files missing, or prunes them with orphaned contents', async () => {
     const c = fresh();
-    c.bindModel(MODEL);
-    c.writeBatch([
+    await c.bindModel(MODEL);
+    await c.writeBatch([
       { files: [stat('/lib/a.jpg')], content: { hash: 'h1', embedding: f32(1, 0, 0, 0) } },
       { files: [stat('/lib/sub/b.jpg')], content: { hash: 'h2', embedding: f32(0, 1, 0, 0) } },
       { files: [stat('/library2/c.jpg')], content: { hash: 'h3', embedding: f32(0, 0, 1, 0) } },
     ]);
     // Only paths under /lib/ are reconciled; /library2 shares the prefix string but is not under it.
-    expect(c.reconcile('/lib', new Set(['/lib/a.jpg']), false)).toBe(1);
-    expect(c.file('/lib/sub/b.jpg')?.missing).toBe(true);
-    expect(c.file('/library2/c.jpg')?.missing).toBe(false);
-    expect(c.embeddings().rows).toBe(2); // missing files leave the search matrix
-    expect(c.reconcile('/lib', new Set(['/lib/a.jpg']), true)).toBe(1);
-    expect(c.file('/lib/sub/b.jpg')).toBeUndefined();
-    expect(c.contentId('h2')).toBeUndefined();
-    expect(c.counts()).toEqual({ files: 2, missing: 0, contents: 2, ok: 2, errors: 0 });
-    c.close();
+    expect(await c.reconcile('/lib', new Set(['/lib/a.jpg']), false)).toBe(1);
+    expect((await c.file('/lib/sub/b.jpg'))?.missing).toBe(true);
+    expect((await c.file('/library2/c.jpg'))?.missing).toBe(false);
+    expect((await c.embeddings()).rows).toBe(2); // missing files leave the search matrix
+    expect(await c.reconcile('/lib', new Set(['/lib/a.jpg']), true)).toBe(1);
+    expect(await c.file('/lib/sub/b.jpg')).toBeUndefined();
+    expect(await c.contentId('h2')).toBeUndefined();
+    expect(await c.counts()).toEqual({ files: 2, missing: 0, contents: 2, ok: 2, errors: 0 });
+    await c.close();
   });
 
-  it('loads embeddings into one matrix aligned with content ids (f32 and f16)', () => {
+  it('loads embeddings into one matrix aligned with content ids (f32 and f16)', async () => {
     for (const store of ['f32', 'f16'] as const) {
       const c = fresh();
-      c.bindModel(MODEL, store);
+      await c.bindModel(MODEL, store);
       const blob = (v: number[]) =>
         store === 'f32' ? f32(...v) : new Uint8Array(Uint16Array.from(v.map((x) => (x === 1 ? 0x3c00 : 0))).buffer);
-      c.writeBatch([
+      await c.writeBatch([
         { files: [stat('/l/a.jpg')], content: { hash: 'h1', embedding: blob([1, 0, 0, 0]) } },
         { files: [stat('/l/x.jpg')], content: { hash: 'hx', error: { code: 'IMAGE_DECODE', message: 'bad' } } },
         { files: [stat('/l/b.jpg')], content: { hash: 'h2', embedding: blob([0, 0, 0, 1]) } },
       ]);
-      const m = c.embeddings();
+      const m = await c.embeddings();
       expect(m.rows).toBe(2);
       expect(m.store).toBe(store);
       // The search cache passes the addon's hostArray; a view that does not start its buffer
       // must be filled in place too.
       const asked: Array<[number, string]> = [];
-      const viaAlloc = c.embeddings((length, s) => {
+      const viaAlloc = await c.embeddings((length, s) => {
         asked.push([length, s]);
         const buffer = new ArrayBuffer(8 + length * (s === 'f16' ? 2 : 4));
         return s === 'f16' ? new Uint16Array(buffer, 8, length) : new Float32Array(buffer, 8, length);
@@ -102,45 +103,45 @@ describe('Catalog', () => {
       expect(asked).toEqual([[8, store]]);
       expect(Array.from(viaAlloc.data)).toEqual(Array.from(m.data));
       expect(m.data).toBeInstanceOf(store === 'f32' ? Float32Array : Uint16Array);
-      expect(Array.from(m.contentIds)).toEqual([c.contentId('h1'), c.contentId('h2')]);
+      expect(Array.from(m.contentIds)).toEqual([await c.contentId('h1'), await c.contentId('h2')]);
       const one = store === 'f32' ? 1 : 0x3c00;
       expect(Array.from(m.data)).toEqual([one, 0, 0, 0, 0, 0, 0, one]);
-      expect(c.paths(m.contentIds)).toEqual(
+      expect(await c.paths(m.contentIds)).toEqual(
         new Map([
-          [c.contentId('h1'), ['/l/a.jpg']],
-          [c.contentId('h2'), ['/l/b.jpg']],
+          [await c.contentId('h1'), ['/l/a.jpg']],
+          [await c.contentId('h2'), ['/l/b.jpg']],
         ]),
       );
-      c.close();
+      await c.close();
     }
   });
 
-  it('refuses a newer schema and a file that is not a database; requires an existing file unless creating', () => {
+  it('refuses a newer schema and a file that is not a database; requires an existing file unless creating', async () => {
     const dir = tmp();
     const newer = path.join(dir, 'newer.db');
     const raw = new Database(newer);
     raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     raw.close();
-    expect(() => Catalog.open(newer)).toThrow(/newer than this clipkit supports/);
+    expect(() => SqliteCatalog.open(newer)).toThrow(/newer than this clipkit supports/);
     const junk = path.join(dir, 'junk.db');
     fs.writeFileSync(junk, 'this is not sqlite, just text long enough to be read as a header......');
-    expect(() => Catalog.open(junk)).toThrow(CatalogMismatchError);
-    expect(() => Catalog.open(path.join(dir, 'absent.db'))).toThrow(UsageError);
+    await expect(openCatalog(junk)).rejects.toThrow(CatalogMismatchError);
+    await expect(openCatalog(path.join(dir, 'absent.db'))).rejects.toThrow(UsageError);
     expect(fs.existsSync(path.join(dir, 'absent.db'))).toBe(false);
   });
 
-  it('migrates a fresh file to the current schema version', () => {
+  it('migrates a fresh file to the current schema version', async () => {
     const c = fresh();
     const raw = new Database(c.path, { readonly: true });
     expect(raw.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     raw.close();
-    c.close();
+    await c.close();
   });
 });
 
 describe('WriterLock', () => {
-  it('lets one writer in, reports busy to the next, and frees on release', () => {
+  it('lets one writer in, reports busy to the next, and frees on release', async () => {
     const db = path.join(tmp(), 'c.db');
     const first = WriterLock.acquire(db);
     expect(() => WriterLock.acquire(db)).toThrow(CatalogBusyError);

@@ -121,7 +121,7 @@ describe('clipkit import / search / duplicates', () => {
     expect(missing.stderr).toMatch(/no catalog at .*absent\.db/);
     const badK = await run(['search', 'beach', '--k', '0', '--db', path.join(work, 'cli.db')]);
     expect(badK.code).toBe(2);
-    expect(badK.stderr).toMatch(/--k.*positive integer/);
+    expect(badK.stderr).toMatch(/--k.*integer from 1 to 1024/);
     const noDir = await run(['import', path.join(work, 'nope'), '--db', path.join(work, 'x.db'), '--model', modelDir]);
     expect(noDir.code).toBe(2);
     expect(noDir.stderr).toMatch(/nope: cannot read folder/);

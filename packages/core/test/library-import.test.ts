@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clip } from '../src/clip.js';
 import { CatalogMismatchError, UsageError } from '../src/errors.js';
 import * as addon from '@clipkit/native-cuda';
-import { Catalog } from '../src/library/catalog.js';
+import { SqliteCatalog } from '../src/library/catalog/sqlite/catalog.js';
 import type { LibraryEncoder } from '../src/library/encoder.js';
 import { ImportJob, runImport } from '../src/library/import.js';
 import { Library, type ImportProgress } from '../src/library/index.js';
@@ -72,14 +72,14 @@ describe('Library import', () => {
     expect(summary.files).toBe(lib.images.length + lib.broken.length);
     expect(summary.notImages).toBe(2);
     expect(summary.unchanged).toBe(0);
-    expect(library.counts()).toEqual({
+    expect(await library.counts()).toEqual({
       files: lib.images.length + lib.broken.length,
       missing: 0,
       contents: lib.uniqueImages + lib.broken.length,
       ok: lib.images.length,
       errors: lib.broken.length,
     });
-    const reasons = new Map(library.errors().map((e) => [path.basename(e.path), e]));
+    const reasons = new Map((await library.errors()).map((e) => [path.basename(e.path), e]));
     expect(reasons.get('empty.png')?.message).toMatch(/empty/);
     expect(reasons.get('noise.jpg')?.message).toMatch(/not an image/);
     expect(reasons.get('truncated.jpg')?.code).toMatch(/IMAGE_/);
@@ -92,7 +92,7 @@ describe('Library import', () => {
     const encodeDone = events.filter((e) => e.phase === 'encode').map((e) => e.done);
     expect(encodeDone).toEqual([...encodeDone].sort((a, b) => a - b));
     expect(encodeDone.length).toBeGreaterThanOrEqual(Math.ceil(lib.uniqueImages / 16));
-    expect(library.integrityCheck()).toBe('ok');
+    expect(await library.integrityCheck()).toBe('ok');
     await library.close();
   });
 
@@ -146,12 +146,12 @@ describe('Library import', () => {
     expect(dot(vectors.get(changed) as Float32Array, oldVector)).toBeLessThan(0.9999);
     expect(vectors.has(renamedTo)).toBe(true);
     expect(vectors.has(renamedFrom)).toBe(false);
-    expect(library.counts()).toMatchObject({ missing: 2, errors: lib.broken.length - 1 });
+    expect(await library.counts()).toMatchObject({ missing: 2, errors: lib.broken.length - 1 });
 
     const pruned = await library.import(lib.root, { prune: true });
     expect(pruned).toMatchObject({ encoded: 0, linked: 0, missing: 2 });
-    expect(library.counts().missing).toBe(0);
-    expect(library.integrityCheck()).toBe('ok');
+    expect((await library.counts()).missing).toBe(0);
+    expect(await library.integrityCheck()).toBe('ok');
     await library.close();
     lib.images = lib.images.filter((p) => p !== renamedFrom && p !== removed).concat(renamedTo);
     lib.broken = lib.broken.slice(1);
@@ -231,7 +231,7 @@ describe('Library import', () => {
     vectors.forEach(([p], i) => expected.set(find(i), [...(expected.get(find(i)) ?? []), p]));
     const expectedGroups = [...expected.values()].filter((g) => g.length > 1).map((g) => g.sort().join('|')).sort();
 
-    const groups = library.duplicates(threshold);
+    const groups = await library.duplicates(threshold);
     const got = groups.map((g) => g.paths.join('|')).sort();
     expect(got).toEqual(expectedGroups);
     for (const [a, b] of lib.nearDuplicates) expect(groups.some((g) => g.paths.includes(a) && g.paths.includes(b))).toBe(true);
@@ -286,7 +286,7 @@ describe('Library with --store f16', () => {
     }
     const hits = await library.search('"beach" + "sunset"', 5);
     expect(hits).toHaveLength(5);
-    expect(library.duplicates(0.9999).length).toBeGreaterThan(0);
+    expect((await library.duplicates(0.9999)).length).toBeGreaterThan(0);
     await full.close();
     await library.close();
     expect(integrity(db16)).toBe('ok');
@@ -319,10 +319,10 @@ describe('import pipeline', () => {
         return out;
       },
     };
-    const catalog = Catalog.open(path.join(work, 'pipeline.db'), { create: true });
-    catalog.bindModel(real.identity);
+    const catalog = SqliteCatalog.open(path.join(work, 'pipeline.db'), { create: true });
+    await catalog.bindModel(real.identity);
     const summary = await new ImportJob((job) => runImport(job, catalog, traced, addon, 'f32', lib.root, { batchSize: 8 }));
-    catalog.close();
+    await catalog.close();
     real.dispose();
 
     const batches = Math.ceil(summary.encoded / 8);

@@ -31,6 +31,40 @@ describe('walk', () => {
     expect(await collect(root, true)).toEqual(['.hidden.jpg', '.thumbs/t.jpg', 'a/2.png', 'a/b/1.jpg', 'link.png']);
   });
 
+  it('finds names that are not UTF-8, shows them escaped and opens them by their bytes', async () => {
+    const root = tmp();
+    const rootBytes = Buffer.from(root);
+    const name = (s: string, ...bytes: number[]) => Buffer.concat([rootBytes, Buffer.from(`/${s}`), Buffer.from(bytes)]);
+    fs.writeFileSync(name('caf', 0xe9, 0x2e, 0x6a, 0x70, 0x67), 'latin-1'); // "café.jpg" in Latin-1
+    fs.writeFileSync(name('a\\', 0xff), 'backslash and 0xff');
+    fs.writeFileSync(path.join(root, 'ünïcode.jpg'), 'utf-8');
+    const found = [];
+    for await (const f of walk(root)) found.push(f);
+    expect(found.map((f) => path.relative(root, f.path)).sort()).toEqual(['a\\\\\\xff', 'caf\\xe9.jpg', 'ünïcode.jpg']);
+    for (const f of found) expect(fs.readFileSync(f.fsPath).length).toBe(f.size);
+    expect(found.map((f) => fs.readFileSync(f.fsPath, 'utf8')).sort()).toEqual(['backslash and 0xff', 'latin-1', 'utf-8']);
+  });
+
+  it('reports links that leave the root and skips them, unless followLinks', async () => {
+    const outside = tmp();
+    fs.writeFileSync(path.join(outside, 'secret.jpg'), 'x');
+    const root = path.join(outside, 'photos');
+    fs.mkdirSync(root);
+    fs.writeFileSync(path.join(root, 'in.jpg'), 'x');
+    fs.symlinkSync('..', path.join(root, 'up'));
+    fs.symlinkSync(path.join(outside, 'secret.jpg'), path.join(root, 'out.jpg'));
+    fs.symlinkSync('in.jpg', path.join(root, 'same.jpg'));
+    const skipped: Array<[string, string | undefined]> = [];
+    const onError = (p: string, err: Error) => skipped.push([path.relative(root, p), (err as NodeJS.ErrnoException).code]);
+    const files: string[] = [];
+    for await (const f of walk(root, { onError })) files.push(path.relative(root, f.path));
+    expect(files).toEqual(['in.jpg', 'same.jpg']);
+    expect(skipped).toEqual([['out.jpg', 'ELINKOUT'], ['up', 'ELINKOUT']]);
+    const followed: string[] = [];
+    for await (const f of walk(root, { followLinks: true })) followed.push(path.relative(root, f.path));
+    expect(followed).toEqual(['in.jpg', 'out.jpg', 'same.jpg', 'up/secret.jpg']);
+  });
+
   it('reports size and mtime from stat', async () => {
     const root = tmp();
     fs.writeFileSync(path.join(root, 'f.bin'), Buffer.alloc(1234));

@@ -68,7 +68,7 @@ describe('Hugging Face CLIPConfig', () => {
   });
 
   it.each([
-    [{ projection_dim: 0 }, /projection_dim must be an integer ≥ 1, got 0/],
+    [{ projection_dim: 0 }, /projection_dim must be an integer from 1 to 16384, got 0/],
     [{ vision_config: { hidden_size: '768' } }, /vision_config.hidden_size must be an integer/],
     [{ vision_config: { hidden_size: 100, num_attention_heads: 12 } }, /vision hidden size 100 is not divisible by 12 heads/],
     [{ vision_config: { image_size: 224, patch_size: 30 } }, /image_size 224 is not a multiple of patch_size 30/],
@@ -88,7 +88,7 @@ describe('preprocessor_config.json', () => {
   });
 
   it.each([
-    [{ crop_size: { height: 32, width: 30 } }, /crop_size must be a positive integer or \{height, width\}/],
+    [{ crop_size: { height: 32, width: 30 } }, /crop_size must be an integer from 1 to 8192 or \{height, width\}/],
     [{ size: 64, crop_size: 64 }, /crop_size 64 differs from the vision image_size 32/],
     [{ image_std: [0.2, 0, 0.2] }, /image_std must be an array of 3 positive numbers/],
     [{ image_mean: [0.5, 0.5] }, /image_mean must be an array of 3 numbers/],

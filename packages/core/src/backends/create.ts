@@ -2,11 +2,14 @@
 // directory has model.safetensors, else onnx; also onnx when the native addon does not load on
 // this machine and the directory has ONNX files to fall back on.
 import { UsageError } from '../errors.js';
+import { checkIntRange, LIMITS } from '../limits.js';
 import type { ModelDir } from '../model/model-dir.js';
 import type { Backend, ClipLoadOptions } from '../types.js';
 import { createOnnxBackend } from './onnx.js';
 
 export async function createBackend(model: ModelDir, opts: ClipLoadOptions = {}): Promise<Backend> {
+  if (opts.threads !== undefined) checkIntRange('threads', opts.threads, LIMITS.threads);
+  if (opts.batchSize !== undefined) checkIntRange('batchSize', opts.batchSize, LIMITS.batchSize);
   const choice = opts.backend ?? 'auto';
   switch (choice) {
     case 'onnx':

@@ -1,11 +1,12 @@
 // `clipkit classify IMAGES… --model DIR --labels a,b,c`: zero-shot label probabilities per image.
-import { existsSync, readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Clip } from '../clip.js';
 import { UsageError } from '../errors.js';
 import type { BackendName, DeviceName, TemplateSet } from '../types.js';
+import { fsReason, readRegularFileSync } from '../util/files.js';
 import { action } from './action.js';
-import { positiveInt } from './library-options.js';
+import { LIMITS } from '../limits.js';
+import { intIn, positiveInt } from './library-options.js';
 
 interface ClassifyCliOptions {
   model: string;
@@ -29,8 +30,8 @@ export function register(program: Command): void {
     .option('--templates <set|file>', 'prompt templates: simple ("a photo of a {}."), imagenet80, or a file with one template per line', 'simple')
     .addOption(new Option('--backend <name>', 'encoder backend').choices(['auto', 'onnx', 'native']).default('auto'))
     .addOption(new Option('--device <name>', 'compute device').choices(['cpu', 'cuda']).default('cpu'))
-    .option('--threads <n>', 'compute threads', positiveInt)
-    .option('--batch-size <n>', 'images per encoder batch', positiveInt)
+    .option('--threads <n>', `compute threads (${LIMITS.threads.min}–${LIMITS.threads.max})`, intIn(LIMITS.threads))
+    .option('--batch-size <n>', `images per encoder batch (${LIMITS.batchSize.min}–${LIMITS.batchSize.max})`, intIn(LIMITS.batchSize))
     .option('--top <k>', 'print only the k most likely labels per image', positiveInt)
     .option('--json', 'print [{image, scores: [{label, probability, logit}]}] on stdout')
     .action(
@@ -68,8 +69,13 @@ function parseLabels(value: string): string[] {
 
 function templateSet(value: string): TemplateSet {
   if (value === 'simple' || value === 'imagenet80') return value;
-  if (!existsSync(value)) throw new UsageError(`--templates: "${value}" is neither simple, imagenet80 nor a template file`);
-  const lines = readFileSync(value, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  let text: string;
+  try {
+    text = readRegularFileSync(value).toString('utf8');
+  } catch (err) {
+    throw new UsageError(`--templates: "${value}" is neither simple, imagenet80 nor a template file (${fsReason(err)})`, { cause: err });
+  }
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
   if (lines.length === 0) throw new UsageError(`--templates: ${value} has no templates`);
   return lines;
 }

@@ -1,15 +1,16 @@
 // `clipkit encode`: embeddings of preprocessed pixels or token ids (.npy), image files, or texts
 // (JSON lines) written as a float32 [n, projection_dim] .npy.
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createBackend } from '../backends/create.js';
 import { Clip } from '../clip.js';
 import { normalizeRows } from '../embeddings.js';
 import { UsageError } from '../errors.js';
+import { LIMITS, parseIntRange } from '../limits.js';
 import { resolveModel } from '../model/hub.js';
 import { openModelDir, type ModelDir } from '../model/model-dir.js';
 import type { BackendName, ClipLoadOptions, DeviceName, PixelBatch } from '../types.js';
 import { readNpy, writeNpy } from '../util/npy.js';
+import { fsReason, readRegularFileSync } from '../util/files.js';
 import { action } from './action.js';
 
 interface EncodeFlags {
@@ -34,15 +35,9 @@ function loadOptions(flags: EncodeFlags): ClipLoadOptions {
   return {
     backend: backend as BackendName,
     device: device as DeviceName,
-    ...(flags.threads !== undefined ? { threads: positiveInt(flags.threads, '--threads') } : {}),
-    ...(flags.batchSize !== undefined ? { batchSize: positiveInt(flags.batchSize, '--batch-size') } : {}),
+    ...(flags.threads !== undefined ? { threads: parseIntRange('--threads', flags.threads, LIMITS.threads) } : {}),
+    ...(flags.batchSize !== undefined ? { batchSize: parseIntRange('--batch-size', flags.batchSize, LIMITS.batchSize) } : {}),
   };
-}
-
-function positiveInt(text: string, flag: string): number {
-  const v = Number(text);
-  if (!Number.isSafeInteger(v) || v < 1) throw new UsageError(`${flag} must be a positive integer, got "${text}"`);
-  return v;
 }
 
 /** float32 [n, 3, S, S] for this model's image size. */
@@ -78,9 +73,9 @@ function readInputIds(file: string, model: ModelDir): { ids: Int32Array; n: numb
 function readTextsJsonl(file: string): string[] {
   let content: string;
   try {
-    content = readFileSync(file, 'utf8');
+    content = readRegularFileSync(file).toString('utf8');
   } catch (err) {
-    throw new UsageError(`--texts-jsonl ${file}: ${(err as Error).message}`, { cause: err });
+    throw new UsageError(`--texts-jsonl ${file}: cannot read (${fsReason(err)})`, { cause: err });
   }
   const texts: string[] = [];
   content.split('\n').forEach((line, i) => {
@@ -137,8 +132,8 @@ export function register(program: Command): void {
     .requiredOption('--model <dir>', 'model directory (or hub repo id)')
     .option('--backend <name>', 'native, onnx or auto', 'auto')
     .option('--device <name>', 'cpu or cuda', 'cpu')
-    .option('--threads <n>', 'compute threads')
-    .option('--batch-size <n>', 'largest batch per encoder call')
+    .option('--threads <n>', `compute threads (${LIMITS.threads.min}–${LIMITS.threads.max})`)
+    .option('--batch-size <n>', `largest batch per encoder call (${LIMITS.batchSize.min}–${LIMITS.batchSize.max})`)
     .option('--pixels <file.npy>', 'preprocessed float32 [n, 3, S, S]')
     .option('--input-ids <file.npy>', 'token ids int64 or int32 [n, context_length]')
     .option('--images <files...>', 'image files')

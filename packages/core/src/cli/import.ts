@@ -1,14 +1,17 @@
 // clipkit import DIR: embed every image under DIR into the catalog (incremental, crash-safe).
 import { Option, type Command } from 'commander';
 import { Library, type CatalogCounts, type ImportSummary, type StoreFormat } from '../library/index.js';
+import { openRoot } from '../library/scan.js';
 import { action } from './action.js';
 import { reportProgress } from './import-progress.js';
-import { addLibraryOptions, libraryOptions, positiveInt, withLibrary, type LibraryCliOptions } from './library-options.js';
+import { LIMITS } from '../limits.js';
+import { addLibraryOptions, intIn, libraryOptions, withLibrary, type LibraryCliOptions } from './library-options.js';
 
 interface ImportCliOptions extends LibraryCliOptions {
   store?: StoreFormat;
   batchSize: number;
   hidden?: boolean;
+  followLinks?: boolean;
   prune?: boolean;
 }
 
@@ -20,16 +23,18 @@ export function register(program: Command): void {
       .argument('<dir>', 'folder to import (recursively)'),
   )
     .addOption(new Option('--store <format>', 'embedding storage of a new catalog (default f32)').choices(['f32', 'f16']))
-    .option('--batch-size <n>', 'images per encoder batch', positiveInt, 32)
+    .option('--batch-size <n>', `images per encoder batch (${LIMITS.batchSize.min}–${LIMITS.batchSize.max})`, intIn(LIMITS.batchSize), 32)
     .option('--hidden', 'also import hidden folders and files')
+    .option('--follow-links', 'also follow symlinks that lead outside DIR (default: report and skip them)')
     .option('--prune', 'delete catalog entries of files that disappeared (default: mark them missing)')
     .action(
       action(async (dir: string, opts: ImportCliOptions) => {
+        await openRoot(dir); // a wrong DIR fails before the catalog is created
         const open = () => Library.open(opts.db, libraryOptions(opts, { store: opts.store }));
         const [summary, catalog] = await withLibrary(open, async (library) => {
-          const job = library.import(dir, { batchSize: opts.batchSize, hidden: opts.hidden, prune: opts.prune });
+          const job = library.import(dir, { batchSize: opts.batchSize, hidden: opts.hidden, prune: opts.prune, followLinks: opts.followLinks });
           reportProgress(job, opts.json ? 'none' : process.stderr.isTTY ? 'bar' : 'plain');
-          return [await job.result, library.counts()] as const;
+          return [await job.result, await library.counts()] as const;
         });
         if (opts.json) process.stdout.write(`${JSON.stringify({ ...jsonSummary(summary), catalog })}\n`);
         else printSummary(summary, catalog);

@@ -1,6 +1,7 @@
 // The option style shared by import, search and duplicates: --db, --model, --backend, --json.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Library, type LibraryOptions } from '../library/index.js';
+import { parseIntRange, type Range } from '../limits.js';
 import type { BackendName } from '../types.js';
 
 export interface LibraryCliOptions {
@@ -35,9 +36,20 @@ export async function withLibrary<T>(
   }
 }
 
+/** A commander parser for an integer option in `range` (the range is in --help and README). */
+export function intIn(range: Range): (value: string) => number {
+  return (value) => {
+    try {
+      return parseIntRange('value', value, range);
+    } catch {
+      throw new InvalidArgumentError(`must be an integer from ${range.min} to ${range.max}`);
+    }
+  };
+}
+
 export function positiveInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
   return n;
 }
 

@@ -6,8 +6,12 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { ImageDecodeError, UsageError, type ClipkitError } from '../errors.js';
 import { defaultImageConfig, ImagePreprocessor, type ImagePreprocessorOptions } from '../image/preprocess.js';
+import { LIMITS, parseIntRange } from '../limits.js';
 import { writeNpy } from '../util/npy.js';
 import { action } from './action.js';
+
+/** The whole output is one float32 array in memory: 4 GiB at most. */
+const MAX_OUTPUT_VALUES = 2 ** 30;
 
 interface PreprocessCliOptions {
   out: string;
@@ -27,7 +31,7 @@ export function register(program: Command): void {
     .description('decode and preprocess images into a float32 [n,3,size,size] .npy (what the vision encoder takes)')
     .argument('<images...>', 'image files or directories')
     .requiredOption('--out <file>', 'output .npy path')
-    .option('--size <n>', 'resize shorter side and crop to n (default 224, or the model\'s)')
+    .option('--size <n>', `resize shorter side and crop to n, ${LIMITS.imageSize.min}–${LIMITS.imageSize.max} (default 224, or the model's)`)
     .option('--model <dir>', "take size, mean and std from a model directory's preprocessor_config.json")
     .option('--mode <mode>', 'exact (Pillow parity) | fast (shrink-on-load first)', 'exact')
     .option('--orientation <o>', 'exif (rotate upright) | ignore (as stored, like the reference)', 'exif')
@@ -43,6 +47,10 @@ async function run(args: string[], opts: PreprocessCliOptions): Promise<void> {
   if (files.length === 0) throw new UsageError('no image files given');
   const pre = makePreprocessor(opts);
   const slot = 3 * pre.size * pre.size;
+  if (files.length * slot > MAX_OUTPUT_VALUES) {
+    const gib = (files.length * slot * 4) / 2 ** 30;
+    throw new UsageError(`${files.length} images of ${pre.size}×${pre.size} would need ${gib.toFixed(1)} GiB (at most 4 GiB per run): preprocess them in smaller groups`);
+  }
   const { pixels, errors } = await pre.preprocess(files, new Float32Array(files.length * slot));
 
   const failed = errors.flatMap((e, i) => (e === null ? [] : [{ file: files[i] as string, error: e }]));
@@ -73,8 +81,7 @@ function makePreprocessor(opts: PreprocessCliOptions): ImagePreprocessor {
     crop: opts.crop,
     rgbFirst: opts.rgbFirst === true,
   };
-  if (opts.size !== undefined && !/^[1-9]\d*$/.test(opts.size)) throw new UsageError(`--size must be a positive integer, got '${opts.size}'`);
-  const size = opts.size === undefined ? undefined : Number(opts.size);
+  const size = opts.size === undefined ? undefined : parseIntRange('--size', opts.size, LIMITS.imageSize);
   if (opts.model !== undefined) {
     const fromModel = ImagePreprocessor.fromModelDir(opts.model, imageOpts);
     if (size === undefined) return fromModel;

@@ -1,9 +1,11 @@
 // clipkit search QUERY [--image PATH]: the catalog's closest photos to a text, an image, or a
 // weighted combination such as  "beach" + "sunset" - "people".
 import type { Command } from 'commander';
+import { CatalogError } from '../errors.js';
 import { Library } from '../library/index.js';
 import { action } from './action.js';
-import { addLibraryOptions, libraryOptions, positiveInt, withLibrary, type LibraryCliOptions } from './library-options.js';
+import { LIMITS } from '../limits.js';
+import { addLibraryOptions, intIn, libraryOptions, withLibrary, type LibraryCliOptions } from './library-options.js';
 
 interface SearchCliOptions extends LibraryCliOptions {
   image?: string;
@@ -18,11 +20,17 @@ export function register(program: Command): void {
       .argument('[query]', 'text query; terms joined by + and - (spaced), weights as 2*"term", image:PATH terms', ''),
   )
     .option('--image <path>', 'find photos similar to this image (combines with the query)')
-    .option('--k <n>', 'number of results', positiveInt, 20)
+    .option('--k <n>', `number of results (${LIMITS.topK.min}–${LIMITS.topK.max})`, intIn(LIMITS.topK), 20)
     .action(
       action(async (query: string, opts: SearchCliOptions) => {
         const open = () => Library.openExisting(opts.db, libraryOptions(opts));
-        const hits = await withLibrary(open, (library) => library.search(query, opts.k, { image: opts.image }));
+        const hits = await withLibrary(open, async (library) => {
+          // An empty result from an empty catalog says nothing; say why instead.
+          if ((await library.counts()).ok === 0) {
+            throw new CatalogError(`holds no searchable images yet: run \`clipkit import DIR --db ${opts.db}\` first`, library.dbPath);
+          }
+          return library.search(query, opts.k, { image: opts.image });
+        });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(hits)}\n`);
           return;

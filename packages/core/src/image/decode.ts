@@ -10,11 +10,11 @@
 // - JPEG: sharp's mozjpeg and Pillow's libjpeg-turbo share the same IDCT and upsampling, so
 //   pixels match byte for byte on the reference set; another libjpeg build may differ by a level.
 // - ICC profiles are ignored (Pillow ignores them): Adobe RGB or P3 photos keep their raw values.
-import { readFile } from 'node:fs/promises';
 import sharp, { type SharpOptions } from 'sharp';
 import type { RawImage } from '@clipkit/native-cuda';
 import { ClipkitError, ImageDecodeError, ImageTooLargeError, UnsupportedImageError, UsageError } from '../errors.js';
 import type { ImageInput } from '../types.js';
+import { fsReason, readRegularFile } from '../util/files.js';
 
 /** sharp's default limit (0x3FFF × 0x3FFF). */
 export const DEFAULT_MAX_PIXELS = 268_402_689;
@@ -69,10 +69,9 @@ export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): 
 
 async function readInput(path: string): Promise<Uint8Array> {
   try {
-    return await readFile(path);
+    return await readRegularFile(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ImageDecodeError(`cannot read file (${code ?? (err as Error).message})`, path, { cause: err });
+    throw new ImageDecodeError(`cannot read file (${fsReason(err)})`, path, { cause: err });
   }
 }
 
@@ -188,7 +187,7 @@ function isHeic(bytes: Uint8Array): boolean {
 
 function toTypedError(err: unknown, bytes: Uint8Array, name: string, maxPixels: number): ClipkitError {
   if (err instanceof ClipkitError) return err;
-  const reason = err instanceof Error ? err.message.trim() : String(err);
+  const reason = decoderReason(err);
   if (/exceeds pixel limit/i.test(reason)) {
     return new ImageTooLargeError(`image exceeds the limit of ${maxPixels} pixels`, name, { cause: err });
   }
@@ -199,4 +198,15 @@ function toTypedError(err: unknown, bytes: Uint8Array, name: string, maxPixels: 
     return new ImageDecodeError('not a recognised image format', name, { cause: err });
   }
   return new ImageDecodeError(`cannot decode: ${reason}`, name, { cause: err });
+}
+
+/**
+ * libvips keeps one error buffer per process: concurrent decodes append to it (the same line
+ * repeated) or find it emptied by another thread, and sharp then says 'Unknown error'.
+ * One line per distinct message, and a plain statement when none is left.
+ */
+function decoderReason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const lines = [...new Set(text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^unknown error$/i.test(l)))];
+  return lines.length > 0 ? lines.join('; ') : 'corrupt or truncated data (the decoder gave no detail)';
 }

@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import * as addon from '@clipkit/native-cuda';
 import type { NativeKernels, PreprocessOptions as KernelOptions, RawImage } from '@clipkit/native-cuda';
 import { ClipkitError, UnsupportedImageError, UsageError } from '../errors.js';
+import { checkIntRange, LIMITS } from '../limits.js';
 import type { PreprocessConfig } from '../model/config.js';
 import { openModelDir } from '../model/model-dir.js';
 import type { ImageInput, ImageOptions, PixelBatch } from '../types.js';
@@ -170,9 +171,8 @@ async function forEachBounded(n: number, limit: number, task: (i: number) => Pro
 
 function checkOptions(config: ImageSizeConfig, opts: ImagePreprocessorOptions): void {
   const positive = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
-  if (!positive(config.resizeShortest) || !positive(config.cropSize)) {
-    throw new UsageError('image size and crop size must be positive integers');
-  }
+  checkIntRange('image size', config.resizeShortest, LIMITS.imageSize);
+  checkIntRange('crop size', config.cropSize, LIMITS.imageSize);
   const oneOf = (key: keyof ImagePreprocessorOptions, allowed: readonly string[]) => {
     const v = opts[key];
     if (v !== undefined && !allowed.includes(v as string)) {

@@ -3,7 +3,7 @@
 // tile, never n × n), joined into groups by union-find.
 import type { NativeKernels } from '@clipkit/native-cuda';
 import { UsageError } from '../errors.js';
-import type { Catalog, EmbeddingMatrix } from './catalog.js';
+import type { Catalog, EmbeddingMatrix } from './catalog/index.js';
 
 export interface DuplicateGroup {
   /** Every present path in the group, sorted. */
@@ -15,13 +15,13 @@ export interface DuplicateGroup {
 
 const BLOCK = 1024;
 
-export function findDuplicates(
+export async function findDuplicates(
   catalog: Catalog,
   matrix: EmbeddingMatrix,
   threshold: number,
   kernels: NativeKernels,
   block = BLOCK,
-): DuplicateGroup[] {
+): Promise<DuplicateGroup[]> {
   if (!(threshold > -1 && threshold <= 1)) throw new UsageError(`threshold must be in (-1, 1], got ${threshold}`);
   const { rows: n, dim: d } = matrix;
   const parent = Int32Array.from({ length: n }, (_, i) => i);
@@ -69,7 +69,7 @@ export function findDuplicates(
     if (list) list.push(i);
     else members.set(r, [i]);
   }
-  const paths = catalog.paths(matrix.contentIds);
+  const paths = await catalog.paths(matrix.contentIds);
   const groups: DuplicateGroup[] = [];
   for (const [root, rows] of members) {
     const groupPaths = rows.flatMap((r) => paths.get(matrix.contentIds[r] as number) ?? []).sort();

@@ -3,7 +3,7 @@
 // decoding (libuv / sharp threads) with encoding (the backend's compute pool).
 import type { ClipkitError } from '../errors.js';
 import type { PixelBatch } from '../types.js';
-import type { ModelIdentity } from './catalog.js';
+import type { ModelIdentity } from './catalog/index.js';
 
 export interface PreparedBatch {
   /** One slot per input, in input order (a failed input's slot holds no image). */

@@ -3,14 +3,15 @@
 // files are read, and no more: memory stays bounded by three batches whatever the library's size.
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { NativeKernels } from '@clipkit/native-cuda';
 import { ClipkitError, ImageDecodeError } from '../errors.js';
-import type { BatchEntry, Catalog, FileError, FileStat, StoreFormat } from './catalog.js';
+import type { BatchEntry, Catalog, FileError, FileStat, StoreFormat } from './catalog/index.js';
 import { encodeEmbeddingRows } from './embedding-codec.js';
 import type { LibraryEncoder } from './encoder.js';
-import { hasImageExtension, readHead, sniffImage, walk } from './scan.js';
+import { hasImageExtension, readHead, sniffImage, walk, type ScannedFile } from './scan.js';
 
 export interface ImportOptions {
   /** Images per encoder batch (default 32). */
@@ -21,6 +22,8 @@ export interface ImportOptions {
   hidden?: boolean;
   /** Delete catalog rows of files that disappeared instead of marking them missing. */
   prune?: boolean;
+  /** Follow symlinks that lead outside the folder too (default: report and skip them). */
+  followLinks?: boolean;
 }
 
 export interface ImportProgress {
@@ -104,7 +107,7 @@ function slowBatchMs(): number {
   return Number.isFinite(v) && v > 0 ? v : 0;
 }
 
-/** Runs one import; the caller holds the catalog's writer lock. */
+/** Runs one import; the caller holds the catalog's writer lease. */
 export async function runImport(
   job: ImportJob,
   catalog: Catalog,
@@ -135,7 +138,7 @@ export async function runImport(
 
   // Phase 1: scan. Unchanged files (same size and mtime) are settled here without reading them.
   const seen = new Set<string>();
-  const todo: FileStat[] = [];
+  const todo: ScannedFile[] = [];
   const revived: BatchEntry[] = [];
   const errors: FileError[] = [];
   // A folder or link the walk cannot enter is reported, not skipped in silence (a dangling link,
@@ -146,10 +149,10 @@ export async function runImport(
     errors.push(outcome.error);
     p.errors++;
   };
-  for await (const f of walk(root, { hidden: opts.hidden, onError })) {
+  for await (const f of walk(dir, { hidden: opts.hidden, followLinks: opts.followLinks, onError })) {
     seen.add(f.path);
     p.scanned++;
-    const known = catalog.file(f.path);
+    const known = await catalog.file(f.path);
     if (known && known.size === f.size && known.mtimeMs === f.mtimeMs) {
       p.unchanged++;
       if (known.missing) revived.push({ files: [f], contentId: known.contentId });
@@ -158,7 +161,7 @@ export async function runImport(
     }
     if (p.scanned % 500 === 0) emit();
   }
-  if (revived.length > 0) catalog.writeBatch(revived);
+  if (revived.length > 0) await catalog.writeBatch(revived);
   p.total = todo.length;
   p.phase = 'encode';
   encodeStarted = performance.now();
@@ -166,6 +169,7 @@ export async function runImport(
 
   // Phase 2: read, hash, batch, decode, encode, write.
   const inflight = new Map<string, PendingContent>();
+  const committing = new Map<string, Promise<void>>();
   // Writes that need no encoder (files of known contents, broken files) ride along with the
   // next batch's transaction, or go alone every 256.
   let links: BatchEntry[] = [];
@@ -174,10 +178,11 @@ export async function runImport(
   let notImages = 0;
   const pause = slowBatchMs();
 
-  const flushLinks = () => {
+  const flushLinks = async () => {
     if (links.length === 0) return;
-    catalog.writeBatch(links);
+    const entries = links;
     links = [];
+    await catalog.writeBatch(entries);
   };
 
   const encodeAndWrite = async (items: PendingContent[], prepared: ReturnType<LibraryEncoder['prepare']>) => {
@@ -204,11 +209,19 @@ export async function runImport(
     });
     entries.push(...links);
     links = [];
-    catalog.writeBatch(entries);
+    // From here the items' file lists are final: a file with the same bytes that turns up while
+    // the commit is under way waits for it and links to the stored content.
+    const write = catalog.writeBatch(entries);
     for (const item of items) {
       inflight.delete(item.hash);
-      p.done += item.files.length;
+      committing.set(item.hash, write);
     }
+    try {
+      await write;
+    } finally {
+      for (const item of items) committing.delete(item.hash);
+    }
+    for (const item of items) p.done += item.files.length;
     p.encoded += good;
     p.errors += batchErrors;
     emit();
@@ -229,7 +242,7 @@ export async function runImport(
   const queue: Array<Promise<ReadOutcome>> = [];
   let next = 0;
   const fill = () => {
-    while (queue.length < readAhead && next < todo.length) queue.push(readCandidate(todo[next++] as FileStat));
+    while (queue.length < readAhead && next < todo.length) queue.push(readCandidate(todo[next++] as ScannedFile));
   };
   fill();
   while (queue.length > 0) {
@@ -253,16 +266,20 @@ export async function runImport(
       case 'image':
       case 'broken': {
         const { stat, hash } = outcome;
-        const existing = catalog.contentId(hash);
+        // Joining a batch still in flight must happen before any await, while its file list is open.
         const pending = inflight.get(hash);
+        if (pending) {
+          pending.files.push(stat);
+          p.linked++;
+          break;
+        }
+        await committing.get(hash)?.catch(() => undefined); // a failed write fails the import below
+        const existing = await catalog.contentId(hash);
         if (existing !== undefined) {
           links.push({ files: [stat], contentId: existing });
           p.linked++;
           p.done++;
-          if (links.length >= 256) flushLinks();
-        } else if (pending) {
-          pending.files.push(stat);
-          p.linked++;
+          if (links.length >= 256) await flushLinks();
         } else if (outcome.kind === 'broken') {
           const { error } = outcome;
           errors.push({ path: stat.path, code: error.code, message: error.message });
@@ -280,9 +297,9 @@ export async function runImport(
   }
   await dispatch();
   await encoding;
-  flushLinks();
+  await flushLinks();
 
-  const missing = catalog.reconcile(root, seen, opts.prune ?? false);
+  const missing = await catalog.reconcile(root, seen, opts.prune ?? false);
   p.phase = 'done';
   emit();
   const seconds = (performance.now() - started) / 1000;
@@ -308,15 +325,17 @@ export async function runImport(
  * image, and needs no dependency or collision argument, so a faster non-cryptographic hash
  * would buy nothing measurable.
  */
-async function readCandidate(f: FileStat): Promise<ReadOutcome> {
+async function readCandidate(f: ScannedFile): Promise<ReadOutcome> {
   let fh: fs.FileHandle;
   try {
-    fh = await fs.open(f.path, 'r');
+    // O_NONBLOCK: a file replaced by a FIFO since the scan must not block the import.
+    fh = await fs.open(f.fsPath, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (err) {
     return readFailure(f.path, err);
   }
   try {
     const st = await fh.stat();
+    if (!st.isFile()) return { kind: 'gone', path: f.path };
     const stat = { path: f.path, size: st.size, mtimeMs: st.mtimeMs };
     const format = sniffImage(await readHead(fh));
     if (format === null && !hasImageExtension(f.path)) return { kind: 'not-image', path: f.path };
@@ -337,5 +356,6 @@ async function readCandidate(f: FileStat): Promise<ReadOutcome> {
 function readFailure(file: string, err: unknown): ReadOutcome {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return { kind: 'gone', path: file };
+  if (code === 'ELINKOUT') return { kind: 'unreadable', path: file, error: { path: file, code, message: `${file}: ${(err as Error).message}` } };
   return { kind: 'unreadable', path: file, error: { path: file, code: code ?? 'READ', message: `${file}: cannot read (${(err as Error).message})` } };
 }

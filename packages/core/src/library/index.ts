@@ -6,14 +6,13 @@ import type { NativeKernels } from '@clipkit/native-cuda';
 import { UsageError } from '../errors.js';
 import { resolveModel } from '../model/hub.js';
 import type { BackendName, DeviceName } from '../types.js';
-import { Catalog, type CatalogCounts, type CatalogModel, type FileError, type StoreFormat } from './catalog.js';
+import { openCatalog, type Catalog, type CatalogCounts, type CatalogModel, type FileError, type StoreFormat } from './catalog/index.js';
 import { findDuplicates, type DuplicateGroup } from './duplicates.js';
 import type { LibraryEncoder } from './encoder.js';
 import { ImportJob, runImport, type ImportOptions } from './import.js';
 import { loadLibraryEncoder } from './model-encoder.js';
 import { parseQuery, type QueryTerm } from './query.js';
 import { EmbeddingCache, queryVector, searchVector, type SearchHit } from './search.js';
-import { WriterLock } from './writer-lock.js';
 
 const kernels: NativeKernels = addon;
 
@@ -45,31 +44,31 @@ export class Library {
 
   /** Opens the catalog at dbPath, creating it when absent. */
   static async open(dbPath: string, opts: LibraryOptions = {}): Promise<Library> {
-    return new Library(Catalog.open(path.resolve(dbPath), { create: true }), opts);
+    return new Library(await openCatalog(dbPath, { create: true }), opts);
   }
 
   /** Opens an existing catalog only (search, duplicates): a wrong --db is an error, not a new file. */
   static async openExisting(dbPath: string, opts: LibraryOptions = {}): Promise<Library> {
-    return new Library(Catalog.open(path.resolve(dbPath)), opts);
+    return new Library(await openCatalog(dbPath), opts);
   }
 
   get dbPath(): string {
     return this.catalog.path;
   }
 
-  model(): CatalogModel | null {
+  model(): Promise<CatalogModel | null> {
     return this.catalog.model();
   }
 
-  counts(): CatalogCounts {
+  counts(): Promise<CatalogCounts> {
     return this.catalog.counts();
   }
 
-  errors(): FileError[] {
+  errors(): Promise<FileError[]> {
     return this.catalog.errors();
   }
 
-  integrityCheck(): string {
+  integrityCheck(): Promise<string> {
     return this.catalog.integrityCheck();
   }
 
@@ -77,13 +76,13 @@ export class Library {
   import(dir: string, opts: ImportOptions = {}): ImportJob {
     return new ImportJob(async (job) => {
       // Lock first: a second importer fails at once, before loading a model or writing anything.
-      const lock = WriterLock.acquire(this.catalog.path);
+      const lease = await this.catalog.acquireWriter();
       try {
         const encoder = await this.loadEncoder();
-        const model = this.catalog.bindModel(encoder.identity, this.opts.store);
+        const model = await this.catalog.bindModel(encoder.identity, this.opts.store);
         return await runImport(job, this.catalog, encoder, kernels, model.store, dir, opts);
       } finally {
-        lock.release();
+        await lease.release();
       }
     });
   }
@@ -93,29 +92,29 @@ export class Library {
     const terms: QueryTerm[] = query.trim() === '' ? [] : parseQuery(query);
     if (opts.image !== undefined) terms.push({ kind: 'image', value: opts.image, weight: 1 });
     if (terms.length === 0) throw new UsageError('empty query: give a text, an --image, or both');
-    if (!this.catalog.model()) return [];
+    if (!(await this.catalog.model())) return [];
     const encoder = await this.loadEncoder();
-    this.catalog.checkModel(encoder.identity);
+    await this.catalog.checkModel(encoder.identity);
     const vector = await queryVector(terms, encoder);
-    return searchVector(vector, k, this.catalog, this.cache.get(), kernels);
+    return searchVector(vector, k, this.catalog, await this.cache.get(), kernels);
   }
 
   /** Groups of files whose embeddings have cosine ≥ threshold to another member. */
-  duplicates(threshold = 0.95): DuplicateGroup[] {
-    if (!this.catalog.model()) return [];
-    return findDuplicates(this.catalog, this.cache.get(), threshold, kernels);
+  async duplicates(threshold = 0.95): Promise<DuplicateGroup[]> {
+    if (!(await this.catalog.model())) return [];
+    return findDuplicates(this.catalog, await this.cache.get(), threshold, kernels);
   }
 
   async close(): Promise<void> {
     const encoder = this.encoder;
     this.encoder = null;
     if (encoder) (await encoder.catch(() => null))?.dispose();
-    this.catalog.close();
+    await this.catalog.close();
   }
 
   private loadEncoder(): Promise<LibraryEncoder> {
     this.encoder ??= (async () => {
-      const spec = this.opts.model ?? this.catalog.model()?.dir ?? undefined;
+      const spec = this.opts.model ?? (await this.catalog.model())?.dir ?? undefined;
       const dir = path.resolve(await resolveModel(spec));
       return loadLibraryEncoder(dir, { backend: this.opts.backend, device: this.opts.device, threads: this.opts.threads });
     })();
@@ -130,6 +129,6 @@ export { ImportJob } from './import.js';
 export type { ImportOptions, ImportProgress, ImportSummary } from './import.js';
 export type { SearchHit } from './search.js';
 export type { DuplicateGroup } from './duplicates.js';
-export type { CatalogCounts, CatalogModel, FileError, StoreFormat } from './catalog.js';
+export type { CatalogCounts, CatalogModel, FileError, StoreFormat } from './catalog/index.js';
 export type { QueryTerm } from './query.js';
 export { parseQuery } from './query.js';

@@ -1,64 +1,107 @@
-// Walks a photo folder: recursive, symlinks followed (each real directory entered once, so link
-// loops end), hidden entries skipped unless asked. Files are recognised as images by their
-// first bytes, not their names.
+// Walks a photo folder: recursive, hidden entries skipped unless asked; symlinks are followed
+// while they stay inside the root (each real directory entered once, so link loops end), and a
+// link out of it is reported and skipped unless followLinks. Names are handled as bytes, so a
+// file whose name is not UTF-8 is found, shown escaped and opened by its bytes
+// (util/byte-paths.ts). Files are recognised as images by their first bytes, not their names.
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
+import { fsPath, joinName, nameText } from '../util/byte-paths.js';
 
 export interface ScanOptions {
   /** Also enter hidden folders and read hidden files (names starting with '.'). */
   hidden?: boolean;
-  /** Called for folders or links that cannot be read; the walk goes on. */
+  /** Follow symlinks that lead outside the root too (default: report and skip them). */
+  followLinks?: boolean;
+  /** Called for folders or links that cannot be read or are skipped; the walk goes on. */
   onError?: (path: string, err: Error) => void;
 }
 
 export interface ScannedFile {
-  /** Absolute path as reached from the root (through links, not resolved). */
+  /** Absolute path as reached from the root (through links, not resolved); escaped when not UTF-8. */
   path: string;
+  /** The path's bytes: what opens the file. */
+  fsPath: Buffer;
   size: number;
   mtimeMs: number;
 }
 
-export async function* walk(root: string, opts: ScanOptions = {}): AsyncGenerator<ScannedFile> {
+interface Dir {
+  bytes: Buffer;
+  text: string;
+}
+
+interface Walk {
+  entered: Set<string>;
+  /** The root's real path, for telling links that leave it. */
+  realRoot: Buffer;
+  opts: ScanOptions;
+}
+
+/** The folder to walk, checked: a UsageError naming it when it is missing or no folder. */
+export async function openRoot(root: string): Promise<{ dir: Dir; realRoot: Buffer; key: string }> {
   const top = path.resolve(root);
+  const given = fsPath(root);
+  const bytes = typeof given === 'string' ? Buffer.from(top) : path.isAbsolute(root) ? given : Buffer.concat([Buffer.from(`${process.cwd()}/`), given]);
   let st;
+  let realRoot: Buffer;
   try {
-    st = await fs.stat(top);
+    st = await fs.stat(bytes);
+    realRoot = await fs.realpath(bytes, { encoding: 'buffer' });
   } catch (err) {
     throw new UsageError(`${top}: cannot read folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
   }
   if (!st.isDirectory()) throw new UsageError(`${top}: not a folder`);
-  const entered = new Set<string>([`${st.dev}:${st.ino}`]);
-  yield* walkDir(top, entered, opts);
+  return { dir: { bytes, text: top }, realRoot, key: `${st.dev}:${st.ino}` };
 }
 
-async function* walkDir(dir: string, entered: Set<string>, opts: ScanOptions): AsyncGenerator<ScannedFile> {
-  let names: string[];
+export async function* walk(root: string, opts: ScanOptions = {}): AsyncGenerator<ScannedFile> {
+  const { dir, realRoot, key } = await openRoot(root);
+  yield* walkDir(dir, { entered: new Set([key]), realRoot, opts });
+}
+
+async function* walkDir(dir: Dir, w: Walk): AsyncGenerator<ScannedFile> {
+  const { opts } = w;
+  let names: Buffer[];
   try {
-    names = (await fs.readdir(dir)).sort();
+    names = (await fs.readdir(dir.bytes, { encoding: 'buffer' })).sort(Buffer.compare);
   } catch (err) {
-    opts.onError?.(dir, err as Error);
+    opts.onError?.(dir.text, err as Error);
     return;
   }
   for (const name of names) {
-    if (!opts.hidden && name.startsWith('.')) continue;
-    const full = path.join(dir, name);
+    if (!opts.hidden && name[0] === 0x2e) continue;
+    const full = joinName(dir, name);
     let st;
     try {
-      st = await fs.stat(full); // follows links; a dangling one lands in catch
+      if (!opts.followLinks && (await fs.lstat(full.bytes)).isSymbolicLink()) {
+        const target = await fs.realpath(full.bytes, { encoding: 'buffer' }); // a dangling link lands in catch
+        if (!inside(target, w.realRoot)) {
+          const err = Object.assign(new Error(`symlink leads outside the imported folder (to ${nameText(target)}); skipped (--follow-links follows it)`), { code: 'ELINKOUT' });
+          opts.onError?.(full.text, err);
+          continue;
+        }
+      }
+      st = await fs.stat(full.bytes); // follows links
     } catch (err) {
-      opts.onError?.(full, err as Error);
+      opts.onError?.(full.text, err as Error);
       continue;
     }
     if (st.isDirectory()) {
       const key = `${st.dev}:${st.ino}`;
-      if (entered.has(key)) continue;
-      entered.add(key);
-      yield* walkDir(full, entered, opts);
+      if (w.entered.has(key)) continue;
+      w.entered.add(key);
+      yield* walkDir(full, w);
     } else if (st.isFile()) {
-      yield { path: full, size: st.size, mtimeMs: st.mtimeMs };
+      yield { path: full.text, fsPath: full.bytes, size: st.size, mtimeMs: st.mtimeMs };
     }
   }
+}
+
+function inside(target: Buffer, root: Buffer): boolean {
+  if (target.equals(root)) return true;
+  const prefix = root[root.length - 1] === 0x2f ? root : Buffer.concat([root, Buffer.from('/')]);
+  return target.length > prefix.length && target.subarray(0, prefix.length).equals(prefix);
 }
 
 export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif' | 'heif' | 'jxl' | 'bmp';

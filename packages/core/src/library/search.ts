@@ -1,12 +1,13 @@
 // Exact search: the query becomes one normalised vector (a weighted sum of its terms), scored
 // against every stored embedding by the addon's similarity top-k. The matrix is read from the
 // catalog once and kept until the catalog changes.
-import fs from 'node:fs/promises';
 import type { NativeKernels } from '@clipkit/native-cuda';
 import { UsageError } from '../errors.js';
-import type { Catalog, EmbeddingMatrix } from './catalog.js';
+import { checkIntRange, LIMITS } from '../limits.js';
+import type { Catalog, EmbeddingMatrix } from './catalog/index.js';
 import type { LibraryEncoder } from './encoder.js';
 import type { QueryTerm } from './query.js';
+import { fsReason, readRegularFile } from '../util/files.js';
 
 export interface SearchHit {
   path: string;
@@ -28,10 +29,10 @@ export class EmbeddingCache {
     private readonly kernels: NativeKernels,
   ) {}
 
-  get(): EmbeddingMatrix {
-    const token = this.catalog.changeToken();
+  async get(): Promise<EmbeddingMatrix> {
+    const token = await this.catalog.changeToken();
     if (!this.matrix || token !== this.token) {
-      this.matrix = this.catalog.embeddings((length, store) => (store === 'f16' ? this.kernels.hostArray(length, 'f16') : this.kernels.hostArray(length)));
+      this.matrix = await this.catalog.embeddings((length, store) => (store === 'f16' ? this.kernels.hostArray(length, 'f16') : this.kernels.hostArray(length)));
       this.token = token;
     }
     return this.matrix;
@@ -65,9 +66,9 @@ async function encodeQueryImages(paths: readonly string[], encoder: LibraryEncod
   const files = await Promise.all(
     paths.map(async (p) => {
       try {
-        return { path: p, bytes: await fs.readFile(p) };
+        return { path: p, bytes: await readRegularFile(p) };
       } catch (err) {
-        throw new UsageError(`--image ${p}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+        throw new UsageError(`--image ${p}: cannot read (${fsReason(err)})`, { cause: err });
       }
     }),
   );
@@ -80,19 +81,19 @@ async function encodeQueryImages(paths: readonly string[], encoder: LibraryEncod
  * The k best files for a query vector. Top-k runs over distinct contents; a content stored at
  * several paths yields one hit per path (same score), cut back to k.
  */
-export function searchVector(
+export async function searchVector(
   query: Float32Array,
   k: number,
   catalog: Catalog,
   matrix: EmbeddingMatrix,
   kernels: NativeKernels,
-): SearchHit[] {
-  if (!Number.isInteger(k) || k < 1) throw new UsageError(`k must be a positive integer, got ${k}`);
+): Promise<SearchHit[]> {
+  checkIntRange('k', k, LIMITS.topK);
   if (query.length !== matrix.dim) throw new UsageError(`query has dim ${query.length}, catalog has ${matrix.dim}`);
   if (matrix.rows === 0) return [];
   const top = kernels.similarityTopK(query, matrix.data, { m: 1, n: matrix.rows, d: matrix.dim, k: Math.min(k, matrix.rows) });
   const ids = Array.from(top.indices, (row) => matrix.contentIds[row] as number);
-  const paths = catalog.paths(ids);
+  const paths = await catalog.paths(ids);
   const hits: SearchHit[] = [];
   ids.forEach((id, i) => {
     for (const path of paths.get(id) ?? []) hits.push({ path, score: top.scores[i] as number });

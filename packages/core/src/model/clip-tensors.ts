@@ -33,6 +33,9 @@ function encoderLayers(prefix: string, layers: number, hidden: number, mlp: numb
 }
 
 /** Every parameter of HF CLIPModel for this config (pre_layrnorm is HF's spelling). */
+/** Tensors of one encoder layer in expectedClipTensors. */
+const TENSORS_PER_LAYER = 16;
+
 export function expectedClipTensors(config: ClipConfig): TensorSpec[] {
   const { vision: v, text: t, projectionDim } = config;
   const patches = (v.imageSize / v.patchSize) ** 2;
@@ -66,8 +69,18 @@ export function expectedClipTensors(config: ClipConfig): TensorSpec[] {
  * Throws one ModelFormatError listing every problem, so a broken conversion is fixed in one go.
  */
 export function validateClipTensors(file: SafetensorsFile, config: ClipConfig): void {
+  // Layer counts are bounded by config.ts already; the file must also hold that many tensors.
+  const layers = config.vision.numLayers + config.text.numLayers;
+  const held = file.names().length;
+  if (layers * TENSORS_PER_LAYER > held) {
+    throw new ModelFormatError(
+      `config.json implies ${config.text.numLayers} text and ${config.vision.numLayers} vision layers, more than the ${held} tensors of ${file.path} can hold: is config.json the one that came with these weights?`,
+      file.path,
+    );
+  }
   const problems: string[] = [];
-  for (const spec of expectedClipTensors(config)) {
+  const expected = expectedClipTensors(config);
+  for (const spec of expected) {
     const info = file.info(spec.name);
     if (info === undefined) {
       if (spec.name !== 'logit_scale') problems.push(`"${spec.name}" is missing`);
@@ -87,6 +100,8 @@ export function validateClipTensors(file: SafetensorsFile, config: ClipConfig): 
   if (problems.length > 0) {
     const shown = problems.slice(0, 8).join('; ');
     const more = problems.length > 8 ? ` (and ${problems.length - 8} more)` : '';
-    throw new ModelFormatError(`weights do not match config.json: ${shown}${more}`, file.path);
+    // Most tensors wrong: the config describes another model (a `{}` config gets ViT-B/32's defaults).
+    const hint = problems.length > expected.length / 2 ? `${problems.length} of ${expected.length} tensors disagree, is config.json the one that came with these weights? ` : '';
+    throw new ModelFormatError(`weights do not match config.json: ${hint}${shown}${more}`, file.path);
   }
 }

@@ -3,8 +3,9 @@
 // Missing fields take Hugging Face's CLIPTextConfig/CLIPVisionConfig defaults; wrong ones throw a
 // ModelFormatError naming the file and the field.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { ModelFormatError } from '../errors.js';
+import { LIMITS } from '../limits.js';
+import { fsReason, readRegularFileSync } from '../util/files.js';
 
 export type HiddenAct = 'quick_gelu' | 'gelu';
 
@@ -66,6 +67,23 @@ export interface ClipConfig {
   configHash: string;
 }
 
+/**
+ * Upper bounds of config values, far above any published CLIP (ViT-bigG: width 1664, 48 layers,
+ * 16 heads, MLP 8192) and checked before anything is sized from them: a config asking for 10⁹
+ * layers is a ModelFormatError, not a heap exhaustion. The weights file then has to hold every
+ * tensor these shapes imply (validateClipTensors).
+ */
+const MAX = {
+  hidden: 16384,
+  intermediate: 131072,
+  layers: 256,
+  heads: 1024,
+  vocab: 1 << 21,
+  tokenId: 2 ** 31 - 1,
+  channels: 4,
+  mlpRatio: 64,
+} as const;
+
 const CLIP_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 const CLIP_STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
 const BICUBIC = 3;
@@ -83,9 +101,9 @@ export function loadClipConfig(configPath: string, preprocessorPath?: string): C
 export function readJsonObject(file: string): Json {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularFileSync(file).toString('utf8');
   } catch (err) {
-    throw new ModelFormatError(`cannot read: ${(err as Error).message}`, file, { cause: err });
+    throw new ModelFormatError(`cannot read (${fsReason(err)})`, file, { cause: err });
   }
   let value: unknown;
   try {
@@ -112,35 +130,35 @@ function parseHf(raw: Json, file: string): ConfigBody {
   const sub = (key: string) => (raw[key] == null && raw[`${key}_dict`] != null ? `${key}_dict` : key);
   const tc = new Fields(r.object(sub('text_config')), file, `${sub('text_config')}.`);
   const vc = new Fields(r.object(sub('vision_config')), file, `${sub('vision_config')}.`);
-  const eosTokenId = tc.int('eos_token_id', 49407, 0);
+  const eosTokenId = tc.int('eos_token_id', 49407, 0, MAX.tokenId);
   const text: TextConfig = {
-    vocabSize: tc.int('vocab_size', 49408, 1),
-    hiddenSize: tc.int('hidden_size', 512, 1),
-    intermediateSize: tc.int('intermediate_size', 2048, 1),
-    numLayers: tc.int('num_hidden_layers', 12, 0),
-    numHeads: tc.int('num_attention_heads', 8, 1),
-    contextLength: tc.int('max_position_embeddings', 77, 1),
+    vocabSize: tc.int('vocab_size', 49408, 1, MAX.vocab),
+    hiddenSize: tc.int('hidden_size', 512, 1, MAX.hidden),
+    intermediateSize: tc.int('intermediate_size', 2048, 1, MAX.intermediate),
+    numLayers: tc.int('num_hidden_layers', 12, 0, MAX.layers),
+    numHeads: tc.int('num_attention_heads', 8, 1, MAX.heads),
+    contextLength: tc.int('max_position_embeddings', 77, 1, LIMITS.contextLength.max),
     hiddenAct: tc.act('hidden_act', 'quick_gelu'),
     layerNormEps: tc.positive('layer_norm_eps', 1e-5),
-    bosTokenId: tc.int('bos_token_id', 49406, 0),
+    bosTokenId: tc.int('bos_token_id', 49406, 0, MAX.tokenId),
     eosTokenId,
     pooling: eosTokenId === 2 ? 'argmax' : 'first-eos',
   };
   const vision: VisionConfig = {
-    hiddenSize: vc.int('hidden_size', 768, 1),
-    intermediateSize: vc.int('intermediate_size', 3072, 1),
-    numLayers: vc.int('num_hidden_layers', 12, 0),
-    numHeads: vc.int('num_attention_heads', 12, 1),
-    imageSize: vc.int('image_size', 224, 1),
-    patchSize: vc.int('patch_size', 32, 1),
-    numChannels: vc.int('num_channels', 3, 1),
+    hiddenSize: vc.int('hidden_size', 768, 1, MAX.hidden),
+    intermediateSize: vc.int('intermediate_size', 3072, 1, MAX.intermediate),
+    numLayers: vc.int('num_hidden_layers', 12, 0, MAX.layers),
+    numHeads: vc.int('num_attention_heads', 12, 1, MAX.heads),
+    imageSize: vc.int('image_size', 224, 1, LIMITS.imageSize.max),
+    patchSize: vc.int('patch_size', 32, 1, LIMITS.imageSize.max),
+    numChannels: vc.int('num_channels', 3, 1, MAX.channels),
     hiddenAct: vc.act('hidden_act', 'quick_gelu'),
     layerNormEps: vc.positive('layer_norm_eps', 1e-5),
   };
   const body: ConfigBody = {
     layout: 'hf',
     name: r.optionalString('_name_or_path'),
-    projectionDim: r.int('projection_dim', 512, 1),
+    projectionDim: r.int('projection_dim', 512, 1, MAX.hidden),
     logitScaleInit: r.number('logit_scale_init_value', DEFAULT_LOGIT_SCALE_INIT),
     vision,
     text,
@@ -156,33 +174,33 @@ function parseOpenClip(raw: Json, file: string): ConfigBody {
   const tc = new Fields(r.object('text_cfg'), file, 'text_cfg.');
   // open_clip uses nn.GELU unless the config asks for QuickGELU (OpenAI's weights do).
   const act: HiddenAct = r.bool('quick_gelu', false) ? 'quick_gelu' : 'gelu';
-  const vWidth = vc.int('width', 768, 1);
-  const tWidth = tc.int('width', 512, 1);
-  const vMlp = vc.positive('mlp_ratio', 4);
-  const tMlp = tc.positive('mlp_ratio', 4);
+  const vWidth = vc.int('width', 768, 1, MAX.hidden);
+  const tWidth = tc.int('width', 512, 1, MAX.hidden);
+  const vMlp = vc.positive('mlp_ratio', 4, MAX.mlpRatio);
+  const tMlp = tc.positive('mlp_ratio', 4, MAX.mlpRatio);
   const body: ConfigBody = {
     layout: 'open_clip',
     name: r.optionalString('model_name'),
-    projectionDim: r.int('embed_dim', 512, 1),
+    projectionDim: r.int('embed_dim', 512, 1, MAX.hidden),
     logitScaleInit: Math.log(1 / 0.07),
     vision: {
       hiddenSize: vWidth,
       intermediateSize: Math.round(vWidth * vMlp),
-      numLayers: vc.int('layers', 12, 0),
-      numHeads: Math.max(1, Math.floor(vWidth / vc.int('head_width', 64, 1))),
-      imageSize: vc.int('image_size', 224, 1),
-      patchSize: vc.int('patch_size', 32, 1),
+      numLayers: vc.int('layers', 12, 0, MAX.layers),
+      numHeads: Math.max(1, Math.floor(vWidth / vc.int('head_width', 64, 1, MAX.hidden))),
+      imageSize: vc.int('image_size', 224, 1, LIMITS.imageSize.max),
+      patchSize: vc.int('patch_size', 32, 1, LIMITS.imageSize.max),
       numChannels: 3,
       hiddenAct: act,
       layerNormEps: 1e-5,
     },
     text: {
-      vocabSize: tc.int('vocab_size', 49408, 1),
+      vocabSize: tc.int('vocab_size', 49408, 1, MAX.vocab),
       hiddenSize: tWidth,
       intermediateSize: Math.round(tWidth * tMlp),
-      numLayers: tc.int('layers', 12, 0),
-      numHeads: tc.int('heads', 8, 1),
-      contextLength: tc.int('context_length', 77, 1),
+      numLayers: tc.int('layers', 12, 0, MAX.layers),
+      numHeads: tc.int('heads', 8, 1, MAX.heads),
+      contextLength: tc.int('context_length', 77, 1, LIMITS.contextLength.max),
       hiddenAct: act,
       layerNormEps: 1e-5,
       bosTokenId: 49406,
@@ -229,21 +247,22 @@ function parsePreprocess(pre: Json | undefined, file: string, imageSize: number)
     cropSize,
     mean: f.triple('image_mean', CLIP_MEAN, false),
     std: f.triple('image_std', CLIP_STD, true),
-    resample: f.int('resample', BICUBIC, 0),
+    resample: f.int('resample', BICUBIC, 0, 5),
   };
 }
 
 function sizeField(pre: Json, key: string, file: string, fallback: number, keys: string[]): number {
   const v = pre[key];
   if (v === undefined || v === null) return fallback;
-  if (isPositiveInt(v)) return v;
+  const ok = (x: unknown): x is number => isPositiveInt(x) && x <= LIMITS.imageSize.max;
+  if (ok(v)) return v;
   if (isObject(v)) {
     const values = keys.map((k) => v[k]).filter((x) => x !== undefined);
     const first = values[0];
-    if (values.length > 0 && isPositiveInt(first) && values.every((x) => x === first)) return first;
+    if (values.length > 0 && ok(first) && values.every((x) => x === first)) return first;
   }
   throw new ModelFormatError(
-    `${key} must be a positive integer or {${keys.join(', ')}} with equal positive integers, got ${JSON.stringify(v)}`,
+    `${key} must be an integer from 1 to ${LIMITS.imageSize.max} or {${keys.join(', ')}} with equal such integers, got ${JSON.stringify(v)}`,
     file,
   );
 }
@@ -266,9 +285,11 @@ class Fields {
     return isObject(v) ? v : this.fail(key, 'an object', v);
   }
 
-  int(key: string, fallback: number, min: number): number {
+  int(key: string, fallback: number, min: number, max: number): number {
     const v = this.raw[key] ?? fallback;
-    return Number.isSafeInteger(v) && (v as number) >= min ? (v as number) : this.fail(key, `an integer ≥ ${min}`, v);
+    return Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max
+      ? (v as number)
+      : this.fail(key, `an integer from ${min} to ${max}`, v);
   }
 
   number(key: string, fallback: number): number {
@@ -276,9 +297,9 @@ class Fields {
     return typeof v === 'number' && Number.isFinite(v) ? v : this.fail(key, 'a finite number', v);
   }
 
-  positive(key: string, fallback: number): number {
+  positive(key: string, fallback: number, max = Number.MAX_VALUE): number {
     const v = this.number(key, fallback);
-    return v > 0 ? v : this.fail(key, 'a positive number', v);
+    return v > 0 && v <= max ? v : this.fail(key, max === Number.MAX_VALUE ? 'a positive number' : `a positive number ≤ ${max}`, v);
   }
 
   bool(key: string, fallback: boolean): boolean {

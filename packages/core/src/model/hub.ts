@@ -3,7 +3,7 @@
 import { existsSync, promises as fsp, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { HubError, UsageError } from '../errors.js';
+import { HubError, ModelFormatError, UsageError } from '../errors.js';
 import { downloadFile, httpError, type FileMeta } from './download.js';
 
 export const MODEL_ALIASES: Readonly<Record<string, string>> = {
@@ -84,7 +84,10 @@ function authHeaders(opts: HubOptions): Record<string, string> {
  */
 export async function resolveModel(spec: string | undefined, opts: HubOptions = {}): Promise<string> {
   const name = spec ?? DEFAULT_MODEL;
-  if (existsSync(name) && statSync(name).isDirectory()) return name;
+  if (existsSync(name)) {
+    if (statSync(name).isDirectory()) return name;
+    throw new ModelFormatError('not a model directory: it is a file (--model takes a folder with config.json, a hub repo or an alias)', name);
+  }
   if (spec !== undefined && (spec.startsWith('.') || spec.startsWith('/'))) {
     throw new UsageError(`model directory not found: ${spec}`);
   }
@@ -104,7 +107,13 @@ export async function pullModel(spec: string, opts: HubOptions = {}): Promise<Pu
     if (!existsSync(manifestPath)) {
       throw new HubError(`offline and not in the cache (${dir}); run \`clipkit pull ${spec}\` with network access first`, label);
     }
-    const files = (JSON.parse(await fsp.readFile(manifestPath, 'utf8')) as { files: string[] }).files;
+    let files: string[];
+    try {
+      files = (JSON.parse(await fsp.readFile(manifestPath, 'utf8')) as { files: string[] }).files;
+      if (!Array.isArray(files) || !files.every((f) => typeof f === 'string')) throw new Error('no "files" list');
+    } catch (err) {
+      throw new HubError(`the cache's ${MANIFEST} is damaged (${(err as Error).message}); pull again with network access`, manifestPath, undefined, { cause: err });
+    }
     const missing = files.filter((f) => !existsSync(join(dir, f)));
     if (missing.length > 0) throw new HubError(`offline and the cache is missing: ${missing.join(', ')}`, label);
     return { ref, dir, files, downloaded: [] };
@@ -148,9 +157,16 @@ async function listRepoFiles(endpoint: string, ref: RepoRef, headers: Record<str
     throw new HubError(`cannot reach the hub at ${endpoint} (${err instanceof Error ? err.message : String(err)}); use --offline for cached models`, label);
   }
   if (!res.ok) throw httpError(res.status, label);
-  const body = (await res.json()) as { siblings?: Array<{ rfilename?: unknown }> };
-  if (!Array.isArray(body.siblings)) throw new HubError('the hub answered without a file list (siblings)', label);
-  return body.siblings.map((s) => s.rfilename).filter((f): f is string => typeof f === 'string');
+  let body: { siblings?: Array<{ rfilename?: unknown }> } | null;
+  try {
+    body = (await res.json()) as typeof body;
+  } catch (err) {
+    // A proxy, captive portal or wrong CLIPKIT_HUB_URL answers HTML.
+    const type = res.headers.get('content-type') ?? 'no content type';
+    throw new HubError(`the hub at ${endpoint} answered something that is not JSON (${type}): is CLIPKIT_HUB_URL / HF_ENDPOINT a Hugging Face hub?`, label, res.status, { cause: err });
+  }
+  if (!Array.isArray(body?.siblings)) throw new HubError('the hub answered without a file list (siblings)', label);
+  return body.siblings.map((s) => s?.rfilename).filter((f): f is string => typeof f === 'string');
 }
 
 /** The files a clipkit model directory needs, from what the repo holds. */

@@ -5,6 +5,7 @@
 // float32 then. Nothing is cached: callers keep what they need (the native backend copies each
 // weight into native memory once, and a cache here would hold a float32 copy of them all).
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { fsReason, openRegularFileSync } from '../util/files.js';
 import { ModelFormatError } from '../errors.js';
 
 export type FloatDType = 'F32' | 'F16' | 'BF16';
@@ -115,9 +116,9 @@ export class SafetensorsFile {
 
 function openForReading(path: string): number {
   try {
-    return openSync(path, 'r');
+    return openRegularFileSync(path);
   } catch (err) {
-    throw new ModelFormatError(`cannot open: ${(err as Error).message}`, path, { cause: err });
+    throw new ModelFormatError(`cannot open (${fsReason(err)})`, path, { cause: err });
   }
 }
 

@@ -1,7 +1,8 @@
 // NumPy .npy files (format versions 1-3): read float32 / int32 / int64, write float32; C order,
 // little-endian only. A malformed or unsupported file is a ModelFormatError naming it.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { ModelFormatError } from '../errors.js';
+import { fsReason, readRegularFileSync } from './files.js';
 
 export type NpyArray =
   | { dtype: 'float32'; shape: number[]; data: Float32Array }
@@ -18,9 +19,9 @@ const DESCR: Record<string, { dtype: NpyArray['dtype']; bytes: number }> = {
 export function readNpy(path: string): NpyArray {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readRegularFileSync(path);
   } catch (err) {
-    throw new ModelFormatError(`cannot read .npy file: ${(err as Error).message}`, path, { cause: err });
+    throw new ModelFormatError(`cannot read .npy file (${fsReason(err)})`, path, { cause: err });
   }
   return parseNpy(bytes, path);
 }

@@ -3,7 +3,7 @@
 // moment the holder dies, so a kill -9 never leaves a stale lock behind (a pid file would, and
 // pid reuse makes liveness checks unreliable). Readers of the catalog itself are untouched.
 import Database from 'better-sqlite3';
-import { CatalogBusyError } from '../errors.js';
+import { CatalogBusyError } from '../../../errors.js';
 
 export class WriterLock {
   private constructor(private readonly db: Database.Database) {}

@@ -1,82 +1,28 @@
-// The photo catalog: SQLite (better-sqlite3) in WAL mode, so searches read while an import
+// The catalog in one SQLite file (better-sqlite3) in WAL mode, so searches read while an import
 // writes. Every batch of an import lands in one transaction, which is what makes a kill -9 at
 // any moment safe: a file either has its row and its whole embedding, or nothing at all.
+// better-sqlite3 is synchronous; the async methods only satisfy the engine-neutral interface.
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { CatalogMismatchError, UsageError } from '../errors.js';
+import { CatalogMismatchError, UsageError } from '../../../errors.js';
+import {
+  BYTES_PER_VALUE,
+  plainArrays,
+  type BatchEntry,
+  type Catalog,
+  type CatalogCounts,
+  type CatalogModel,
+  type EmbeddingMatrix,
+  type FileError,
+  type MatrixAllocator,
+  type ModelIdentity,
+  type OpenCatalogOptions,
+  type StoreFormat,
+  type StoredFile,
+  type WriterLease,
+} from '../types.js';
 import { migrations, SCHEMA_VERSION } from './schema.js';
-
-export type StoreFormat = 'f32' | 'f16';
-
-export interface CatalogModel {
-  id: string;
-  projectionDim: number;
-  configHash: string;
-  store: StoreFormat;
-  /** Where the model was loaded from last, so later commands can omit --model. */
-  dir: string | null;
-}
-
-export interface ModelIdentity {
-  id: string;
-  projectionDim: number;
-  configHash: string;
-  dir: string | null;
-}
-
-export interface StoredFile {
-  path: string;
-  size: number;
-  mtimeMs: number;
-  contentId: number;
-  missing: boolean;
-}
-
-export interface FileStat {
-  path: string;
-  size: number;
-  mtimeMs: number;
-}
-
-/** What one content resolved to: its L2-normalised embedding bytes, or why it has none. */
-export type ContentOutcome =
-  | { hash: string; embedding: Uint8Array }
-  | { hash: string; error: { code: string; message: string } };
-
-/** One unit of a batch write: paths that all hold the same bytes. */
-export type BatchEntry =
-  | { files: FileStat[]; content: ContentOutcome }
-  | { files: FileStat[]; contentId: number };
-
-export interface CatalogCounts {
-  files: number;
-  missing: number;
-  contents: number;
-  ok: number;
-  errors: number;
-}
-
-export interface FileError {
-  path: string;
-  code: string;
-  message: string;
-}
-
-/** A catalog's embeddings as one row-major matrix, rows aligned with `contentIds`. */
-export interface EmbeddingMatrix {
-  contentIds: Int32Array;
-  data: Float32Array | Uint16Array;
-  rows: number;
-  dim: number;
-  store: StoreFormat;
-}
-
-const BYTES_PER_VALUE: Record<StoreFormat, number> = { f32: 4, f16: 2 };
-
-/** Storage for an embedding matrix of `length` values. */
-export type MatrixAllocator = (length: number, store: StoreFormat) => Float32Array | Uint16Array;
-
-const plainArrays: MatrixAllocator = (length, store) => (store === 'f16' ? new Uint16Array(length) : new Float32Array(length));
+import { WriterLock } from './writer-lock.js';
 
 interface ModelRow {
   model_id: string;
@@ -86,7 +32,7 @@ interface ModelRow {
   model_dir: string | null;
 }
 
-export class Catalog {
+export class SqliteCatalog implements Catalog {
   private writes = 0;
 
   private constructor(
@@ -98,7 +44,7 @@ export class Catalog {
    * Opens (and with `create`, creates) a catalog and brings its schema up to date.
    * busyTimeoutMs bounds how long a short write waits behind an importer's batch commit.
    */
-  static open(path: string, opts: { create?: boolean; busyTimeoutMs?: number } = {}): Catalog {
+  static open(path: string, opts: OpenCatalogOptions = {}): SqliteCatalog {
     if (!opts.create && !fs.existsSync(path)) {
       throw new UsageError(`no catalog at ${path}: run \`clipkit import DIR --db ${path}\` first`);
     }
@@ -121,19 +67,19 @@ export class Catalog {
       }
       throw err;
     }
-    return new Catalog(path, db);
+    return new SqliteCatalog(path, db);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 
   /** Changes whenever this or another connection commits; keys caches of catalog contents. */
-  changeToken(): string {
+  async changeToken(): Promise<string> {
     return `${String(this.db.pragma('data_version', { simple: true }))}:${this.writes}`;
   }
 
-  model(): CatalogModel | null {
+  async model(): Promise<CatalogModel | null> {
     const row = this.db.prepare('SELECT * FROM model').get() as ModelRow | undefined;
     if (!row) return null;
     return {
@@ -150,8 +96,8 @@ export class Catalog {
    * of two models are not comparable) and `store`, when given, its storage format.
    * An empty catalog accepts any model.
    */
-  checkModel(model: ModelIdentity, store?: StoreFormat): void {
-    const current = this.model();
+  async checkModel(model: ModelIdentity, store?: StoreFormat): Promise<void> {
+    const current = await this.model();
     if (!current) return;
     if (current.configHash !== model.configHash || current.projectionDim !== model.projectionDim) {
       throw new CatalogMismatchError(
@@ -169,9 +115,9 @@ export class Catalog {
   }
 
   /** Checks the model, then records it (first use) or where it now lives. */
-  bindModel(model: ModelIdentity, store?: StoreFormat): CatalogModel {
-    this.checkModel(model, store);
-    const current = this.model();
+  async bindModel(model: ModelIdentity, store?: StoreFormat): Promise<CatalogModel> {
+    await this.checkModel(model, store);
+    const current = await this.model();
     if (!current) {
       this.db
         .prepare('INSERT INTO model VALUES (1, ?, ?, ?, ?, ?)')
@@ -186,7 +132,7 @@ export class Catalog {
     return { ...current, dir: model.dir ?? current.dir };
   }
 
-  file(path: string): StoredFile | undefined {
+  async file(path: string): Promise<StoredFile | undefined> {
     const row = this.stmt('SELECT path, size, mtime_ms, content_id, missing FROM files WHERE path = ?').get(path) as
       | { path: string; size: number; mtime_ms: number; content_id: number; missing: number }
       | undefined;
@@ -194,13 +140,13 @@ export class Catalog {
     return { path: row.path, size: row.size, mtimeMs: row.mtime_ms, contentId: row.content_id, missing: row.missing === 1 };
   }
 
-  contentId(hash: string): number | undefined {
+  async contentId(hash: string): Promise<number | undefined> {
     return this.stmt('SELECT id FROM contents WHERE hash = ?').pluck().get(hash) as number | undefined;
   }
 
   /** Writes a batch in one transaction: all of it lands, or (on a crash) none of it. */
-  writeBatch(entries: readonly BatchEntry[]): void {
-    const model = this.model();
+  async writeBatch(entries: readonly BatchEntry[]): Promise<void> {
+    const model = await this.model();
     if (!model) throw new UsageError('catalog has no model recorded; bind one before writing');
     const expectedBytes = model.projectionDim * BYTES_PER_VALUE[model.store];
     const insertContent = this.stmt(
@@ -240,7 +186,7 @@ export class Catalog {
    * with `prune` deleted; contents no file points at any more are dropped. Returns how many
    * files were affected.
    */
-  reconcile(root: string, seen: ReadonlySet<string>, prune: boolean): number {
+  async reconcile(root: string, seen: ReadonlySet<string>, prune: boolean): Promise<number> {
     const prefix = root.endsWith('/') ? root : `${root}/`;
     // Every path under prefix sorts in [prefix, prefix with its final '/' replaced by '0').
     const upper = `${prefix.slice(0, -1)}0`;
@@ -259,7 +205,7 @@ export class Catalog {
     return gone.length;
   }
 
-  counts(): CatalogCounts {
+  async counts(): Promise<CatalogCounts> {
     const row = this.db
       .prepare(
         `SELECT
@@ -276,7 +222,7 @@ export class Catalog {
   }
 
   /** Files (present on disk) whose content could not be encoded, with the reason. */
-  errors(): FileError[] {
+  async errors(): Promise<FileError[]> {
     return this.db
       .prepare(
         `SELECT f.path AS path, c.error_code AS code, c.error AS message FROM files f
@@ -286,7 +232,7 @@ export class Catalog {
   }
 
   /** Present paths of each content, sorted; contents with none are absent from the map. */
-  paths(contentIds: Iterable<number>): Map<number, string[]> {
+  async paths(contentIds: Iterable<number>): Promise<Map<number, string[]>> {
     const stmt = this.stmt('SELECT path FROM files WHERE content_id = ? AND missing = 0 ORDER BY path').pluck();
     const out = new Map<number, string[]>();
     for (const id of contentIds) {
@@ -297,8 +243,8 @@ export class Catalog {
   }
 
   /** Every embedding of a content that still has a file on disk, in one matrix from `alloc`. */
-  embeddings(alloc: MatrixAllocator = plainArrays): EmbeddingMatrix {
-    const model = this.model();
+  async embeddings(alloc: MatrixAllocator = plainArrays): Promise<EmbeddingMatrix> {
+    const model = await this.model();
     if (!model) throw new UsageError(`catalog ${this.path} is empty: run \`clipkit import\` first`);
     const where = `c.status = 'ok' AND EXISTS (SELECT 1 FROM files f WHERE f.content_id = c.id AND f.missing = 0)`;
     const dim = model.projectionDim;
@@ -323,8 +269,14 @@ export class Catalog {
     })();
   }
 
-  integrityCheck(): string {
+  async integrityCheck(): Promise<string> {
     return String(this.db.pragma('integrity_check', { simple: true }));
+  }
+
+  /** One importer per file: a second one is refused at once (see writer-lock.ts). */
+  async acquireWriter(): Promise<WriterLease> {
+    const lock = WriterLock.acquire(this.path);
+    return { release: async () => lock.release() };
   }
 
   private readonly statements = new Map<string, Database.Statement>();

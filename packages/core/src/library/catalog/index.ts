@@ -1,0 +1,19 @@
+// The photo catalog as the library sees it: one interface, one implementation per database
+// engine (sqlite/ today). Every method is async so that an engine reached over a network fits
+// the same seam as the in-process SQLite file.
+import path from 'node:path';
+import { UsageError } from '../../errors.js';
+import { SqliteCatalog } from './sqlite/catalog.js';
+import type { Catalog, OpenCatalogOptions } from './types.js';
+
+export * from './types.js';
+
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** Opens the catalog at `location`: a SQLite file path. */
+export async function openCatalog(location: string, opts: OpenCatalogOptions = {}): Promise<Catalog> {
+  if (URL_SCHEME.test(location)) {
+    throw new UsageError(`--db ${location.replace(/:[^:@/]*@/, ':***@')}: unsupported catalog URL; give a SQLite file path`);
+  }
+  return SqliteCatalog.open(path.resolve(location), opts);
+}

@@ -1,0 +1,138 @@
+// The catalog's vocabulary, shared by the interface and every engine's implementation.
+export type StoreFormat = 'f32' | 'f16';
+
+export interface CatalogModel {
+  id: string;
+  projectionDim: number;
+  configHash: string;
+  store: StoreFormat;
+  /** Where the model was loaded from last, so later commands can omit --model. */
+  dir: string | null;
+}
+
+export interface ModelIdentity {
+  id: string;
+  projectionDim: number;
+  configHash: string;
+  dir: string | null;
+}
+
+export interface StoredFile {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  contentId: number;
+  missing: boolean;
+}
+
+export interface FileStat {
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** What one content resolved to: its L2-normalised embedding bytes, or why it has none. */
+export type ContentOutcome =
+  | { hash: string; embedding: Uint8Array }
+  | { hash: string; error: { code: string; message: string } };
+
+/** One unit of a batch write: paths that all hold the same bytes. */
+export type BatchEntry =
+  | { files: FileStat[]; content: ContentOutcome }
+  | { files: FileStat[]; contentId: number };
+
+export interface CatalogCounts {
+  files: number;
+  missing: number;
+  contents: number;
+  ok: number;
+  errors: number;
+}
+
+export interface FileError {
+  path: string;
+  code: string;
+  message: string;
+}
+
+/** A catalog's embeddings as one row-major matrix, rows aligned with `contentIds`. */
+export interface EmbeddingMatrix {
+  contentIds: Int32Array;
+  data: Float32Array | Uint16Array;
+  rows: number;
+  dim: number;
+  store: StoreFormat;
+}
+
+export const BYTES_PER_VALUE: Record<StoreFormat, number> = { f32: 4, f16: 2 };
+
+/** Storage for an embedding matrix of `length` values. */
+export type MatrixAllocator = (length: number, store: StoreFormat) => Float32Array | Uint16Array;
+
+export const plainArrays: MatrixAllocator = (length, store) =>
+  store === 'f16' ? new Uint16Array(length) : new Float32Array(length);
+
+/** Held by an import while it writes; released when it ends, or by the engine when it dies. */
+export interface WriterLease {
+  release(): Promise<void>;
+}
+
+export interface Catalog {
+  /** Where the catalog lives, fit for messages: a file path, or a URL without its password. */
+  readonly path: string;
+
+  close(): Promise<void>;
+
+  /** Changes whenever this or another connection commits; keys caches of catalog contents. */
+  changeToken(): Promise<string>;
+
+  model(): Promise<CatalogModel | null>;
+
+  /**
+   * Throws CatalogMismatchError unless `model` is the one the catalog was built with (embeddings
+   * of two models are not comparable) and `store`, when given, its storage format.
+   * An empty catalog accepts any model.
+   */
+  checkModel(model: ModelIdentity, store?: StoreFormat): Promise<void>;
+
+  /** Checks the model, then records it (first use) or where it now lives. */
+  bindModel(model: ModelIdentity, store?: StoreFormat): Promise<CatalogModel>;
+
+  file(path: string): Promise<StoredFile | undefined>;
+
+  contentId(hash: string): Promise<number | undefined>;
+
+  /** Writes a batch in one transaction: all of it lands, or (on a crash) none of it. */
+  writeBatch(entries: readonly BatchEntry[]): Promise<void>;
+
+  /**
+   * After a complete scan of `root`: files under it that were not seen are marked missing, or
+   * with `prune` deleted; contents no file points at any more are dropped. Returns how many
+   * files were affected.
+   */
+  reconcile(root: string, seen: ReadonlySet<string>, prune: boolean): Promise<number>;
+
+  counts(): Promise<CatalogCounts>;
+
+  /** Files (present on disk) whose content could not be encoded, with the reason. */
+  errors(): Promise<FileError[]>;
+
+  /** Present paths of each content, sorted; contents with none are absent from the map. */
+  paths(contentIds: Iterable<number>): Promise<Map<number, string[]>>;
+
+  /** Every embedding of a content that still has a file on disk, in one matrix from `alloc`. */
+  embeddings(alloc?: MatrixAllocator): Promise<EmbeddingMatrix>;
+
+  /** 'ok', or what the engine's own consistency check found. */
+  integrityCheck(): Promise<string>;
+
+  /** The right to import: taken at once or refused with CatalogBusyError, never waited for. */
+  acquireWriter(): Promise<WriterLease>;
+}
+
+export interface OpenCatalogOptions {
+  /** Create the catalog when absent (import); otherwise a wrong --db is an error. */
+  create?: boolean;
+  /** Bounds how long a short write waits behind an importer's batch commit. */
+  busyTimeoutMs?: number;
+}

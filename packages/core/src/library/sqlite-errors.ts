@@ -1,0 +1,47 @@
+// SQLite failures as typed catalog errors naming the file. better-sqlite3 throws SqliteError with
+// an extended result code (SQLITE_IOERR_WRITE, SQLITE_CORRUPT_INDEX, ...); the primary code before
+// the second underscore says what the user can do about it.
+import { CatalogBusyError, CatalogError, CatalogMismatchError, type ClipkitError } from '../errors.js';
+
+const REMEDY: Record<string, string> = {
+  SQLITE_FULL: 'the disk is full: free space and rerun',
+  SQLITE_CORRUPT: 'the catalog file is damaged (truncated or overwritten): restore it from a backup or import into a new --db',
+  SQLITE_READONLY: 'the catalog or its folder is read-only: clipkit needs write access there',
+  SQLITE_CANTOPEN: 'cannot open the catalog file (missing folder, no permission, or a directory)',
+  SQLITE_IOERR: 'an I/O error occurred reading or writing the catalog',
+  SQLITE_PERM: 'permission denied',
+  SQLITE_AUTH: 'permission denied',
+};
+
+/** The primary result code of a better-sqlite3 error, or undefined for any other error. */
+export function sqliteCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return undefined;
+  return code.split('_', 2).join('_');
+}
+
+/** A typed error for a SQLite failure on the catalog at `file`; other errors are returned as they are. */
+export function catalogError(err: unknown, file: string): unknown {
+  const code = sqliteCode(err);
+  if (code === undefined) return err;
+  const reason = (err as Error).message;
+  let typed: ClipkitError;
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    typed = new CatalogBusyError(`database is busy: another process holds a lock on it (${reason})`, file, { cause: err });
+  } else if (code === 'SQLITE_NOTADB') {
+    typed = new CatalogMismatchError('not a clipkit catalog (not an SQLite database)', file, { cause: err });
+  } else {
+    const remedy = REMEDY[code] ?? 'SQLite failed';
+    typed = new CatalogError(`${remedy} (${(err as { code: string }).code}: ${reason})`, file, code, { cause: err });
+  }
+  return typed;
+}
+
+/** fn(), with a SQLite failure turned into a typed error naming the catalog. */
+export function mapCatalogErrors<T>(file: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw catalogError(err, file);
+  }
+}

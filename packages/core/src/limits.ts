@@ -1,0 +1,34 @@
+// The documented range of every numeric option (README, "Limits"). Each is checked before
+// anything is allocated for it, so a hostile value is a UsageError, not a heap exhaustion.
+import { UsageError } from './errors.js';
+
+export interface Range {
+  min: number;
+  max: number;
+}
+
+export const LIMITS = {
+  /** Compute threads: the addon's pool takes at most 1024. */
+  threads: { min: 1, max: 1024 },
+  /** Images or texts per encoder call. */
+  batchSize: { min: 1, max: 4096 },
+  /** Results of one search: the similarity top-k kernel keeps at most 1024 candidates per query. */
+  topK: { min: 1, max: 1024 },
+  /** Side of a preprocessed image (resize and crop), as the preprocessing kernel accepts. */
+  imageSize: { min: 1, max: 8192 },
+  /** Tokens per row, start and end tokens included. */
+  contextLength: { min: 2, max: 4096 },
+} as const satisfies Record<string, Range>;
+
+/** value if it is an integer in range, else a UsageError naming `name` and the range. */
+export function checkIntRange(name: string, value: unknown, range: Range): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= range.min && value <= range.max) return value;
+  throw new UsageError(`${name} must be an integer from ${range.min} to ${range.max}, got ${String(value)}`);
+}
+
+/** A decimal integer option string in range (no exponents, signs or fractions), else a UsageError. */
+export function parseIntRange(name: string, text: string, range: Range): number {
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (Number.isSafeInteger(n) && n >= range.min && n <= range.max) return n;
+  throw new UsageError(`${name} must be an integer from ${range.min} to ${range.max}, got "${text}"`);
+}

@@ -1,0 +1,223 @@
+// Every command with hostile arguments and files (issue #15). Each case must end in bounded time
+// with exit 1 or 2, exactly one line on stderr and no stack trace; a catalog the case must not
+// touch keeps its bytes, integrity and rows; a file that is not ours is never written.
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeRandomClipModel } from '../src/testing/random-model.js';
+import { encodePicture } from './helpers/photo-library.js';
+import { scratchDir } from './helpers/tmp-dir.js';
+
+const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'clipkit.js');
+/** Generous for a loaded 2-core machine; a hang (the bugs this guards against) never ends. */
+const CASE_TIMEOUT_MS = 60_000;
+const tmp = scratchDir('hostile');
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function clipkit(args: string[], opts: { stdin?: Buffer | string; env?: Record<string, string>; cwd?: string } = {}): Promise<Run> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd ?? work,
+    env: { ...process.env, CLIPKIT_OFFLINE: '1', CLIPKIT_CACHE: path.join(work, 'cache'), ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.on('error', () => undefined); // a command may exit before reading stdin
+  child.stdin.end(opts.stdin ?? '');
+  const timer = setTimeout(() => child.kill('SIGKILL'), CASE_TIMEOUT_MS);
+  return new Promise((resolve) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
+    }),
+  );
+}
+
+/** What must not change in a file a failing command was pointed at: its bytes and, for SQLite, integrity and rows. */
+function state(file: string): { sha256: string; integrity?: string; rows?: Record<string, number> } {
+  const bytes = fs.readFileSync(file);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (!bytes.subarray(0, 16).equals(Buffer.from('SQLite format 3\0'))) return { sha256 };
+  const raw = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const tables = raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all() as string[];
+    const rows = Object.fromEntries(tables.map((t) => [t, raw.prepare(`SELECT count(*) FROM "${t}"`).pluck().get() as number]));
+    return { sha256, integrity: String(raw.pragma('integrity_check', { simple: true })), rows };
+  } finally {
+    raw.close();
+  }
+}
+
+let work: string;
+let model: string;
+let photos: string;
+let catalog: string;
+let hub: Server;
+let hubUrl: string;
+
+beforeAll(async () => {
+  work = tmp();
+  model = writeRandomClipModel(path.join(work, 'model'), { seed: 3, initStd: 0.1 }).dir;
+  photos = path.join(work, 'photos');
+  fs.mkdirSync(photos);
+  for (let i = 0; i < 6; i++) fs.writeFileSync(path.join(photos, `p${i}.jpg`), await encodePicture(40 + i, 48, 'jpeg'));
+  catalog = path.join(work, 'catalog.db');
+  const imported = await clipkit(['import', photos, '--db', catalog, '--model', model, '--json']);
+  expect(imported.code, imported.stderr).toBe(0);
+
+  // Hostile files.
+  execFileSync('mkfifo', [path.join(work, 'fifo.jpg')]);
+  fs.mkdirSync(path.join(work, 'folder.jpg'));
+  fs.symlinkSync(path.join(work, 'nowhere.jpg'), path.join(work, 'dangling.jpg'));
+  fs.writeFileSync(path.join(work, 'text.db'), 'this is not a database\n'.repeat(100));
+  fs.writeFileSync(path.join(work, 'empty.jpg'), '');
+  fs.writeFileSync(path.join(work, 'templates.txt'), '');
+  // A model whose config asks for a billion layers, and a model "dir" that is a file.
+  const bomb = path.join(work, 'bomb');
+  fs.cpSync(model, bomb, { recursive: true });
+  const config = JSON.parse(fs.readFileSync(path.join(bomb, 'config.json'), 'utf8')) as { text_config: Record<string, unknown> };
+  config.text_config.num_hidden_layers = 1e9;
+  fs.writeFileSync(path.join(bomb, 'config.json'), JSON.stringify(config));
+  const emptyConfig = path.join(work, 'empty-config');
+  fs.cpSync(model, emptyConfig, { recursive: true });
+  fs.writeFileSync(path.join(emptyConfig, 'config.json'), '{}');
+  fs.rmSync(path.join(emptyConfig, 'preprocessor_config.json'));
+
+  // A hub that answers HTML, like a captive portal.
+  hub = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<!doctype html><title>Sign in</title>');
+  });
+  await new Promise<void>((resolve) => hub.listen(0, '127.0.0.1', resolve));
+  hubUrl = `http://127.0.0.1:${(hub.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => hub?.close(resolve));
+});
+
+interface Case {
+  name: string;
+  args: () => string[];
+  rc: 1 | 2;
+  /** The one stderr line must match. */
+  says?: RegExp;
+  stdin?: Buffer | string;
+  env?: () => Record<string, string>;
+  /** Catalog files the command must leave exactly as they were. */
+  untouched?: () => string[];
+}
+
+const W = (...p: string[]) => path.join(work, ...p);
+const lib = () => ['--db', catalog, '--model', model];
+const classify = (...a: string[]) => ['classify', ...a, '--model', model, '--labels', 'a,b'];
+
+const cases: Case[] = [
+  // Numeric options at 0, -1, 2^53, NaN, and just past their limits.
+  ...['0', '-1', '9007199254740992', 'NaN', '1025', '1e3', '2.5'].map((k): Case => ({
+    name: `search --k ${k}`,
+    args: () => ['search', 'x', '--k', k, ...lib()],
+    rc: 2,
+    says: /--k.*integer from 1 to 1024/,
+    untouched: () => [catalog],
+  })),
+  ...['0', '-1', '1000000', 'NaN', '9007199254740993'].map((n): Case => ({
+    name: `classify --threads ${n}`,
+    args: () => classify(path.join(photos, 'p0.jpg'), '--threads', n),
+    rc: 2,
+    says: /--threads.*integer from 1 to 1024/,
+  })),
+  { name: 'classify --batch-size 0', args: () => classify(path.join(photos, 'p0.jpg'), '--batch-size', '0'), rc: 2, says: /--batch-size/ },
+  { name: 'import --batch-size 1e9', args: () => ['import', photos, ...lib(), '--batch-size', '1000000000', '--json'], rc: 2, says: /--batch-size/, untouched: () => [catalog] },
+  { name: 'encode --threads -1', args: () => ['encode', '--model', model, '--texts-jsonl', W('templates.txt'), '--threads', '-1', '--out', W('o.npy')], rc: 2, says: /--threads must be an integer from 1 to 1024/ },
+  { name: 'encode --batch-size NaN', args: () => ['encode', '--model', model, '--texts-jsonl', W('templates.txt'), '--batch-size', 'NaN', '--out', W('o.npy')], rc: 2, says: /--batch-size/ },
+  ...['0', '-1', '30000', '100000', '9007199254740992'].map((s): Case => ({
+    name: `preprocess --size ${s}`,
+    args: () => ['preprocess', path.join(photos, 'p0.jpg'), '--size', s, '--out', W('o.npy')],
+    rc: 2,
+    says: /--size must be an integer from 1 to 8192/,
+  })),
+  ...['1', '-1', '100000', 'NaN'].map((n): Case => ({
+    name: `tokenize --context-length ${n}`,
+    args: () => ['tokenize', '--vocab', model, '--context-length', n],
+    rc: 2,
+    says: /--context-length must be an integer from 2 to 4096/,
+  })),
+  ...['NaN', '-1', '2', '1e309'].map((t): Case => ({
+    name: `duplicates --threshold ${t}`,
+    args: () => ['duplicates', '--threshold', t, '--db', catalog],
+    rc: 2,
+    says: /--threshold/,
+    untouched: () => [catalog],
+  })),
+  { name: 'unknown option', args: () => ['search', 'x', '--kk', '3', ...lib()], rc: 2, says: /unknown option '--kk'/, untouched: () => [catalog] },
+
+  // Paths that are FIFOs, folders, dangling links, empty or missing files.
+  { name: 'classify FIFO', args: () => classify(W('fifo.jpg')), rc: 1, says: /fifo\.jpg.*FIFO/ },
+  { name: 'search --image FIFO', args: () => ['search', '--image', W('fifo.jpg'), ...lib()], rc: 2, says: /fifo\.jpg.*FIFO/, untouched: () => [catalog] },
+  { name: 'search image: FIFO', args: () => ['search', `image:${W('fifo.jpg')}`, ...lib()], rc: 2, says: /fifo\.jpg.*FIFO/, untouched: () => [catalog] },
+  { name: 'preprocess FIFO', args: () => ['preprocess', W('fifo.jpg'), '--out', W('o.npy')], rc: 1, says: /fifo\.jpg.*FIFO/ },
+  { name: 'encode --images FIFO', args: () => ['encode', '--model', model, '--images', W('fifo.jpg'), '--out', W('o.npy')], rc: 1, says: /fifo\.jpg.*FIFO/ },
+  { name: 'encode --pixels FIFO', args: () => ['encode', '--model', model, '--pixels', W('fifo.jpg'), '--out', W('o.npy')], rc: 1, says: /fifo\.jpg.*FIFO/ },
+  { name: 'encode --texts-jsonl FIFO', args: () => ['encode', '--model', model, '--texts-jsonl', W('fifo.jpg'), '--out', W('o.npy')], rc: 2, says: /fifo\.jpg.*FIFO/ },
+  { name: 'classify --templates FIFO', args: () => classify(path.join(photos, 'p0.jpg'), '--templates', W('fifo.jpg')), rc: 2, says: /--templates.*FIFO/ },
+  { name: 'classify a folder', args: () => classify(W('folder.jpg')), rc: 1, says: /folder\.jpg.*directory/ },
+  { name: 'classify a dangling link', args: () => classify(W('dangling.jpg')), rc: 1, says: /dangling\.jpg.*ENOENT/ },
+  { name: 'classify an empty file', args: () => classify(W('empty.jpg')), rc: 1, says: /empty\.jpg: empty file/ },
+  { name: 'classify --templates empty file', args: () => classify(path.join(photos, 'p0.jpg'), '--templates', W('templates.txt')), rc: 2, says: /has no templates/ },
+  { name: 'import a FIFO as the folder', args: () => ['import', W('fifo.jpg'), ...lib(), '--json'], rc: 2, says: /fifo\.jpg: not a folder/, untouched: () => [catalog] },
+  { name: 'import a missing folder', args: () => ['import', W('absent'), '--db', W('never.db'), '--model', model, '--json'], rc: 2, says: /absent: cannot read folder \(ENOENT\)/ },
+
+  // Models: a config bomb, a "dir" that is a file, a config that does not fit the weights.
+  { name: 'config num_hidden_layers 1e9', args: () => ['classify', path.join(photos, 'p0.jpg'), '--model', W('bomb'), '--labels', 'a,b'], rc: 1, says: /num_hidden_layers must be an integer from 0 to 256/ },
+  { name: '--model is a file', args: () => ['classify', path.join(photos, 'p0.jpg'), '--model', path.join(photos, 'p0.jpg'), '--labels', 'a,b'], rc: 1, says: /p0\.jpg: not a model directory: it is a file/ },
+  { name: 'config.json is {}', args: () => ['classify', path.join(photos, 'p0.jpg'), '--model', W('empty-config'), '--labels', 'a,b'], rc: 1, says: /is config\.json the one that came with these weights\?/ },
+  { name: 'pull from a hub that answers HTML', args: () => ['pull', 'owner/model'], env: () => ({ CLIPKIT_OFFLINE: '', CLIPKIT_HUB_URL: hubUrl }), rc: 1, says: /answered something that is not JSON \(text\/html\)/ },
+
+  // stdin.
+  { name: 'tokenize invalid UTF-8 in a JSON string', args: () => ['tokenize', '--vocab', model], stdin: Buffer.from([0x22, 0x63, 0x61, 0x66, 0xe9, 0x22, 0x0a]), rc: 2, says: /stdin line 1: not valid UTF-8/ },
+  { name: 'tokenize a vocab FIFO', args: () => ['tokenize', '--vocab', W('fifo.jpg')], rc: 1, says: /fifo\.jpg/ },
+
+];
+
+describe('clipkit with hostile input: one line, exit 1 or 2, nothing damaged', () => {
+  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const guarded = c.untouched?.() ?? [];
+    const before = guarded.map(state);
+    const r = await clipkit(c.args(), { stdin: c.stdin, env: c.env?.() });
+    expect(r.signal, `killed after ${r.ms} ms: a hang`).toBeNull();
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const lines = r.stderr.split('\n').filter((l) => l !== '');
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/^clipkit: /);
+    if (c.says) expect(lines[0]).toMatch(c.says);
+    expect(r.code, r.stderr).toBe(c.rc);
+    guarded.forEach((file, i) => expect(state(file), file).toEqual(before[i]));
+  });
+
+  it('prints the stack trace only with --debug or CLIPKIT_DEBUG=1', async () => {
+    const args = classify(W('fifo.jpg'));
+    const plain = await clipkit(args);
+    expect(plain.stderr).not.toMatch(/\n\s+at /);
+    for (const r of [await clipkit([...args, '--debug']), await clipkit(args, { env: { CLIPKIT_DEBUG: '1' } })]) {
+      expect(r.code).toBe(1);
+      expect(r.stderr.split('\n')[0]).toMatch(/^clipkit: .*FIFO/);
+      expect(r.stderr).toMatch(/\n\s+at /);
+    }
+  });
+});
