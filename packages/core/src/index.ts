@@ -29,6 +29,7 @@ export type {
   SearchOptions,
   ImportOptions,
   ImportProgress,
+  ImportStages,
   ImportSummary,
   SearchHit,
   DuplicateGroup,
@@ -37,4 +38,5 @@ export type {
   FileError,
   StoreFormat,
   QueryTerm,
+  StageTiming,
 } from './library/index.js';

@@ -11,6 +11,7 @@ import { ClipkitError, ImageDecodeError } from '../errors.js';
 import type { BatchEntry, Catalog, FileError, FileStat, StoreFormat } from './catalog/index.js';
 import { encodeEmbeddingRows } from './embedding-codec.js';
 import type { LibraryEncoder } from './encoder.js';
+import { StageClock, type StageTiming } from './stage-clock.js';
 import { hasImageExtension, readHead, sniffImage, walk, type ScannedFile } from './scan.js';
 
 export interface ImportOptions {
@@ -61,6 +62,17 @@ export interface ImportSummary {
   notImages: number;
   seconds: number;
   imagesPerSecond: number;
+  /** Where the encode phase's time went: busy seconds and items per stage (see StageClock). */
+  stages: ImportStages;
+}
+
+/** read: files read + hashed; decode, preprocess: images; encode: images; write: catalog batches. */
+export interface ImportStages {
+  read: StageTiming;
+  decode: StageTiming;
+  preprocess: StageTiming;
+  encode: StageTiming;
+  write: StageTiming;
 }
 
 export interface ImportEvents {
@@ -126,6 +138,7 @@ export async function runImport(
     elapsedSeconds: 0, imagesPerSecond: 0, etaSeconds: null,
   };
   let encodeStarted = 0;
+  const clocks = { read: new StageClock(), decode: new StageClock(), preprocess: new StageClock(), encode: new StageClock(), write: new StageClock() };
   const emit = () => {
     const now = performance.now();
     p.elapsedSeconds = (now - started) / 1000;
@@ -189,7 +202,7 @@ export async function runImport(
     const { pixels, rows } = await prepared;
     const good = rows.filter((r) => typeof r === 'number').length;
     // Rows of failed images are encoded too (zeros; cheaper than compacting) and ignored.
-    const vectors = good > 0 ? await encoder.encodeImages(pixels) : new Float32Array(pixels.n * encoder.identity.projectionDim);
+    const vectors = good > 0 ? await clocks.encode.time(() => encoder.encodeImages(pixels), good) : new Float32Array(pixels.n * encoder.identity.projectionDim);
     const dim = encoder.identity.projectionDim;
     if (vectors.length !== pixels.n * dim) {
       throw new RangeError(`encoder returned ${vectors.length} values for ${pixels.n} images of dim ${dim}`);
@@ -211,7 +224,7 @@ export async function runImport(
     links = [];
     // From here the items' file lists are final: a file with the same bytes that turns up while
     // the commit is under way waits for it and links to the stored content.
-    const write = catalog.writeBatch(entries);
+    const write = clocks.write.time(() => catalog.writeBatch(entries));
     for (const item of items) {
       inflight.delete(item.hash);
       committing.set(item.hash, write);
@@ -231,7 +244,7 @@ export async function runImport(
     if (batch.length === 0) return;
     const items = batch;
     batch = [];
-    const prepared = encoder.prepare(items.map((it) => ({ path: it.path, bytes: it.bytes as Uint8Array })));
+    const prepared = encoder.prepare(items.map((it) => ({ path: it.path, bytes: it.bytes as Uint8Array })), clocks);
     prepared.then(() => { for (const it of items) it.bytes = null; }, () => undefined);
     // Backpressure: at most one batch encodes while this one decodes.
     await encoding;
@@ -242,7 +255,7 @@ export async function runImport(
   const queue: Array<Promise<ReadOutcome>> = [];
   let next = 0;
   const fill = () => {
-    while (queue.length < readAhead && next < todo.length) queue.push(readCandidate(todo[next++] as ScannedFile));
+    while (queue.length < readAhead && next < todo.length) queue.push(clocks.read.time(() => readCandidate(todo[next++] as ScannedFile)));
   };
   fill();
   while (queue.length > 0) {
@@ -315,6 +328,13 @@ export async function runImport(
     notImages,
     seconds,
     imagesPerSecond: encodeSeconds > 0 ? p.encoded / encodeSeconds : 0,
+    stages: {
+      read: clocks.read.timing(),
+      decode: clocks.decode.timing(),
+      preprocess: clocks.preprocess.timing(),
+      encode: clocks.encode.timing(),
+      write: clocks.write.timing(),
+    },
   };
 }
 
