@@ -16,7 +16,7 @@ const PROMPT_TOKENS = 12;
 const cacheRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '.cache');
 
 /** The generated model directory, written once and reused by later runs. */
-function cachedModel(tiny: boolean): string {
+export function cachedModel(tiny: boolean): string {
   const name = tiny ? 'random-tiny-v1' : 'random-vit-b32-v1';
   const dir = path.join(cacheRoot, name);
   const done = path.join(dir, '.complete');
@@ -81,7 +81,7 @@ export async function benchEncoders(opts: BenchOptions): Promise<BenchRow[]> {
         const name = (b: Backend) => `${shape} ${what}, batch ${batch}, ${b.name}`;
         const seconds = await interleaved(backends.map((b) => () => run(b)), repeats);
         backends.forEach((b, i) => {
-          rows.push({ name: name(b), unit, value: batch / seconds[i]!, ...(b.name === 'native' ? { baseline: name(backends[1]!) } : {}) });
+          rows.push({ name: name(b), unit, value: batch / seconds[i]!, ...(b.name === 'native' ? { baseline: name(backends[1]!), headline: true } : {}) });
         });
       }
     }

@@ -75,7 +75,7 @@ export async function benchPreprocess(opts: BenchOptions): Promise<BenchRow[]> {
   for (const mode of ['exact', 'fast'] as const) {
     const pre = new ImagePreprocessor(defaultImageConfig(SIZE), { mode, concurrency: inFlight });
     const seconds = await measure(() => pre.preprocessOrThrow(files, out), { warmup: 1, repeats });
-    rows.push({ name: `clipkit ${mode} (${what})`, unit: 'images/s', value: n / seconds, baseline: baselineName });
+    rows.push({ name: `clipkit ${mode} (${what})`, unit: 'images/s', value: n / seconds, baseline: baselineName, headline: true });
   }
 
   // The fused kernel alone: resize + crop + normalise of one decoded image, no decoding.
