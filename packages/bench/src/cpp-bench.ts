@@ -92,6 +92,8 @@ interface CppResult {
   gbs?: number;
   /** Of the FMA peak (gflops) or of the read / copy bandwidth that bounds the kernel (gbs). */
   fraction_of_peak?: number;
+  /** Which peak fraction_of_peak is of, when not the FMA peak (bf16 GEMM rows). */
+  peak?: string;
 }
 
 function fail(file: string, what: string): never {
@@ -121,6 +123,11 @@ export function parseCppBenchJson(text: string, file: string): CppBench {
     { name: 'C++ measured copy bandwidth (read + write)', unit: 'GB/s', value: copy },
     { name: 'C++ measured read bandwidth', unit: 'GB/s', value: read },
   ];
+  // bf16 ceilings, where the CPU has the instructions.
+  const dp = peak?.['bf16_dp_gflops'];
+  const amx = peak?.['amx_bf16_gflops'];
+  if (positive(dp)) rows.push({ name: 'C++ measured AVX512_BF16 (vdpbf16ps) peak (all threads)', unit: 'GFLOP/s', value: dp });
+  if (positive(amx)) rows.push({ name: 'C++ measured AMX bf16 (tdpbf16ps) peak (all threads)', unit: 'GFLOP/s', value: amx });
   const names = new Set(rows.map((r) => r.name));
   for (const [i, r] of (results as CppResult[]).entries()) {
     if (typeof r?.kernel !== 'string' || typeof r.shape !== 'string' || typeof r.device !== 'string') {
@@ -132,7 +139,8 @@ export function parseCppBenchJson(text: string, file: string): CppBench {
     names.add(name);
     const of = positive(r.fraction_of_peak) ? `${(100 * r.fraction_of_peak).toFixed(0)}% of measured ` : undefined;
     if (positive(r.gflops)) {
-      rows.push({ name, unit: 'GFLOP/s', value: r.gflops, ...(of ? { note: `${of}FMA peak` } : {}) });
+      const ceiling = typeof r.peak === 'string' ? r.peak : 'FMA peak';
+      rows.push({ name, unit: 'GFLOP/s', value: r.gflops, ...(of ? { note: `${of}${ceiling}` } : {}) });
     } else if (positive(r.gbs)) {
       rows.push({ name, unit: 'GB/s', value: r.gbs, ...(of ? { note: `${of}bandwidth` } : {}) });
     } else {

@@ -29,6 +29,19 @@ describe('parseCppBenchJson', () => {
     ]);
   });
 
+  it('adds the bf16 peaks and rates bf16 GEMM rows against the peak they name', () => {
+    const bf16 = {
+      ...doc,
+      peak: { ...doc.peak, bf16_dp_gflops: 800, amx_bf16_gflops: 6000, bf16_path: 'amx' },
+      results: [{ kernel: 'linear_bf16', device: 'cpu', shape: 'ViT-B/32 fc1 1600x3072x768', isa: 'amx', threads: 2, seconds: 0.001, gflops: 3000, fraction_of_peak: 0.5, peak: 'AMX bf16 peak' }],
+    };
+    expect(parseCppBenchJson(JSON.stringify(bf16), 'out.json').rows.slice(3)).toEqual([
+      { name: 'C++ measured AVX512_BF16 (vdpbf16ps) peak (all threads)', unit: 'GFLOP/s', value: 800 },
+      { name: 'C++ measured AMX bf16 (tdpbf16ps) peak (all threads)', unit: 'GFLOP/s', value: 6000 },
+      { name: 'C++ linear_bf16 ViT-B/32 fc1 1600x3072x768', unit: 'GFLOP/s', value: 3000, note: '50% of measured AMX bf16 peak' },
+    ]);
+  });
+
   it('tells rows of the same case on several ISAs apart (--all-isas)', () => {
     const twice = { ...doc, results: [doc.results[0], { ...doc.results[0], isa: 'avx2', gflops: 150 }] };
     const names = parseCppBenchJson(JSON.stringify(twice), 'out.json').rows.map((r) => r.name);

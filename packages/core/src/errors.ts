@@ -88,3 +88,17 @@ export class UsageError extends ClipkitError {
     super('USAGE', message, undefined, options);
   }
 }
+
+/** A catalog id (file, content) that does not exist or no longer has a file on disk. */
+export class NotFoundError extends ClipkitError {
+  constructor(message: string, path?: string, options?: { cause?: unknown }) {
+    super('NOT_FOUND', message, path, options);
+  }
+}
+
+/** A file the catalog names but that lies outside every imported folder (e.g. through a symlink). */
+export class AccessDeniedError extends ClipkitError {
+  constructor(message: string, path?: string, options?: { cause?: unknown }) {
+    super('ACCESS_DENIED', message, path, options);
+  }
+}

@@ -24,9 +24,15 @@ export type { ImagePreprocessorOptions, PreprocessResult, ImageSizeConfig } from
 export { readNpy, parseNpy, writeNpy, encodeNpy } from './util/npy.js';
 export type { NpyArray } from './util/npy.js';
 export { Library, ImportJob, parseQuery } from './library/index.js';
+export { serve, DEFAULT_PORT } from './serve/index.js';
+export type { ServeOptions, ServeHandle } from './serve/index.js';
 export type {
   LibraryOptions,
   SearchOptions,
+  ClassifyByIdOptions,
+  FileLabelScores,
+  FileInfo,
+  ImageFormat,
   ImportOptions,
   ImportProgress,
   ImportStages,

@@ -106,12 +106,20 @@ describe('Catalog', () => {
       expect(Array.from(m.contentIds)).toEqual([await c.contentId('h1'), await c.contentId('h2')]);
       const one = store === 'f32' ? 1 : 0x3c00;
       expect(Array.from(m.data)).toEqual([one, 0, 0, 0, 0, 0, 0, one]);
-      expect(await c.paths(m.contentIds)).toEqual(
+      const files = await c.files(m.contentIds);
+      expect(new Map([...files].map(([content, refs]) => [content, refs.map((f) => f.path)]))).toEqual(
         new Map([
           [await c.contentId('h1'), ['/l/a.jpg']],
           [await c.contentId('h2'), ['/l/b.jpg']],
         ]),
       );
+      const a = files.get((await c.contentId('h1')) as number)?.[0];
+      expect(await c.fileById(a?.id as number)).toMatchObject({ path: '/l/a.jpg', hash: 'h1', embedded: true, contentId: await c.contentId('h1') });
+      expect(await c.fileById(-1)).toBeUndefined();
+      expect(await c.roots()).toEqual([]);
+      await c.addRoot('/l');
+      await c.addRoot('/l');
+      expect(await c.roots()).toEqual(['/l']);
       await c.close();
     }
   });

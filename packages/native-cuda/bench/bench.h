@@ -28,6 +28,7 @@ struct Options {
 // What limits a kernel, and so what its rate is compared with.
 enum class Bound {
   Compute,    // GFLOP/s against the FMA peak
+  Bf16,       // GFLOP/s against the peak of the bf16 path it runs on (AMX, vdpbf16ps, else FMA)
   Read,       // GB/s against streaming-read bandwidth
   ReadWrite,  // GB/s against copy bandwidth (bytes read + written)
 };

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bench.h"
+#include "clipkit/bf16.h"
 
 namespace clipkit::bench {
 namespace {
@@ -81,6 +82,37 @@ void add_linear(std::vector<Case>& cases, const LinearShape& s, bool packed = fa
     return Runner([=] {
       cpu::linear(x->data(), w->data(), bias->data(), s.residual ? res->data() : nullptr,
                   out->data(), s.m, s.n, s.k, s.act);
+    });
+  };
+  cases.push_back(std::move(c));
+}
+
+// A bf16 weight packed once for the bf16 path this CPU runs (as the encoders' bf16 weights are),
+// rated against that path's peak.
+void add_linear_bf16(std::vector<Case>& cases, const LinearShape& s, int cold_weights = 1) {
+  Case c;
+  c.kernel = "linear_bf16";
+  c.device = "cpu";
+  c.shape = std::string(s.label) + " " + dims(s.m, s.n, s.k) + (cold_weights > 1 ? " cold" : "");
+  c.bound = Bound::Bf16;
+  c.work = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
+  c.prepare = [s, cold_weights] {
+    auto x = host_randoms(static_cast<size_t>(s.m * s.k), 1);
+    auto w = host_randoms(static_cast<size_t>(s.n * s.k), 2);
+    auto bias = host_randoms(static_cast<size_t>(s.n), 3);
+    auto res = host_randoms(static_cast<size_t>(s.m * s.n), 4);
+    auto out = host_randoms(static_cast<size_t>(s.m * s.n), 5);
+    std::vector<uint16_t> wb(static_cast<size_t>(s.n * s.k));
+    floats_to_bf16(w->data(), wb.data(), wb.size());
+    auto pws = std::make_shared<std::vector<std::shared_ptr<const cpu::PackedBf16Weight>>>();
+    for (int i = 0; i < cold_weights; ++i) {
+      pws->push_back(cpu::pack_linear_weight_bf16(wb.data(), s.n, s.k, cpu::bf16_path()));
+    }
+    auto turn = std::make_shared<size_t>(0);
+    return Runner([=] {
+      const cpu::PackedBf16Weight& pw = *(*pws)[(*turn)++ % pws->size()];
+      cpu::linear_bf16(x->data(), pw, bias->data(), s.residual ? res->data() : nullptr,
+                       out->data(), s.m, s.n, s.k, s.act);
     });
   };
   cases.push_back(std::move(c));
@@ -186,6 +218,7 @@ void add_similarity_full(std::vector<Case>& cases, int64_t m, int64_t n, int64_t
 void cpu_cases(const Options& o, std::vector<Case>& cases) {
   if (o.tiny) {
     add_linear(cases, {"tiny", 64, 96, 80, Activation::QuickGelu, true});
+    add_linear_bf16(cases, {"tiny", 64, 96, 80, Activation::QuickGelu, true});
     add_attention(cases, "tiny", {2, 10, 2, 16, false, 0.25f});
     add_rowwise(cases, "layer_norm", "tiny", 16, 64);
     add_rowwise(cases, "softmax", "tiny", 16, 64);
@@ -208,6 +241,19 @@ void cpu_cases(const Options& o, std::vector<Case>& cases) {
   add_linear(cases, {"text qkv", 2464, 1536, 512, Activation::None, false});
   add_linear(cases, {"text fc1", 2464, 2048, 512, Activation::QuickGelu, false});
   add_linear(cases, {"text fc2", 2464, 512, 2048, Activation::None, true});
+  add_linear(cases, {"text qkv", 2464, 1536, 512, Activation::None, false}, true);
+  add_linear(cases, {"text fc1", 2464, 2048, 512, Activation::QuickGelu, false}, true);
+  add_linear(cases, {"text fc2", 2464, 512, 2048, Activation::None, true}, true);
+  // The same products with bf16 weights, for bf16 vs fp32 (linear_packed) in one run.
+  add_linear_bf16(cases, {"ViT-B/32 qkv", 1600, 2304, 768, Activation::None, false});
+  add_linear_bf16(cases, {"ViT-B/32 attn-out", 1600, 768, 768, Activation::None, true});
+  add_linear_bf16(cases, {"ViT-B/32 fc1", 1600, 3072, 768, Activation::QuickGelu, false});
+  add_linear_bf16(cases, {"ViT-B/32 fc2", 1600, 768, 3072, Activation::None, true});
+  add_linear_bf16(cases, {"ViT-B/32 b1 fc1", 50, 3072, 768, Activation::QuickGelu, false});
+  add_linear_bf16(cases, {"ViT-B/32 b1 fc1", 50, 3072, 768, Activation::QuickGelu, false}, 24);
+  add_linear_bf16(cases, {"text qkv", 2464, 1536, 512, Activation::None, false});
+  add_linear_bf16(cases, {"text fc1", 2464, 2048, 512, Activation::QuickGelu, false});
+  add_linear_bf16(cases, {"text fc2", 2464, 512, 2048, Activation::None, true});
 
   add_attention(cases, "ViT-B/32", {32, 50, 12, 64, false, 0.125f});
   add_attention(cases, "text", {32, 77, 8, 64, true, 0.125f});

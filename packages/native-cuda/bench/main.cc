@@ -33,8 +33,11 @@ struct Result {
   double fraction;  // of the matching ceiling; 0 when unknown
 };
 
-// The ISA column: empty for non-CPU devices.
-const char* isa_label(const Result& r) { return r.c->device == "cpu" ? isa_name(r.isa) : ""; }
+// The ISA column: the bf16 path for bf16 cases, empty for non-CPU devices.
+const char* isa_label(const Result& r) {
+  if (r.c->device != "cpu") return "";
+  return r.c->bound == Bound::Bf16 ? bf16_path_name(cpu::bf16_path()) : isa_name(r.isa);
+}
 
 double median_seconds(const Runner& run, const Options& o) {
   using Clock = std::chrono::steady_clock;
@@ -57,12 +60,36 @@ double median_seconds(const Runner& run, const Options& o) {
   return n % 2 == 1 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
 }
 
-const char* unit(Bound b) { return b == Bound::Compute ? "GFLOP/s" : "GB/s"; }
+bool is_flops(Bound b) { return b == Bound::Compute || b == Bound::Bf16; }
+const char* unit(Bound b) { return is_flops(b) ? "GFLOP/s" : "GB/s"; }
+
+// Which peak a bf16 case is measured against, and its value.
+const char* bf16_peak_name() {
+  switch (cpu::bf16_path()) {
+    case Bf16Path::Amx:
+      return "AMX bf16 peak";
+    case Bf16Path::Avx512Bf16:
+      return "vdpbf16ps peak";
+    case Bf16Path::None:
+      break;
+  }
+  return "FMA peak";
+}
 
 double ceiling_for(const Case& c, Isa isa, const Ceilings& ceil) {
   if (c.device != "cpu") return 0.0;
   switch (c.bound) {
     case Bound::Compute:
+      return ceil.fma_all.count(isa) != 0 ? ceil.fma_all.at(isa) : 0.0;
+    case Bound::Bf16:
+      switch (cpu::bf16_path()) {
+        case Bf16Path::Amx:
+          return ceil.amx_all;
+        case Bf16Path::Avx512Bf16:
+          return ceil.bf16_dp_all;
+        case Bf16Path::None:
+          break;
+      }
       return ceil.fma_all.count(isa) != 0 ? ceil.fma_all.at(isa) : 0.0;
     case Bound::Read:
       return ceil.read_gbs;
@@ -89,6 +116,15 @@ void write_json(const std::string& path, const Ceilings& ceil, const std::vector
     << "\", \"threads\": " << cpu::thread_count() << "},\n  \"peak\": {\n";
   f << "    \"fma_gflops\": " << ceil.fma_all.at(best) << ",\n";
   f << "    \"fma_gflops_1thread\": " << ceil.fma_1thread.at(best) << ",\n";
+  if (ceil.bf16_dp_all > 0) {
+    f << "    \"bf16_dp_gflops\": " << ceil.bf16_dp_all << ",\n    \"bf16_dp_gflops_1thread\": "
+      << ceil.bf16_dp_1thread << ",\n";
+  }
+  if (ceil.amx_all > 0) {
+    f << "    \"amx_bf16_gflops\": " << ceil.amx_all << ",\n    \"amx_bf16_gflops_1thread\": "
+      << ceil.amx_1thread << ",\n";
+  }
+  f << "    \"bf16_path\": \"" << bf16_path_name(cpu::bf16_path()) << "\",\n";
   f << "    \"copy_gbs\": " << ceil.copy_gbs << ",\n    \"read_gbs\": " << ceil.read_gbs << ",\n";
   f << "    \"per_isa\": {";
   bool first = true;
@@ -106,9 +142,10 @@ void write_json(const std::string& path, const Ceilings& ceil, const std::vector
     if (*isa_label(r) != '\0') {
       f << "\"isa\": \"" << isa_label(r) << "\", \"threads\": " << r.threads << ", ";
     }
-    f << "\"seconds\": " << r.seconds << ", \"" << (r.c->bound == Bound::Compute ? "gflops" : "gbs")
+    f << "\"seconds\": " << r.seconds << ", \"" << (is_flops(r.c->bound) ? "gflops" : "gbs")
       << "\": " << r.rate;
     if (r.fraction > 0) f << ", \"fraction_of_peak\": " << r.fraction;
+    if (r.c->bound == Bound::Bf16) f << ", \"peak\": \"" << bf16_peak_name() << "\"";
     f << "}";
     first = false;
   }
@@ -179,7 +216,8 @@ int run(int argc, char** argv) {
       continue;
     }
     const Runner runner = c.prepare();
-    const bool cpu_case = c.device == "cpu";
+    // bf16 cases run their weight's path whatever the fp32 dispatch level.
+    const bool cpu_case = c.device == "cpu" && c.bound != Bound::Bf16;
     for (const Isa isa : cpu_case ? isas : std::vector<Isa>{best}) {
       cpu::use_isa(isa);
       Result r{&c, isa, threads, median_seconds(runner, o), 0.0, 0.0};
@@ -198,6 +236,16 @@ int run(int argc, char** argv) {
     std::printf("  FMA peak %-7s %8.1f GFLOP/s (1 thread %.1f)\n", isa_name(isa), all,
                 ceil.fma_1thread.at(isa));
   }
+  if (ceil.bf16_dp_all > 0) {
+    std::printf("  vdpbf16ps peak   %8.1f GFLOP/s (1 thread %.1f)\n", ceil.bf16_dp_all,
+                ceil.bf16_dp_1thread);
+  }
+  if (ceil.amx_all > 0) {
+    std::printf("  AMX bf16 peak    %8.1f GFLOP/s (1 thread %.1f)\n", ceil.amx_all, ceil.amx_1thread);
+  }
+  const std::string bf16_note = cpu::bf16_note();
+  std::printf("  bf16 GEMM path: %s%s%s\n", bf16_path_name(cpu::bf16_path()),
+              bf16_note.empty() ? "" : " - ", bf16_note.c_str());
   std::printf("  bandwidth: copy %.1f GB/s, read %.1f GB/s\n\n", ceil.copy_gbs, ceil.read_gbs);
   std::printf("%-22s %-6s %-8s %-42s %10s %16s %8s\n", "kernel", "device", "isa", "shape", "ms",
               "rate", "of peak");

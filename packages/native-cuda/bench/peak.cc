@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "bench.h"
+#include "cpu/gemm_bf16.h"
 #include "cpu/reduce.h"
 #include "cpu/scratch.h"
 #include "cpu/vec.h"
@@ -72,6 +74,67 @@ __attribute__((flatten)) void mul_add_sse(int64_t iters, float* sink) {
   fma_chains<Sse>(iters, sink);
 }
 
+// vdpbf16ps: 64 flops each (16 lanes x 2 products x multiply-add), twelve chains as above.
+CLIPKIT_TARGET_AVX512_BF16 void dpbf16_chains(int64_t iters, float* sink) {
+  const auto a = (__m512bh)_mm512_set1_epi32(0x3f803f80);  // (1, 1)
+  const auto b = (__m512bh)_mm512_set1_epi32(0x33d633d6);  // (1e-7, 1e-7)
+#define CLIPKIT_INIT(x) __m512 x = _mm512_set1_ps(1.0f);
+  CLIPKIT_PEAK_CHAINS(CLIPKIT_INIT)
+#undef CLIPKIT_INIT
+  for (int64_t it = 0; it < iters; ++it) {
+#define CLIPKIT_STEP(x)            \
+  x = _mm512_dpbf16_ps(x, a, b);   \
+  asm volatile("" : "+v"(x));
+    CLIPKIT_PEAK_CHAINS(CLIPKIT_STEP)
+#undef CLIPKIT_STEP
+  }
+  __m512 s = _mm512_setzero_ps();
+#define CLIPKIT_SUM(x) s = _mm512_add_ps(s, x);
+  CLIPKIT_PEAK_CHAINS(CLIPKIT_SUM)
+#undef CLIPKIT_SUM
+  *sink = _mm512_reduce_add_ps(s);
+}
+
+constexpr double kDpFlops = 16 * 2 * 2;
+constexpr double kTileFlops = 16.0 * 16 * 32 * 2;  // one tdpbf16ps: 16x16 outputs, 32 k
+constexpr int kTileSteps = 4;                      // tdpbf16ps per loop iteration
+
+// tdpbf16ps into four accumulator tiles from two A and two B tiles that stay loaded: the tile
+// unit's own rate, no memory traffic. Operands are zeros (no denormal or overflow effects).
+__attribute__((target("amx-tile,amx-bf16,avx512f"))) void amx_chains(int64_t iters, float* sink) {
+  struct alignas(64) Config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+  } cfg{};
+  cfg.palette = 1;
+  for (int t = 0; t < 8; ++t) {
+    cfg.colsb[t] = 64;
+    cfg.rows[t] = 16;
+  }
+  alignas(64) static const uint16_t zeros[16 * 32] = {};
+  alignas(64) float out[16 * 16];
+  _tile_loadconfig(&cfg);
+  _tile_loadd(4, zeros, 64);
+  _tile_loadd(5, zeros, 64);
+  _tile_loadd(6, zeros, 64);
+  _tile_loadd(7, zeros, 64);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t it = 0; it < iters; ++it) {
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  _tile_stored(0, out, 64);
+  _tile_release();
+  __asm__ __volatile__("" ::: "memory");
+  *sink = out[0];
+}
+
 void peak_job(Isa isa, int64_t iters, float* sink) {
   switch (isa) {
     case Isa::Avx512:
@@ -110,6 +173,21 @@ void on_threads(int threads, const Fn& fn) {
 }
 
 // GFLOP/s of `threads` threads running the chains at once (best of a few tries).
+// GFLOP/s of `threads` threads running `job` (flops_per_iter each iteration) at once.
+template <typename Job>
+double peak_of(const Job& job, int threads, int64_t iters, double flops_per_iter) {
+  double best = 0.0;
+  std::vector<float> sink(static_cast<size_t>(threads));
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const auto t0 = Clock::now();
+    on_threads(threads, [&](int t) { job(iters, &sink[static_cast<size_t>(t)]); });
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::max(best, static_cast<double>(iters) * flops_per_iter * threads / s / 1e9);
+    for (const float x : sink) g_sink = g_sink + x;
+  }
+  return best;
+}
+
 double fma_peak(Isa isa, int threads, int64_t iters) {
   const double flops_per_thread = static_cast<double>(iters) * kChains * lanes(isa) * 2;
   double best = 0.0;
@@ -153,6 +231,18 @@ Ceilings measure_ceilings(bool quick) {
     c.fma_1thread[isa] = fma_peak(isa, 1, iters);
     c.fma_all[isa] = threads == 1 ? c.fma_1thread[isa] : fma_peak(isa, threads, iters);
   }
+  if (cpu::bf16::cpu_has_avx512_bf16()) {
+    c.bf16_dp_1thread = peak_of(dpbf16_chains, 1, iters, kChains * kDpFlops);
+    c.bf16_dp_all = threads == 1 ? c.bf16_dp_1thread
+                                 : peak_of(dpbf16_chains, threads, iters, kChains * kDpFlops);
+  }
+  std::string why;
+  if (cpu::bf16::cpu_has_amx() && cpu::bf16::amx_enable(&why)) {
+    const int64_t tile_iters = iters / 16;
+    c.amx_1thread = peak_of(amx_chains, 1, tile_iters, kTileSteps * kTileFlops);
+    c.amx_all = threads == 1 ? c.amx_1thread
+                             : peak_of(amx_chains, threads, tile_iters, kTileSteps * kTileFlops);
+  }
 
   // Far larger than any cache; touched once first so page faults are not measured.
   const int64_t n = (quick ? 64 : 256) * (int64_t{1} << 20) / 4 * 4;
@@ -187,6 +277,10 @@ Ceilings best_of(const Ceilings& a, const Ceilings& b) {
   Ceilings c = a;
   for (auto& [isa, v] : c.fma_1thread) v = std::max(v, b.fma_1thread.at(isa));
   for (auto& [isa, v] : c.fma_all) v = std::max(v, b.fma_all.at(isa));
+  c.bf16_dp_1thread = std::max(a.bf16_dp_1thread, b.bf16_dp_1thread);
+  c.bf16_dp_all = std::max(a.bf16_dp_all, b.bf16_dp_all);
+  c.amx_1thread = std::max(a.amx_1thread, b.amx_1thread);
+  c.amx_all = std::max(a.amx_all, b.amx_all);
   c.copy_gbs = std::max(a.copy_gbs, b.copy_gbs);
   c.read_gbs = std::max(a.read_gbs, b.read_gbs);
   return c;

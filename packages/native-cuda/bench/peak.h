@@ -11,6 +11,12 @@ struct Ceilings {
   // FMA peak in GFLOP/s per ISA, for 1 thread and for the pool's thread count.
   std::map<Isa, double> fma_1thread;
   std::map<Isa, double> fma_all;
+  // bf16 peaks in GFLOP/s (0 where the CPU or OS lacks the instruction): vdpbf16ps chains,
+  // and tdpbf16ps on tiles held in registers (4 accumulators), for 1 thread and for all.
+  double bf16_dp_1thread = 0.0;
+  double bf16_dp_all = 0.0;
+  double amx_1thread = 0.0;
+  double amx_all = 0.0;
   double copy_gbs = 0.0;  // memcpy-like: bytes read + written per second
   double read_gbs = 0.0;  // streaming sum over one array
 };

@@ -5,6 +5,9 @@
 export type Activation = 'none' | 'quick_gelu' | 'gelu';
 export type Device = 'cpu' | 'cuda';
 export type Isa = 'avx512' | 'avx2' | 'generic';
+/** The GEMM a bf16 weight runs on (null: the fp32 kernels on its bf16-rounded values). */
+export type Bf16Path = 'amx' | 'avx512_bf16';
+export type DType = 'f32' | 'f16' | 'bf16';
 
 export interface CudaDeviceInfo {
   name: string;
@@ -14,7 +17,19 @@ export interface CudaDeviceInfo {
 
 export interface NativeInfo {
   version: string;
-  cpu: { isa: Isa; threads: number };
+  cpu: {
+    isa: Isa;
+    threads: number;
+    /**
+     * The path a bf16 weight runs on now, once its known-answer self-test has passed (the first
+     * nativeInfo() or bf16 linear runs it): 'amx', 'avx512_bf16', or null when neither is usable
+     * (bf16 weights then run the fp32 kernels on their rounded values: same numbers within
+     * tolerance, no speed-up). CLIPKIT_ISA=avx512 (or lower) disables both, avx512_bf16 AMX.
+     */
+    bf16: Bf16Path | null;
+    /** Why a faster bf16 path is not taken (CPU lacks it, CLIPKIT_ISA, a failed self-test). */
+    bf16Note: string | null;
+  };
   cuda: { compiled: boolean; available: boolean; devices: CudaDeviceInfo[]; error: string | null };
 }
 
@@ -26,13 +41,18 @@ export interface NativeInfo {
  */
 export interface Tensor {
   readonly shape: readonly number[];
-  readonly dtype: 'f32' | 'f16';
+  /**
+   * 'bf16' tensors hold f32 data rounded to bfloat16 (nearest even; NaN stays NaN) and are
+   * accepted only as the weight `w` of linear, linearAsync and chainAsync's linear: anywhere
+   * else they are a TypeError naming the argument.
+   */
+  readonly dtype: DType;
   readonly device: Device;
   readonly size: number; // element count
   readonly disposed: boolean;
-  /** Copy out to a new Float32Array (f16 is widened). */
+  /** Copy out to a new Float32Array (f16 and bf16 are widened). */
   toArray(): Float32Array;
-  /** Copy in from a host array of exactly `size` elements. */
+  /** Copy in from a host array of exactly `size` elements (rounded for f16 / bf16). */
   write(data: Float32Array): void;
   dispose(): void;
 }
@@ -109,7 +129,13 @@ export interface NativeKernels {
   nativeInfo(): NativeInfo;
   setThreads(n: number): void;
 
-  tensor(data: Float32Array | Uint16Array, shape: readonly number[], opts?: { dtype?: 'f32' | 'f16'; device?: Device }): Tensor;
+  /**
+   * Uint16Array data is f16 bits (dtype 'f16' by default, or widened to 'f32'); dtype 'bf16'
+   * takes a Float32Array and rounds it. A CPU bf16 tensor is packed on its first use as a
+   * linear weight into the layout of the bf16 GEMM the CPU runs (kept with it, like an f32
+   * weight's pack); a CUDA one runs cuBLAS's bf16 GEMM with fp32 compute.
+   */
+  tensor(data: Float32Array | Uint16Array, shape: readonly number[], opts?: { dtype?: DType; device?: Device }): Tensor;
   /**
    * A zero-filled Float32Array (dtype 'f16': a Uint16Array of half bits) in addon memory, for
    * buffers the kernels stream through: activations, a search catalogue. 64-byte aligned, and
@@ -134,6 +160,9 @@ export interface NativeKernels {
    * A CPU Tensor `w` is packed on first use and the pack cached with it (as much memory again;
    * write() or using it as a kernel's output drops it): no per-call packing, and each row of out
    * is bit-identical whatever m is. A Float32Array `w` may round differently for m <= 64.
+   * A bf16 Tensor `w`: x is rounded to bf16, products are summed in fp32 and bias, activation
+   * and residual applied in fp32; the GEMM is nativeInfo().cpu.bf16's (the first call without
+   * one says so once on stderr).
    */
   linear(x: F32, w: F32, bias: F32 | null, out: F32, opts: LinearOptions): void;
   linearAsync(x: F32, w: F32, bias: F32 | null, out: F32, opts: LinearOptions): Promise<void>;

@@ -10,5 +10,6 @@ import { register as importPhotos } from './import.js';
 import { register as search } from './search.js';
 import { register as duplicates } from './duplicates.js';
 import { register as tokenize } from './tokenize.js';
+import { register as serve } from './serve.js';
 
-export const commands: Array<(program: Command) => void> = [encode, classify, pull, info, preprocess, importPhotos, search, duplicates, tokenize];
+export const commands: Array<(program: Command) => void> = [encode, classify, pull, info, preprocess, importPhotos, search, duplicates, serve, tokenize];

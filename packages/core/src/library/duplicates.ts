@@ -8,6 +8,8 @@ import type { Catalog, EmbeddingMatrix } from './catalog/index.js';
 export interface DuplicateGroup {
   /** Every present path in the group, sorted. */
   paths: string[];
+  /** The catalog file id of each path, in the same order. */
+  ids: number[];
   /** The lowest similarity among the pairs (each ≥ threshold) that joined the group; 1 when it
    * holds only byte-identical files. */
   minScore: number;
@@ -69,11 +71,11 @@ export async function findDuplicates(
     if (list) list.push(i);
     else members.set(r, [i]);
   }
-  const paths = await catalog.paths(matrix.contentIds);
+  const files = await catalog.files(matrix.contentIds);
   const groups: DuplicateGroup[] = [];
   for (const [root, rows] of members) {
-    const groupPaths = rows.flatMap((r) => paths.get(matrix.contentIds[r] as number) ?? []).sort();
-    if (groupPaths.length > 1) groups.push({ paths: groupPaths, minScore: minScore[root] as number });
+    const group = rows.flatMap((r) => files.get(matrix.contentIds[r] as number) ?? []).sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+    if (group.length > 1) groups.push({ paths: group.map((f) => f.path), ids: group.map((f) => f.id), minScore: minScore[root] as number });
   }
   return groups.sort((x, y) => y.paths.length - x.paths.length || (x.paths[0] as string).localeCompare(y.paths[0] as string));
 }

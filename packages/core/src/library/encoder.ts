@@ -15,6 +15,8 @@ export interface PreparedBatch {
 
 export interface LibraryEncoder {
   readonly identity: ModelIdentity;
+  /** The model's learned temperature for zero-shot logits (CLIP's exp(logit_scale)). */
+  readonly logitScale: number;
   /**
    * Decodes and preprocesses encoded image files (fast mode); never throws for a bad image.
    * `clocks`, when given, is credited with each image's decode and preprocessing time.

@@ -180,6 +180,9 @@ export async function runImport(
   encodeStarted = performance.now();
   emit();
 
+  // The scan got through, so root is a folder: files under it may be served (clipkit serve).
+  await catalog.addRoot(root);
+
   // Phase 2: read, hash, batch, decode, encode, write.
   const inflight = new Map<string, PendingContent>();
   const committing = new Map<string, Promise<void>>();

@@ -3,16 +3,27 @@
 import path from 'node:path';
 import * as addon from '@clipkit/native-cuda';
 import type { NativeKernels } from '@clipkit/native-cuda';
-import { UsageError } from '../errors.js';
+import { normalizeRows, zeroShotScores } from '../embeddings.js';
+import { NotFoundError, UsageError } from '../errors.js';
+import { fillTemplates, resolveTemplates } from '../templates.js';
 import { resolveModel } from '../model/hub.js';
-import type { BackendName, DeviceName } from '../types.js';
-import { openCatalog, type Catalog, type CatalogCounts, type CatalogModel, type FileError, type StoreFormat } from './catalog/index.js';
+import type { BackendName, DeviceName, LabelScore, TemplateSet } from '../types.js';
+import {
+  openCatalog,
+  type Catalog,
+  type CatalogCounts,
+  type CatalogModel,
+  type EmbeddingMatrix,
+  type FileError,
+  type StoreFormat,
+} from './catalog/index.js';
 import { findDuplicates, type DuplicateGroup } from './duplicates.js';
 import type { LibraryEncoder } from './encoder.js';
+import { FileAccess, type FileInfo, type OpenedFile } from './file-access.js';
 import { ImportJob, runImport, type ImportOptions } from './import.js';
 import { loadLibraryEncoder } from './model-encoder.js';
 import { parseQuery, type QueryTerm } from './query.js';
-import { EmbeddingCache, queryVector, searchVector, type SearchHit } from './search.js';
+import { EmbeddingCache, queryVector, searchVector, storedVector, type QueryImage, type SearchHit } from './search.js';
 
 const kernels: NativeKernels = addon;
 
@@ -27,19 +38,37 @@ export interface LibraryOptions {
 }
 
 export interface SearchOptions {
-  /** An image whose embedding joins the query (weight 1), alone or with the text. */
-  image?: string;
+  /** An image (a path, or the encoded bytes of an upload) whose embedding joins the query
+   * (weight 1), alone or with the text. */
+  image?: string | Uint8Array;
+  /** Hits to skip before the k returned (paging). */
+  offset?: number;
+}
+
+export interface ClassifyByIdOptions {
+  /** Prompt templates (default 'simple': "a photo of a {}."). */
+  templates?: TemplateSet;
+}
+
+/** Zero-shot scores of one catalogued file, best label first. */
+export interface FileLabelScores {
+  id: number;
+  scores: LabelScore[];
 }
 
 export class Library {
   private encoder: Promise<LibraryEncoder> | null = null;
   private readonly cache: EmbeddingCache;
+  private readonly access: FileAccess;
+  /** Image queries one at a time: the preprocessor's batch buffers are shared. */
+  private imageQueries: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly catalog: Catalog,
     private readonly opts: LibraryOptions,
   ) {
     this.cache = new EmbeddingCache(catalog, kernels);
+    this.access = new FileAccess(catalog);
   }
 
   /** Opens the catalog at dbPath, creating it when absent. */
@@ -90,13 +119,69 @@ export class Library {
   /** The k files closest to a query such as `"beach" + "sunset" - "people"`. */
   async search(query: string, k = 20, opts: SearchOptions = {}): Promise<SearchHit[]> {
     const terms: QueryTerm[] = query.trim() === '' ? [] : parseQuery(query);
-    if (opts.image !== undefined) terms.push({ kind: 'image', value: opts.image, weight: 1 });
-    if (terms.length === 0) throw new UsageError('empty query: give a text, an --image, or both');
+    const uploads: QueryImage[] = [];
+    if (typeof opts.image === 'string') terms.push({ kind: 'image', value: opts.image, weight: 1 });
+    else if (opts.image !== undefined) uploads.push({ name: `<uploaded image of ${opts.image.byteLength} bytes>`, bytes: opts.image, weight: 1 });
+    if (terms.length === 0 && uploads.length === 0) throw new UsageError('empty query: give a text, an --image, or both');
     if (!(await this.catalog.model())) return [];
     const encoder = await this.loadEncoder();
     await this.catalog.checkModel(encoder.identity);
-    const vector = await queryVector(terms, encoder);
-    return searchVector(vector, k, this.catalog, await this.cache.get(), kernels);
+    const hasImage = uploads.length > 0 || terms.some((t) => t.kind === 'image');
+    const vector = await (hasImage ? this.oneImageQueryAtATime(() => queryVector(terms, encoder, uploads)) : queryVector(terms, encoder));
+    return searchVector(vector, k, this.catalog, await this.cache.get(), kernels, opts.offset ?? 0);
+  }
+
+  /** The k files closest to catalogued file `id` (itself first, with its identical copies). */
+  async similar(id: number, k = 20, opts: Pick<SearchOptions, 'offset'> = {}): Promise<SearchHit[]> {
+    const matrix = await this.cache.get();
+    return searchVector(await this.storedEmbedding(id, matrix), k, this.catalog, matrix, kernels, opts.offset ?? 0);
+  }
+
+  /** Zero-shot scores of catalogued files (their stored embeddings) against labels. */
+  async classify(ids: readonly number[], labels: readonly string[], opts: ClassifyByIdOptions = {}): Promise<FileLabelScores[]> {
+    if (!Array.isArray(ids) || ids.length === 0) throw new UsageError('classify: ids must be a non-empty array of file ids');
+    if (!Array.isArray(labels) || labels.length === 0 || labels.some((l) => typeof l !== 'string' || l.trim() === '')) {
+      throw new UsageError('classify: labels must be a non-empty array of non-empty strings');
+    }
+    if (new Set(labels).size !== labels.length) throw new UsageError('classify: a label appears twice');
+    const templates = resolveTemplates(opts.templates ?? 'simple');
+    const matrix = await this.cache.get();
+    const dim = matrix.dim;
+    const images = new Float32Array(ids.length * dim);
+    for (const [i, id] of ids.entries()) images.set(await this.storedEmbedding(id, matrix), i * dim);
+    const encoder = await this.loadEncoder();
+    await this.catalog.checkModel(encoder.identity);
+    // Prompt ensembling as in Clip.classify: each label is the normalised mean of its templates.
+    const prompts = await encoder.encodeTexts(labels.flatMap((label) => fillTemplates(templates, label)));
+    const perLabel = new Float32Array(labels.length * dim);
+    for (let l = 0; l < labels.length; l++) {
+      for (let t = 0; t < templates.length; t++) {
+        for (let j = 0; j < dim; j++) perLabel[l * dim + j]! += prompts[(l * templates.length + t) * dim + j]!;
+      }
+    }
+    const scores = zeroShotScores(images, normalizeRows(perLabel, dim), labels, dim, encoder.logitScale);
+    return ids.map((id, i) => ({ id, scores: scores[i] as LabelScore[] }));
+  }
+
+  /** A catalogued file's path, size, date, format and pixel size (served files only: see FileAccess). */
+  file(id: number): Promise<FileInfo> {
+    return this.access.info(id);
+  }
+
+  /** Opens a catalogued file by id, refusing one that resolves outside the imported folders. */
+  openFile(id: number): Promise<OpenedFile> {
+    return this.access.open(id);
+  }
+
+  /** Loads the model now rather than at the first query, and checks it matches the catalog. */
+  async loadModel(): Promise<void> {
+    const encoder = await this.loadEncoder();
+    await this.catalog.checkModel(encoder.identity);
+  }
+
+  /** The folders imported into this catalog. */
+  roots(): Promise<string[]> {
+    return this.catalog.roots();
   }
 
   /** Groups of files whose embeddings have cosine ≥ threshold to another member. */
@@ -110,6 +195,20 @@ export class Library {
     this.encoder = null;
     if (encoder) (await encoder.catch(() => null))?.dispose();
     await this.catalog.close();
+  }
+
+  private async storedEmbedding(id: number, matrix: EmbeddingMatrix): Promise<Float32Array> {
+    const file = Number.isSafeInteger(id) ? await this.catalog.fileById(id) : undefined;
+    if (!file) throw new NotFoundError(`no file with id ${id} in the catalog`);
+    const vector = storedVector(matrix, file.contentId, kernels);
+    if (!vector) throw new NotFoundError(`file ${id} has no embedding (its image could not be decoded)`, file.path);
+    return vector;
+  }
+
+  private oneImageQueryAtATime<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.imageQueries.then(fn);
+    this.imageQueries = run.catch(() => undefined);
+    return run;
   }
 
   private loadEncoder(): Promise<LibraryEncoder> {
@@ -129,7 +228,9 @@ export { ImportJob } from './import.js';
 export type { ImportOptions, ImportProgress, ImportStages, ImportSummary } from './import.js';
 export type { StageTiming } from './stage-clock.js';
 export type { SearchHit } from './search.js';
+export type { FileInfo, OpenedFile } from './file-access.js';
 export type { DuplicateGroup } from './duplicates.js';
-export type { CatalogCounts, CatalogModel, FileError, StoreFormat } from './catalog/index.js';
+export type { CatalogCounts, CatalogModel, FileError, FileRef, StoreFormat } from './catalog/index.js';
+export type { ImageFormat } from './scan.js';
 export type { QueryTerm } from './query.js';
 export { parseQuery } from './query.js';

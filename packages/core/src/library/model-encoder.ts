@@ -15,6 +15,7 @@ export async function loadLibraryEncoder(dir: string, opts: ClipLoadOptions = {}
   const info = clip.info;
   return {
     identity: { id: info.id, projectionDim: info.projectionDim, configHash: info.configHash, dir: info.dir },
+    logitScale: info.logitScale,
     async prepare(files, clocks): Promise<PreparedBatch> {
       const { pixels, errors } = await images.preprocess(files.map((f) => f.bytes), undefined, clocks);
       const rows = errors.map((err, i) => (err === null ? i : withPath(err, (files[i] as { path: string }).path)));

@@ -10,6 +10,8 @@ import type { QueryTerm } from './query.js';
 import { fsReason, readRegularFile } from '../util/files.js';
 
 export interface SearchHit {
+  /** The file's catalog id (what `clipkit serve` addresses it by). */
+  id: number;
   path: string;
   /** Cosine similarity to the query vector. */
   score: number;
@@ -39,16 +41,28 @@ export class EmbeddingCache {
   }
 }
 
-/** Σ weight·embedding over the terms, L2-normalised. */
-export async function queryVector(terms: readonly QueryTerm[], encoder: LibraryEncoder): Promise<Float32Array> {
-  if (terms.length === 0) throw new UsageError('empty query: give a text, an --image, or both');
+/** An image given as bytes rather than a path (an upload), weighted like a query term. */
+export interface QueryImage {
+  /** Names the image in errors. */
+  name: string;
+  bytes: Uint8Array;
+  weight: number;
+}
+
+/** Σ weight·embedding over the terms and images, L2-normalised. */
+export async function queryVector(
+  terms: readonly QueryTerm[],
+  encoder: LibraryEncoder,
+  uploads: readonly QueryImage[] = [],
+): Promise<Float32Array> {
+  if (terms.length === 0 && uploads.length === 0) throw new UsageError('empty query: give a text, an --image, or both');
   const dim = encoder.identity.projectionDim;
   const texts = terms.filter((t) => t.kind === 'text');
-  const images = terms.filter((t) => t.kind === 'image');
+  const images = [...(await readQueryImages(terms.filter((t) => t.kind === 'image'))), ...uploads];
   const textVecs = texts.length > 0 ? await encoder.encodeTexts(texts.map((t) => t.value)) : new Float32Array(0);
-  const imageVecs = images.length > 0 ? await encodeQueryImages(images.map((t) => t.value), encoder) : new Float32Array(0);
+  const imageVecs = images.length > 0 ? await encodeQueryImages(images, encoder) : new Float32Array(0);
   const out = new Float32Array(dim);
-  const accumulate = (vecs: Float32Array, group: readonly QueryTerm[]) =>
+  const accumulate = (vecs: Float32Array, group: ReadonlyArray<{ weight: number }>) =>
     group.forEach((t, r) => {
       for (let j = 0; j < dim; j++) out[j] = (out[j] as number) + t.weight * (vecs[r * dim + j] as number);
     });
@@ -62,24 +76,46 @@ export async function queryVector(terms: readonly QueryTerm[], encoder: LibraryE
   return out;
 }
 
-async function encodeQueryImages(paths: readonly string[], encoder: LibraryEncoder): Promise<Float32Array> {
-  const files = await Promise.all(
-    paths.map(async (p) => {
+function readQueryImages(terms: readonly QueryTerm[]): Promise<QueryImage[]> {
+  return Promise.all(
+    terms.map(async (t) => {
       try {
-        return { path: p, bytes: await readRegularFile(p) };
+        return { name: t.value, bytes: await readRegularFile(t.value), weight: t.weight };
       } catch (err) {
-        throw new UsageError(`--image ${p}: cannot read (${fsReason(err)})`, { cause: err });
+        throw new UsageError(`--image ${t.value}: cannot read (${fsReason(err)})`, { cause: err });
       }
     }),
   );
-  const { pixels, rows } = await encoder.prepare(files);
+}
+
+async function encodeQueryImages(images: readonly QueryImage[], encoder: LibraryEncoder): Promise<Float32Array> {
+  const { pixels, rows } = await encoder.prepare(images.map((im) => ({ path: im.name, bytes: im.bytes })));
   for (const row of rows) if (typeof row !== 'number') throw row;
   return encoder.encodeImages(pixels);
 }
 
+/** The stored embedding of one content as float32, or undefined when it has none in `matrix`. */
+export function storedVector(matrix: EmbeddingMatrix, contentId: number, kernels: NativeKernels): Float32Array | undefined {
+  // contentIds ascend (the catalog reads them ORDER BY id): binary search.
+  let lo = 0;
+  let hi = matrix.rows - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const id = matrix.contentIds[mid] as number;
+    if (id === contentId) {
+      const row = matrix.data.subarray(mid * matrix.dim, (mid + 1) * matrix.dim);
+      return row instanceof Uint16Array ? kernels.fromFloat16(row) : row.slice();
+    }
+    if (id < contentId) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
 /**
- * The k best files for a query vector. Top-k runs over distinct contents; a content stored at
- * several paths yields one hit per path (same score), cut back to k.
+ * The k best files for a query vector, after skipping the first `offset` (paging). Top-k runs
+ * over distinct contents; a content stored at several paths yields one hit per path (same
+ * score), cut back to k.
  */
 export async function searchVector(
   query: Float32Array,
@@ -87,16 +123,20 @@ export async function searchVector(
   catalog: Catalog,
   matrix: EmbeddingMatrix,
   kernels: NativeKernels,
+  offset = 0,
 ): Promise<SearchHit[]> {
   checkIntRange('k', k, LIMITS.topK);
+  // The top-k kernel ranks at most LIMITS.topK candidates: a page must end within them.
+  checkIntRange('offset + k', offset + k, LIMITS.topK);
   if (query.length !== matrix.dim) throw new UsageError(`query has dim ${query.length}, catalog has ${matrix.dim}`);
   if (matrix.rows === 0) return [];
-  const top = kernels.similarityTopK(query, matrix.data, { m: 1, n: matrix.rows, d: matrix.dim, k: Math.min(k, matrix.rows) });
+  const want = offset + k;
+  const top = kernels.similarityTopK(query, matrix.data, { m: 1, n: matrix.rows, d: matrix.dim, k: Math.min(want, matrix.rows) });
   const ids = Array.from(top.indices, (row) => matrix.contentIds[row] as number);
-  const paths = await catalog.paths(ids);
+  const files = await catalog.files(ids);
   const hits: SearchHit[] = [];
   ids.forEach((id, i) => {
-    for (const path of paths.get(id) ?? []) hits.push({ path, score: top.scores[i] as number });
+    for (const f of files.get(id) ?? []) hits.push({ id: f.id, path: f.path, score: top.scores[i] as number });
   });
-  return hits.slice(0, k);
+  return hits.slice(offset, want);
 }

@@ -16,6 +16,9 @@ enum class AlphaMode : int { Reference = 0, White = 1, Black = 2 };
 enum class CropRounding : int { Round = 0, Floor = 1 };
 enum class Isa : int { Generic = 0, Avx2 = 1, Avx512 = 2 };
 const char* isa_name(Isa isa);  // "generic" | "avx2" | "avx512" (nativeInfo, benches, tests)
+// The GEMM a bf16 linear weight runs on: None = the fp32 kernels on the bf16-rounded values.
+enum class Bf16Path : int { None = 0, Avx512Bf16 = 1, Amx = 2 };
+const char* bf16_path_name(Bf16Path path);  // "none" | "avx512_bf16" | "amx"
 // Pillow resizes palette ("P") and bilevel ("1") images with NEAREST whatever filter is asked for.
 enum class Resample : int { Bicubic = 0, Nearest = 1 };
 
@@ -86,6 +89,33 @@ void linear_packed(const float* x, const PackedLinearWeight& w, const float* bia
                    const float* residual, float* out, int64_t m, int64_t n, int64_t k,
                    Activation act);
 
+// bf16 linear weights (clipkit/bf16.h has the conversions). x is rounded to bf16 (nearest
+// even), products are summed in fp32, and bias, activation and residual are applied in fp32.
+// bf16_hardware(): the best path this CPU and OS offer (AMX needs amx-tile + amx-bf16 + the
+// kernel's permission for tile data). bf16_path(): what bf16 weights run on now: the hardware
+// path lowered by CLIPKIT_ISA (generic|avx2|avx512: none; avx512_bf16: no AMX), by use_isa()
+// below avx512 and by use_bf16_path(); a fast path is taken only once its known-answer
+// self-test (a small GEMM against an fp64 reference, run once per process) has passed.
+// bf16_note(): why a faster path than bf16_path() is not taken ("" when none is missed).
+Bf16Path bf16_hardware();
+Bf16Path bf16_path();
+std::string bf16_note();
+void use_bf16_path(Bf16Path cap);  // cap at min(cap, what the CPU has) from now on (tests, benches)
+
+// A bf16 weight [n,k] (bits) packed once for one path (the fp32 pack of its widened values for
+// Bf16Path::None). Immutable; as large as the bf16 weight plus padding (4 bytes an element
+// for None).
+struct PackedBf16Weight;
+// Packs for `path`, lowered to what bf16_path() allows now.
+std::shared_ptr<const PackedBf16Weight> pack_linear_weight_bf16(const uint16_t* w, int64_t n,
+                                                               int64_t k, Bf16Path path);
+Bf16Path packed_path(const PackedBf16Weight& w);
+// out[m,n] = act(bf16(x)[m,k] · w[n,k]^T + bias[n]) + residual[m,n], on the pack's path.
+// out may alias residual; throws std::invalid_argument when n, k differ from the pack's.
+void linear_bf16(const float* x, const PackedBf16Weight& w, const float* bias,
+                 const float* residual, float* out, int64_t m, int64_t n, int64_t k,
+                 Activation act);
+
 void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t rows,
                 int64_t dim, float eps);  // out may alias x
 void add(const float* a, const float* b, float* out, int64_t n);  // out may alias a or b
@@ -139,6 +169,10 @@ void synchronize();
 void preprocess(const ImageU8& host_img, const PreprocessParams& p, float* out_device);
 void linear(const float* x, const float* w, const float* bias, const float* residual, float* out,
             int64_t m, int64_t n, int64_t k, Activation act);
+// linear() with w[n,k] as bf16 bits in device memory: x rounded to bf16, cuBLAS bf16 GEMM with
+// fp32 compute (CUBLAS_COMPUTE_32F), epilogue in fp32; clipkit's own kernels without cuBLAS.
+void linear_bf16(const float* x, const uint16_t* w, const float* bias, const float* residual,
+                 float* out, int64_t m, int64_t n, int64_t k, Activation act);
 void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t rows,
                 int64_t dim, float eps);
 void add(const float* a, const float* b, float* out, int64_t n);

@@ -173,6 +173,18 @@ void verify_taken(Napi::Env env, const std::string& fn, const std::vector<TakenA
 
 namespace {
 
+const char* tensor_kind(DType t) {
+  switch (t) {
+    case DType::F16:
+      return "an f16 Tensor";
+    case DType::BF16:
+      return "a bf16 Tensor (bf16 tensors are accepted only as the weight w of linear)";
+    case DType::F32:
+      break;
+  }
+  return "an f32 Tensor";
+}
+
 Buffer from_tensor(const Args& a, Tensor* t, const std::string& name) {
   if (t->storage() == nullptr) a.type_error(name + " is a disposed Tensor");
   Buffer b;
@@ -189,7 +201,8 @@ Buffer from_tensor(const Args& a, Tensor* t, const std::string& name) {
 Buffer Args::f32(Napi::Value v, const std::string& name) const {
   if (Tensor* t = Tensor::from(v)) {
     Buffer b = from_tensor(*this, t, name);
-    if (b.dtype != DType::F32) type_error(name + " must be an f32 Tensor, got an f16 Tensor");
+    if (b.dtype != DType::F32)
+      type_error(name + " must be an f32 Tensor, got " + tensor_kind(b.dtype));
     b.js = v;
     return b;
   }
@@ -204,6 +217,8 @@ Buffer Args::f32(Napi::Value v, const std::string& name) const {
 Buffer Args::f32_or_f16(Napi::Value v, const std::string& name) const {
   if (Tensor* t = Tensor::from(v)) {
     Buffer b = from_tensor(*this, t, name);
+    if (b.dtype == DType::BF16)
+      type_error(name + " must be an f32 or f16 Tensor, got " + tensor_kind(b.dtype));
     b.js = v;
     return b;
   }
@@ -216,6 +231,17 @@ Buffer Args::f32_or_f16(Napi::Value v, const std::string& name) const {
                                                                             : DType::F32;
   b.js = v;
   return b;
+}
+
+Buffer Args::linear_weight(Napi::Value v, const std::string& name) const {
+  if (Tensor* t = Tensor::from(v)) {
+    Buffer b = from_tensor(*this, t, name);
+    if (b.dtype == DType::F16)
+      type_error(name + " must be an f32 or bf16 Tensor, got " + tensor_kind(b.dtype));
+    b.js = v;
+    return b;
+  }
+  return f32(v, name);
 }
 
 uint64_t Args::product(std::initializer_list<int64_t> dims, const char* expr) const {

@@ -98,6 +98,8 @@ class Args {
   Buffer f32(Napi::Value value, const std::string& name) const;
   // As f32(), plus Uint16Array (f16 bits) or f16 Tensor.
   Buffer f32_or_f16(Napi::Value value, const std::string& name) const;
+  // A linear weight: as f32(), plus a bf16 Tensor.
+  Buffer linear_weight(Napi::Value value, const std::string& name) const;
   // A typed array of exactly one of `types`, not detached.
   TypedView typed(Napi::Value value, const std::string& name,
                   std::initializer_list<napi_typedarray_type> types, const char* expected) const;

@@ -16,6 +16,10 @@ Napi::Value native_info(const Napi::CallbackInfo& info) {
   Napi::Object cpu_info = Napi::Object::New(env);
   cpu_info.Set("isa", isa_name(cpu::detected_isa()));
   cpu_info.Set("threads", cpu::thread_count());
+  const Bf16Path bf16 = cpu::bf16_path();  // the first call runs the path's self-test
+  const std::string note = cpu::bf16_note();
+  cpu_info.Set("bf16", bf16 == Bf16Path::None ? env.Null() : Napi::String::New(env, bf16_path_name(bf16)));
+  cpu_info.Set("bf16Note", note.empty() ? env.Null() : Napi::String::New(env, note));
   result.Set("cpu", cpu_info);
 
   Napi::Object cuda_info = Napi::Object::New(env);

@@ -1,15 +1,35 @@
 // linear / linearAsync: out[m,n] = act(x[m,k]·w[n,k]ᵀ + bias[n]) + residual[m,n].
+// w may be a bf16 Tensor: x is then rounded to bf16 and the product summed in fp32.
+#include <cstdio>
+#include <mutex>
+#include <string>
+
 #include "binding/args.h"
 #include "binding/kernel_calls.h"
 #include "binding/module.h"
 #include "clipkit/kernels.h"
 
 namespace clipkit::binding {
+namespace {
+
+// Said once per process, the first time a bf16 weight runs without a bf16 GEMM.
+void note_bf16_fallback() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const std::string why = cpu::bf16_note();
+    std::fprintf(stderr,
+                 "clipkit: no bf16 GEMM usable here (%s): bf16 weights run the fp32 kernels on "
+                 "their bf16-rounded values, with the same results and no speed-up\n",
+                 why.empty() ? "no AMX or AVX512_BF16" : why.c_str());
+  });
+}
+
+}  // namespace
 
 Job prepare_linear(const CallValues& info, const char* fn) {
   Args args(info, fn);
   const Buffer x = args.f32(info[0], "x");
-  const Buffer w = args.f32(info[1], "w");
+  const Buffer w = args.linear_weight(info[1], "w");
   const bool has_bias = !info[2].IsNull() && !info[2].IsUndefined();
   const Buffer bias = has_bias ? args.f32(info[2], "bias") : Buffer{};
   const Buffer out = args.f32(info[3], "out");
@@ -47,6 +67,22 @@ Job prepare_linear(const CallValues& info, const char* fn) {
   const float* pb = has_bias ? bias.f32() : nullptr;
   const float* pr = has_residual ? residual.f32() : nullptr;
   float* po = out.f32_mut();
+  if (w.dtype == DType::BF16) {
+    const uint16_t* pw16 = w.f16();
+    const std::shared_ptr<Storage> source = w.storage;
+    job.run = [=] {
+      if (device == Device::Cuda) {
+        cuda::linear_bf16(px, pw16, pb, pr, po, m, n, k, act);
+        cuda::synchronize();
+        return;
+      }
+      const auto packed = source->packed_bf16().get(pw16, n, k);
+      if (cpu::packed_path(*packed) == Bf16Path::None) note_bf16_fallback();
+      cpu::linear_bf16(px, *packed, pb, pr, po, m, n, k, act);
+    };
+    drop_pack_after(job, out);
+    return job;
+  }
   // A CPU Tensor weight runs from its cached pack (see PackedWeightCache); a Float32Array is
   // packed per call or not at all (few rows).
   const std::shared_ptr<Storage> packed_source = device == Device::Cpu ? w.storage : nullptr;

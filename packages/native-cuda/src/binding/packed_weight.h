@@ -34,4 +34,21 @@ class PackedWeightCache {
   std::shared_ptr<const cpu::PackedLinearWeight> packed_;
 };
 
+// The same for a CPU bf16 tensor: its pack for the bf16 path weights run on now (bf16_path(),
+// and for Bf16Path::None the ISA of the fp32 pack). The first call also runs the path's
+// self-test (once per process).
+class PackedBf16Cache {
+ public:
+  std::shared_ptr<const cpu::PackedBf16Weight> get(const uint16_t* w, int64_t n, int64_t k);
+  void invalidate();
+
+ private:
+  std::mutex mutex_;
+  Bf16Path path_ = Bf16Path::None;
+  Isa isa_ = Isa::Generic;
+  int64_t n_ = 0;
+  int64_t k_ = 0;
+  std::shared_ptr<const cpu::PackedBf16Weight> packed_;
+};
+
 }  // namespace clipkit::binding

@@ -8,6 +8,7 @@
 #include "binding/args.h"
 #include "binding/half.h"
 #include "binding/module.h"
+#include "clipkit/bf16.h"
 #include "clipkit/kernels.h"
 
 namespace clipkit::binding {
@@ -19,6 +20,30 @@ int g_construct_token = 0;
 constexpr size_t kMaxRank = 8;
 
 const char* device_name(Device d) { return d == Device::Cuda ? "cuda" : "cpu"; }
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F16:
+      return "f16";
+    case DType::BF16:
+      return "bf16";
+    case DType::F32:
+      break;
+  }
+  return "f32";
+}
+
+// f32 data in the storage format of `dtype` (2-byte formats rounded to nearest even).
+const void* encode(const float* src, size_t n, DType dtype, std::vector<uint16_t>& staging) {
+  if (dtype == DType::F32) return src;
+  staging.resize(n);
+  if (dtype == DType::F16) {
+    floats_to_halves(src, staging.data(), n);
+  } else {
+    floats_to_bf16(src, staging.data(), n);
+  }
+  return staging.data();
+}
 
 }  // namespace
 
@@ -113,7 +138,7 @@ Napi::Value Tensor::shape_getter(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Tensor::dtype_getter(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), dtype_ == DType::F32 ? "f32" : "f16");
+  return Napi::String::New(info.Env(), dtype_name(dtype_));
 }
 
 Napi::Value Tensor::device_getter(const Napi::CallbackInfo& info) {
@@ -141,8 +166,10 @@ Napi::Value Tensor::to_array(const Napi::CallbackInfo& info) {
   }
   if (dtype_ == DType::F32) {
     std::memcpy(out.Data(), src, size_ * 4);
-  } else {
+  } else if (dtype_ == DType::F16) {
     halves_to_floats(static_cast<const uint16_t*>(src), out.Data(), size_);
+  } else {
+    bf16_to_floats(static_cast<const uint16_t*>(src), out.Data(), size_);
   }
   return out;
 }
@@ -156,20 +183,15 @@ void Tensor::write(const Napi::CallbackInfo& info) {
     args.range_error("data has " + std::to_string(data.length) + " elements, expected size = " +
                      std::to_string(size_));
   }
-  const auto* src = static_cast<const float*>(data.data);
-  std::vector<uint16_t> halves;
-  const void* bytes = src;
-  if (dtype_ == DType::F16) {
-    halves.resize(size_);
-    floats_to_halves(src, halves.data(), size_);
-    bytes = halves.data();
-  }
+  std::vector<uint16_t> staging;
+  const void* bytes = encode(static_cast<const float*>(data.data), size_, dtype_, staging);
   if (device_ == Device::Cuda) {
     cuda::copy_to_device(storage_->data(), bytes, storage_->bytes());
   } else {
     std::memcpy(storage_->data(), bytes, storage_->bytes());
   }
   storage_->packed_linear().invalidate();
+  storage_->packed_bf16().invalidate();
 }
 
 void Tensor::dispose(const Napi::CallbackInfo& info) { release(info.Env()); }
@@ -201,8 +223,11 @@ Napi::Value create_tensor(const Napi::CallbackInfo& info) {
   }
 
   const Napi::Object opts = args.options(2, "opts", false);
-  const DType dtype =
-      args.choice(opts, "dtype", {"f32", "f16"}, data_is_half ? 1 : 0) == 1 ? DType::F16 : DType::F32;
+  constexpr DType kDTypes[] = {DType::F32, DType::F16, DType::BF16};
+  const DType dtype = kDTypes[args.choice(opts, "dtype", {"f32", "f16", "bf16"}, data_is_half ? 1 : 0)];
+  // Uint16Array data means f16 bits; bf16 bits would be indistinguishable from them.
+  if (dtype == DType::BF16 && data_is_half)
+    args.type_error("data must be a Float32Array for dtype 'bf16' (it is rounded to bf16), got a Uint16Array");
   const Device device = args.choice(opts, "device", {"cpu", "cuda"}, 0) == 1 ? Device::Cuda : Device::Cpu;
   if (device == Device::Cuda) {
     std::string why;
@@ -213,13 +238,11 @@ Napi::Value create_tensor(const Napi::CallbackInfo& info) {
 
   // Convert on the host when the data's type differs from the tensor's dtype.
   std::vector<uint8_t> converted;
+  std::vector<uint16_t> staging;
   const void* src = data.data;
-  if (dtype == DType::F16 && !data_is_half) {
-    converted.resize(size * 2);
-    floats_to_halves(static_cast<const float*>(data.data),
-                     reinterpret_cast<uint16_t*>(converted.data()), size);
-    src = converted.data();
-  } else if (dtype == DType::F32 && data_is_half) {
+  if (!data_is_half) {
+    src = encode(static_cast<const float*>(data.data), size, dtype, staging);
+  } else if (dtype == DType::F32) {
     converted.resize(size * 4);
     halves_to_floats(static_cast<const uint16_t*>(data.data),
                      reinterpret_cast<float*>(converted.data()), size);

@@ -13,7 +13,8 @@
 
 namespace clipkit::binding {
 
-enum class DType { F32, F16 };
+// BF16: bfloat16 bits, accepted only as a linear weight (see linear.cc).
+enum class DType { F32, F16, BF16 };
 enum class Device { Cpu, Cuda };
 
 inline size_t dtype_bytes(DType t) { return t == DType::F32 ? 4 : 2; }
@@ -33,6 +34,8 @@ class Storage {
   // This memory's pack as a linear weight (CPU f32 only); whoever writes the memory
   // invalidates it.
   PackedWeightCache& packed_linear() { return packed_linear_; }
+  // The same for a CPU bf16 tensor.
+  PackedBf16Cache& packed_bf16() { return packed_bf16_; }
 
  private:
   Storage(Device device, void* data, size_t bytes) : device_(device), data_(data), bytes_(bytes) {}
@@ -40,6 +43,7 @@ class Storage {
   void* data_;
   size_t bytes_;
   PackedWeightCache packed_linear_;
+  PackedBf16Cache packed_bf16_;
 };
 
 class Tensor : public Napi::ObjectWrap<Tensor> {

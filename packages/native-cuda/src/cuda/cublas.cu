@@ -21,7 +21,15 @@ using CreateFn = int (*)(Handle*);
 using SetStreamFn = int (*)(Handle, cudaStream_t);
 using SgemmFn = int (*)(Handle, int, int, int, int, int, const float*, const float*, int,
                         const float*, int, const float*, float*, int);
+// cublasGemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C,
+// Ctype, ldc, computeType, algo).
+using GemmExFn = int (*)(Handle, int, int, int, int, int, const void*, const void*, int, int,
+                         const void*, int, int, const void*, void*, int, int, int, int);
 constexpr int kStatusSuccess = 0;
+constexpr int kR32F = 0;     // CUDA_R_32F
+constexpr int kR16BF = 14;   // CUDA_R_16BF
+constexpr int kCompute32F = 68;  // CUBLAS_COMPUTE_32F: fp32 products and sums, no TF32
+constexpr int kGemmDefault = -1;
 constexpr int kOpN = 0;
 constexpr int kOpT = 1;
 
@@ -31,6 +39,7 @@ struct Cublas {
   Handle handle = nullptr;
   SetStreamFn set_stream = nullptr;
   SgemmFn sgemm = nullptr;
+  GemmExFn gemm_ex = nullptr;
   std::mutex mutex;  // one handle, used by one thread at a time
 };
 
@@ -54,8 +63,11 @@ Cublas& load() {
     auto create = reinterpret_cast<CreateFn>(dlsym(so, "cublasCreate_v2"));
     lib.set_stream = reinterpret_cast<SetStreamFn>(dlsym(so, "cublasSetStream_v2"));
     lib.sgemm = reinterpret_cast<SgemmFn>(dlsym(so, "cublasSgemm_v2"));
-    if (create == nullptr || lib.set_stream == nullptr || lib.sgemm == nullptr) {
-      lib.error = "cuBLAS library lacks cublasCreate_v2/cublasSetStream_v2/cublasSgemm_v2";
+    lib.gemm_ex = reinterpret_cast<GemmExFn>(dlsym(so, "cublasGemmEx"));
+    if (create == nullptr || lib.set_stream == nullptr || lib.sgemm == nullptr ||
+        lib.gemm_ex == nullptr) {
+      lib.error =
+          "cuBLAS library lacks cublasCreate_v2/cublasSetStream_v2/cublasSgemm_v2/cublasGemmEx";
       return;
     }
     stream();  // cuBLAS must find the context clipkit uses (device 0's primary context)
@@ -99,6 +111,26 @@ void cublas_gemm_nt(const float* a, const float* b, float* out, int64_t m, int64
                      &beta, out, static_cast<int>(n));
   if (status != kStatusSuccess) {
     throw std::runtime_error("cublasSgemm failed with status " + std::to_string(status));
+  }
+}
+
+void cublas_gemm_nt_bf16(const void* a, const void* b, float* out, int64_t m, int64_t n,
+                         int64_t k) {
+  Cublas& lib = load();
+  std::lock_guard<std::mutex> lock(lib.mutex);
+  int status = lib.set_stream(lib.handle, stream());
+  if (status != kStatusSuccess) {
+    throw std::runtime_error("cublasSetStream failed with status " + std::to_string(status));
+  }
+  // Column-major view as in cublas_gemm_nt.
+  const float alpha = 1.0f;
+  const float beta = 0.0f;
+  status = lib.gemm_ex(lib.handle, kOpT, kOpN, static_cast<int>(n), static_cast<int>(m),
+                       static_cast<int>(k), &alpha, b, kR16BF, static_cast<int>(k), a, kR16BF,
+                       static_cast<int>(k), &beta, out, kR32F, static_cast<int>(n), kCompute32F,
+                       kGemmDefault);
+  if (status != kStatusSuccess) {
+    throw std::runtime_error("cublasGemmEx (bf16) failed with status " + std::to_string(status));
   }
 }
 

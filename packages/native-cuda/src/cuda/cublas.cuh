@@ -17,4 +17,9 @@ bool cublas_enabled();
 void cublas_gemm_nt(const float* a, const float* b, float* out, int64_t m, int64_t n, int64_t k,
                     float alpha);
 
+// out[m,n] = a[m,k] · b[n,k]^T with a and b bf16 (row-major), products and sums in fp32
+// (CUBLAS_COMPUTE_32F). Same preconditions as cublas_gemm_nt.
+void cublas_gemm_nt_bf16(const void* a, const void* b, float* out, int64_t m, int64_t n,
+                         int64_t k);
+
 }  // namespace clipkit::cuda::detail

@@ -10,6 +10,7 @@
 // an 8x8 sub-tile split as rows {ty*4.., 64+ty*4..} x cols {tx*4.., 64+tx*4..}, so its float4
 // shared-memory reads are conflict-free. The next k-step is fetched into registers while the
 // current one is multiplied. Out-of-range rows/cols/k are loaded as zero and never stored.
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <climits>
@@ -38,6 +39,7 @@ struct Epilogue {
 
 __device__ __forceinline__ float to_float(float v) { return v; }
 __device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 
 __device__ __forceinline__ float finish(float acc, int64_t r, int64_t c, int64_t n,
                                         const Epilogue& ep) {
@@ -168,6 +170,25 @@ __global__ void epilogue_kernel(const float* prod, float* out, int64_t m, int64_
   }
 }
 
+// x rounded to bf16 (nearest even), as bf16 for cuBLAS or as the floats it rounds to for
+// clipkit's own kernels.
+__global__ void round_bf16_kernel(const float* x, __nv_bfloat16* as_bf16, float* as_float,
+                                  int64_t count) {
+  const int64_t step = int64_t{gridDim.x} * blockDim.x;
+  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < count; i += step) {
+    const __nv_bfloat16 r = __float2bfloat16_rn(x[i]);
+    if (as_bf16 != nullptr) as_bf16[i] = r;
+    if (as_float != nullptr) as_float[i] = __bfloat162float(r);
+  }
+}
+
+void round_bf16(const float* x, __nv_bfloat16* as_bf16, float* as_float, int64_t count) {
+  constexpr int kRoundThreads = 256;
+  round_bf16_kernel<<<detail::grid_for(count, kRoundThreads), kRoundThreads, 0, detail::stream()>>>(
+      x, as_bf16, as_float, count);
+  detail::check_launch("bf16 rounding kernel");
+}
+
 bool use_cublas(int64_t m, int64_t n, int64_t k) {
   return m <= INT_MAX && n <= INT_MAX && k >= 1 && k <= INT_MAX && detail::cublas_enabled();
 }
@@ -193,6 +214,17 @@ void own_kernel(const float* a, const TB* b, float* out, int64_t m, int64_t n, i
                   static_cast<unsigned>(m_tiles < 65535 ? m_tiles : 65535));
   gemm_nt_kernel<TB><<<grid, kThreads, 0, st>>>(a, b, out, m, n, k, ep);
   detail::check_launch("gemm kernel");
+}
+
+// out = act(prod + bias) + residual after a cuBLAS product (nothing to do without an epilogue
+// when prod is out).
+void apply_epilogue(const float* prod, float* out, int64_t m, int64_t n, const Epilogue& ep) {
+  if (prod == out && ep.bias == nullptr && ep.residual == nullptr && ep.act == Activation::None)
+    return;
+  constexpr int kEpilogueThreads = 256;
+  epilogue_kernel<<<detail::grid_for(m * n, kEpilogueThreads), kEpilogueThreads, 0,
+                    detail::stream()>>>(prod, out, m, n, ep);
+  detail::check_launch("gemm epilogue kernel");
 }
 
 }  // namespace
@@ -231,11 +263,27 @@ void linear(const float* x, const float* w, const float* bias, const float* resi
   detail::Scratch product(aliased ? static_cast<size_t>(m * n) * sizeof(float) : 0);
   float* prod = aliased ? product.as<float>() : out;
   detail::cublas_gemm_nt(x, w, prod, m, n, k, 1.0f);
-  if (bias == nullptr && residual == nullptr && act == Activation::None) return;
-  constexpr int kEpilogueThreads = 256;
-  epilogue_kernel<<<detail::grid_for(m * n, kEpilogueThreads), kEpilogueThreads, 0,
-                    detail::stream()>>>(prod, out, m, n, ep);
-  detail::check_launch("gemm epilogue kernel");
+  apply_epilogue(prod, out, m, n, ep);
+}
+
+void linear_bf16(const float* x, const uint16_t* w, const float* bias, const float* residual,
+                 float* out, int64_t m, int64_t n, int64_t k, Activation act) {
+  if (m <= 0 || n <= 0) return;
+  const Epilogue ep{1.0f, bias, residual, act};
+  const auto* wb = reinterpret_cast<const __nv_bfloat16*>(w);
+  if (!use_cublas(m, n, k)) {
+    detail::Scratch rounded(static_cast<size_t>(m * k) * sizeof(float));
+    round_bf16(x, nullptr, rounded.as<float>(), m * k);
+    own_kernel(rounded.as<const float>(), wb, out, m, n, k, ep);
+    return;
+  }
+  detail::Scratch rounded(static_cast<size_t>(m * k) * sizeof(__nv_bfloat16));
+  round_bf16(x, rounded.as<__nv_bfloat16>(), nullptr, m * k);
+  const bool aliased = residual == out;
+  detail::Scratch product(aliased ? static_cast<size_t>(m * n) * sizeof(float) : 0);
+  float* prod = aliased ? product.as<float>() : out;
+  detail::cublas_gemm_nt_bf16(rounded.as<const __nv_bfloat16>(), wb, prod, m, n, k);
+  apply_epilogue(prod, out, m, n, ep);
 }
 
 }  // namespace clipkit::cuda

@@ -34,6 +34,10 @@ void linear(const float*, const float*, const float*, const float*, float*, int6
             int64_t, Activation) {
   not_compiled();
 }
+void linear_bf16(const float*, const uint16_t*, const float*, const float*, float*, int64_t,
+                 int64_t, int64_t, Activation) {
+  not_compiled();
+}
 void layer_norm(const float*, const float*, const float*, float*, int64_t, int64_t, float) {
   not_compiled();
 }

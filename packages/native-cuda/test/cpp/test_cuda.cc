@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "binding/half.h"
+#include "clipkit/bf16.h"
 #include "clipkit/kernels.h"
 #include "harness.h"
 
@@ -149,6 +150,43 @@ TEST(cuda_linear_vs_cpu) {
                             std::to_string(variant));
         });
       }
+    }
+  }
+}
+
+// The bf16 GEMM (cuBLAS GemmEx, CUBLAS_COMPUTE_32F; the tiled kernel on widened values without
+// cuBLAS) against its CPU twin, linear_bf16 on the CPU's bf16 path: both round x to bf16 and sum
+// exact bf16 products in fp32, so they differ only by summation order.
+TEST(cuda_linear_bf16_vs_cpu) {
+  require_cuda();
+  Rng rng(309);
+  struct Shape {
+    int64_t m, n, k;
+  };
+  const Shape shapes[] = {{1, 1, 1},     {3, 5, 7},      {17, 33, 65}, {129, 257, 31},
+                          {50, 768, 768}, {7, 300, 1000}, {2, 50, 7000}};
+  for (const Shape& s : shapes) {
+    const auto x = random_floats(rng, s.m * s.k);
+    const auto w = random_floats(rng, s.n * s.k, -0.5f, 0.5f);
+    const auto bias = random_floats(rng, s.n);
+    const auto residual = random_floats(rng, s.m * s.n);
+    std::vector<uint16_t> wb(w.size());
+    floats_to_bf16(w.data(), wb.data(), w.size());
+    const auto packed = cpu::pack_linear_weight_bf16(wb.data(), s.n, s.k, cpu::bf16_path());
+    Device<float> dx(x), dbias(bias);
+    Device<uint16_t> dw(wb);
+    for (const bool alias : {false, true}) {
+      std::vector<float> want = residual;
+      cpu::linear_bf16(x.data(), *packed, bias.data(), alias ? want.data() : nullptr, want.data(),
+                       s.m, s.n, s.k, Activation::QuickGelu);
+      for_each_engine([&](const char* engine) {
+        Device<float> out(residual);
+        cuda::linear_bf16(dx.get(), dw.get(), dbias.get(), alias ? out.get() : nullptr, out.get(),
+                          s.m, s.n, s.k, Activation::QuickGelu);
+        CHECK_REL_MSG(out.host(), want, 1e-5,
+                      std::string("linear_bf16 ") + engine + " " + dims({s.m, s.n, s.k}) +
+                          (alias ? " residual=out" : ""));
+      });
     }
   }
 }

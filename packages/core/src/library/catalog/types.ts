@@ -25,6 +25,25 @@ export interface StoredFile {
   missing: boolean;
 }
 
+/** A catalogued file with its content's identity, as `clipkit serve` looks it up by id. */
+export interface CatalogFile {
+  id: number;
+  path: string;
+  size: number;
+  mtimeMs: number;
+  contentId: number;
+  /** sha256 of the bytes at import time. */
+  hash: string;
+  /** Whether the content has an embedding (status 'ok'). */
+  embedded: boolean;
+}
+
+/** A file's id and path, as search and duplicate results name it. */
+export interface FileRef {
+  id: number;
+  path: string;
+}
+
 export interface FileStat {
   path: string;
   size: number;
@@ -117,8 +136,17 @@ export interface Catalog {
   /** Files (present on disk) whose content could not be encoded, with the reason. */
   errors(): Promise<FileError[]>;
 
-  /** Present paths of each content, sorted; contents with none are absent from the map. */
-  paths(contentIds: Iterable<number>): Promise<Map<number, string[]>>;
+  /** Present files of each content, sorted by path; contents with none are absent from the map. */
+  files(contentIds: Iterable<number>): Promise<Map<number, FileRef[]>>;
+
+  /** A present file by its id; undefined when there is none or it went missing. */
+  fileById(id: number): Promise<CatalogFile | undefined>;
+
+  /** Records a folder an import scanned (idempotent): `clipkit serve` hands out files inside these only. */
+  addRoot(root: string): Promise<void>;
+
+  /** Every folder ever imported, sorted. */
+  roots(): Promise<string[]>;
 
   /** Every embedding of a content that still has a file on disk, in one matrix from `alloc`. */
   embeddings(alloc?: MatrixAllocator): Promise<EmbeddingMatrix>;

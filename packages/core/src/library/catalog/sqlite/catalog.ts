@@ -11,9 +11,11 @@ import {
   type BatchEntry,
   type Catalog,
   type CatalogCounts,
+  type CatalogFile,
   type CatalogModel,
   type EmbeddingMatrix,
   type FileError,
+  type FileRef,
   type MatrixAllocator,
   type ModelIdentity,
   type OpenCatalogOptions,
@@ -232,15 +234,36 @@ export class SqliteCatalog implements Catalog {
   }
 
   /** Present paths of each content, sorted; contents with none are absent from the map. */
-  async paths(contentIds: Iterable<number>): Promise<Map<number, string[]>> {
-    const stmt = this.stmt('SELECT path FROM files WHERE content_id = ? AND missing = 0 ORDER BY path').pluck();
-    const out = new Map<number, string[]>();
+  async files(contentIds: Iterable<number>): Promise<Map<number, FileRef[]>> {
+    const stmt = this.stmt('SELECT id, path FROM files WHERE content_id = ? AND missing = 0 ORDER BY path');
+    const out = new Map<number, FileRef[]>();
     for (const id of contentIds) {
-      const paths = stmt.all(id) as string[];
-      if (paths.length > 0) out.set(id, paths);
+      const files = stmt.all(id) as FileRef[];
+      if (files.length > 0) out.set(id, files);
     }
     return out;
   }
+
+  async fileById(id: number): Promise<CatalogFile | undefined> {
+    const row = this.stmt(
+      `SELECT f.id, f.path, f.size, f.mtime_ms, f.content_id, c.hash, c.status FROM files f
+       JOIN contents c ON c.id = f.content_id WHERE f.id = ? AND f.missing = 0`,
+    ).get(id) as
+      | { id: number; path: string; size: number; mtime_ms: number; content_id: number; hash: string; status: string }
+      | undefined;
+    if (!row) return undefined;
+    return { id: row.id, path: row.path, size: row.size, mtimeMs: row.mtime_ms, contentId: row.content_id, hash: row.hash, embedded: row.status === 'ok' };
+  }
+
+  async addRoot(root: string): Promise<void> {
+    this.stmt('INSERT INTO roots (path) VALUES (?) ON CONFLICT (path) DO NOTHING').run(root);
+    this.writes++;
+  }
+
+  async roots(): Promise<string[]> {
+    return this.stmt('SELECT path FROM roots ORDER BY path').pluck().all() as string[];
+  }
+
 
   /** Every embedding of a content that still has a file on disk, in one matrix from `alloc`. */
   async embeddings(alloc: MatrixAllocator = plainArrays): Promise<EmbeddingMatrix> {

@@ -34,6 +34,10 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX files_content ON files (content_id);
   `,
+  // The folders imported into this catalog: `clipkit serve` hands out only files inside them.
+  `
+  CREATE TABLE roots (path TEXT PRIMARY KEY);
+  `,
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -1,0 +1,43 @@
+// clipkit serve: the catalog as a local web page and JSON API, until Ctrl-C.
+import { InvalidArgumentError, type Command } from 'commander';
+import { Library } from '../library/index.js';
+import { DEFAULT_PORT, serve } from '../serve/index.js';
+import { action } from './action.js';
+import { addLibraryOptions, libraryOptions, type LibraryCliOptions } from './library-options.js';
+
+interface ServeCliOptions extends LibraryCliOptions {
+  port: number;
+  host: string;
+  token?: string;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be an integer in [0, 65535]');
+  return n;
+}
+
+export function register(program: Command): void {
+  addLibraryOptions(program.command('serve').description('browse and search the catalog in a web page (JSON API included)'))
+    .option('--port <n>', 'TCP port (0: any free one)', port, DEFAULT_PORT)
+    .option('--host <addr>', 'address to bind; anything but loopback requires a token', '127.0.0.1')
+    .option('--token <t>', 'require this token on every request (generated and printed when --host is not loopback)')
+    .action(
+      action(async (opts: ServeCliOptions) => {
+        const library = await Library.openExisting(opts.db, libraryOptions(opts));
+        try {
+          const handle = await serve(library, { port: opts.port, host: opts.host, token: opts.token });
+          const open = handle.token !== null ? `${handle.url}?token=${encodeURIComponent(handle.token)}` : handle.url;
+          if (opts.json) process.stdout.write(`${JSON.stringify({ url: handle.url, token: handle.token, open })}\n`);
+          else process.stdout.write(`clipkit serve: ${open}\n${handle.token !== null && opts.token === undefined ? 'clipkit serve: the token above is shown only once\n' : ''}`);
+          await new Promise<void>((resolve) => {
+            process.once('SIGINT', resolve);
+            process.once('SIGTERM', resolve);
+          });
+          await handle.close();
+        } finally {
+          await library.close();
+        }
+      }),
+    );
+}

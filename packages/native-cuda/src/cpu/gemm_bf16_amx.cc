@@ -1,0 +1,177 @@
+// bf16 GEMM on AMX: tdpbf16ps multiplies a 16x32 bf16 A tile by a 16(pairs)x16(columns) B tile
+// into a 16x16 fp32 C tile held in a tile register. One kernel step covers 32 rows x 32 columns
+// x 32 k: A tiles tmm4 (rows 0-15) and tmm5 (rows 16-31), B tiles tmm6 (columns 0-15) and
+// tmm7 (columns 16-31), sums in tmm0..tmm3. A is x rounded to bf16, row-major [rows][kp]
+// (zero rows up to a multiple of 32, zero columns up to kp); B is the weight's packed panel
+// [kp/2][32][2], whose left and right 64-byte halves are the two B tiles (rows 128 bytes
+// apart). Sums cover all of k in the tiles; stored to a 32x32 buffer, they get the same fp32
+// epilogue as the AVX512_BF16 path.
+//
+// Linux hands out tile state only after arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA),
+// once per process (amx_enable); each thread must load a tile configuration before its first
+// tile instruction. The tile intrinsics are asm statements that do not tell the compiler they
+// read memory, so compiler barriers order them after the stores that fill A and before the
+// loads that read C.
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "gemm_bf16.h"
+#include "scratch.h"
+
+#define CLIPKIT_TARGET_AMX                                                              \
+  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,fma,f16c,amx-tile," \
+                        "amx-bf16")))
+
+namespace clipkit::cpu::bf16 {
+namespace {
+
+constexpr int64_t kTileRows = 16;
+constexpr int64_t kMr = 2 * kTileRows;  // rows per kernel step
+constexpr int64_t kArchReqXcompPerm = 0x1023;
+constexpr int64_t kArchGetXcompPerm = 0x1022;
+constexpr int64_t kXfeatureXtiledata = 18;
+// Rows of A converted per tile: the rows x kp bf16 stay in L2 next to one B panel.
+constexpr int64_t kPackBytes = int64_t{512} << 10;
+
+// The 64-byte operand of ldtilecfg: palette 1, tiles 0-7 all 16 rows x 64 bytes.
+struct alignas(64) TileConfig {
+  uint8_t palette;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+static_assert(sizeof(TileConfig) == 64, "ldtilecfg reads 64 bytes");
+
+TileConfig wanted_config() {
+  TileConfig c;
+  std::memset(&c, 0, sizeof c);
+  c.palette = 1;
+  for (int t = 0; t < 8; ++t) {
+    c.colsb[t] = 64;
+    c.rows[t] = static_cast<uint8_t>(kTileRows);
+  }
+  return c;
+}
+
+// Loads the configuration on this thread's first use. Later calls compare it with what the
+// thread holds (sttilecfg), since other code on a shared thread (a libuv worker) may have
+// configured tiles its own way, and reload only then.
+CLIPKIT_TARGET_AMX void configure_tiles() {
+  static const TileConfig wanted = wanted_config();
+  thread_local bool loaded = false;
+  if (loaded) {
+    TileConfig now;
+    _tile_storeconfig(&now);
+    if (std::memcmp(&now, &wanted, sizeof now) == 0) return;
+  }
+  _tile_loadconfig(&wanted);
+  loaded = true;
+}
+
+inline void compiler_barrier() { __asm__ __volatile__("" ::: "memory"); }
+
+// out rows [r0, r0 + rows) x columns [c0, c0 + cols) of one 32 x 32 block. a: the block's first
+// row of rounded x (rows lda bytes apart); bp: the column panel.
+CLIPKIT_TARGET_AMX __attribute__((flatten)) void block(const Gemm& g, const uint16_t* a,
+                                                       int64_t lda, const uint16_t* bp, int64_t r0,
+                                                       int64_t rows, int64_t c0, int64_t cols,
+                                                       float* cbuf) {
+  const uint16_t* a_lo = a;
+  const uint16_t* a_hi = a + kTileRows * (lda / 2);
+  constexpr int64_t kBStride = kNr * 2 * sizeof(uint16_t);  // one pair row of the panel: 128
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t k0 = 0; k0 < g.kp; k0 += kKStep) {
+    const uint16_t* b = bp + k0 / 2 * kNr * 2;
+    _tile_loadd(4, a_lo + k0, lda);
+    _tile_loadd(5, a_hi + k0, lda);
+    _tile_loadd(6, b, kBStride);
+    _tile_loadd(7, b + kTileRows * 2, kBStride);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  constexpr int64_t kCStride = kNr * sizeof(float);  // cbuf is [32][32] floats
+  _tile_stored(0, cbuf, kCStride);
+  _tile_stored(1, cbuf + kTileRows, kCStride);
+  _tile_stored(2, cbuf + kTileRows * kNr, kCStride);
+  _tile_stored(3, cbuf + kTileRows * kNr + kTileRows, kCStride);
+  compiler_barrier();
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t row = r0 + r;
+    finish_row(_mm512_load_ps(cbuf + r * kNr), _mm512_load_ps(cbuf + r * kNr + 16), cols,
+               g.bias != nullptr ? g.bias + c0 : nullptr,
+               g.residual != nullptr ? g.residual + row * g.n + c0 : nullptr,
+               g.out + row * g.n + c0, g.act);
+  }
+}
+
+CLIPKIT_TARGET_AMX void tile(const Gemm& g, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  thread_local Scratch a_scratch;
+  thread_local Scratch c_scratch;
+  const int64_t rows = (i1 - i0 + kMr - 1) / kMr * kMr;
+  // Row-major rounded x, kp bf16 (= kp/2 pairs) per row; rows past i1 stay zero.
+  auto* a = reinterpret_cast<uint32_t*>(a_scratch.floats(static_cast<size_t>(rows * g.kp / 2)));
+  for (int64_t r = 0; r < rows; ++r) {
+    uint32_t* dst = a + r * (g.kp / 2);
+    if (i0 + r < i1) {
+      round_row(g.x + (i0 + r) * g.k, g.k, g.kp, dst);
+    } else {
+      std::memset(dst, 0, static_cast<size_t>(g.kp) * sizeof(uint16_t));
+    }
+  }
+  float* cbuf = c_scratch.floats(static_cast<size_t>(kMr * kNr));
+  configure_tiles();
+  compiler_barrier();
+  const auto* a16 = reinterpret_cast<const uint16_t*>(a);
+  const int64_t lda = g.kp * static_cast<int64_t>(sizeof(uint16_t));
+  for (int64_t j = j0; j < j1; j += kNr) {
+    const uint16_t* bp = g.panels + j / kNr * panel_elems(g.kp);
+    const int64_t cols = std::min(kNr, j1 - j);
+    for (int64_t i = i0; i < i1; i += kMr) {
+      block(g, a16 + (i - i0) * g.kp, lda, bp, i, std::min(kMr, i1 - i), j, cols, cbuf);
+    }
+  }
+}
+
+}  // namespace
+
+bool amx_enable(std::string* why) {
+  static std::once_flag once;
+  static bool ok = false;
+  static std::string reason;
+  std::call_once(once, [] {
+    if (syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) != 0) {
+      reason = std::string("the kernel refused AMX tile data (arch_prctl ARCH_REQ_XCOMP_PERM: ") +
+               std::strerror(errno) + ")";
+      return;
+    }
+    unsigned long granted = 0;
+    if (syscall(SYS_arch_prctl, kArchGetXcompPerm, &granted) != 0 ||
+        (granted & (1ul << kXfeatureXtiledata)) == 0) {
+      reason = "AMX tile data not granted after ARCH_REQ_XCOMP_PERM";
+      return;
+    }
+    ok = true;
+  });
+  if (!ok && why != nullptr) *why = reason;
+  return ok;
+}
+
+void gemm_amx(const Gemm& g) {
+  const int64_t mc = std::clamp<int64_t>(kPackBytes / (g.kp * 2) / kMr * kMr, kMr, kMr * 8);
+  for_each_tile(g.m, g.n, g.k, kMr, mc, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    tile(g, i0, i1, j0, j1);
+  });
+}
+
+}  // namespace clipkit::cpu::bf16
