@@ -20,6 +20,7 @@ const SUITES: Record<string, SuiteEntry> = {
   preprocess: { load: async () => (await import('./suites/preprocess.js')).benchPreprocess, needsAddon: true },
   encoders: { load: async () => (await import('./suites/encoders.js')).benchEncoders, needsAddon: true },
   library: { load: async () => (await import('./suites/library.js')).benchImport, needsAddon: true },
+  serve: { load: async () => (await import('./suites/serve.js')).benchServe, needsAddon: true },
   transformers: { load: async () => (await import('./suites/transformers.js')).benchTransformers, needsAddon: true },
 };
 

@@ -9,7 +9,7 @@ import { ModelFormatError, UsageError } from './errors.js';
 import { resolveModel } from './model/hub.js';
 import { openModelDir, requireFiles, type ModelDir } from './model/model-dir.js';
 import { fillTemplates, resolveTemplates } from './templates.js';
-import type { Backend, ClassifyOptions, ClipLoadOptions, EncodeOptions, ImageInput, LabelScore, ModelInfo, PixelBatch } from './types.js';
+import type { Backend, ClassifyOptions, ClipLoadOptions, EncodeOptions, ImageInput, LabelScore, ModelInfo, PixelBatch, Precision } from './types.js';
 
 export class Clip {
   private tokenizer: Promise<ClipTokenizer> | undefined;
@@ -38,6 +38,11 @@ export class Clip {
   /** Which backend and device run the encoders. */
   get runtime(): { backend: Backend['name']; device: Backend['device'] } {
     return { backend: this.backend.name, device: this.backend.device };
+  }
+
+  /** What the encoders compute in: the load option resolved (auto becomes fp32 or bf16). */
+  get precision(): Precision {
+    return this.backend.precision;
   }
 
   /**

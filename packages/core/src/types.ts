@@ -4,12 +4,17 @@ import type { RawImage } from '@clipkit/native-cuda';
 
 export type BackendName = 'auto' | 'onnx' | 'native';
 export type DeviceName = 'cpu' | 'cuda';
+/** The arithmetic of a loaded model: fp32, or bf16 GEMMs (fp32 accumulation) on the native backend. */
+export type Precision = 'fp32' | 'bf16';
+/** auto: bf16 where the native backend has a bf16 path on this machine (nativeInfo().cpu.bf16), else fp32. */
+export type PrecisionOption = Precision | 'auto';
 
 export interface ClipLoadOptions {
   backend?: BackendName; // default 'auto': native when model.safetensors exists, else onnx
   device?: DeviceName; // default 'cpu'
   threads?: number; // compute threads (default: all cores)
   batchSize?: number; // largest batch sent to a backend at once (default 32)
+  precision?: PrecisionOption; // default 'fp32'; 'bf16' needs the native backend
   image?: ImageOptions; // how Clip decodes and preprocesses image files and buffers
 }
 
@@ -40,6 +45,7 @@ export interface PixelBatch {
 export interface Backend {
   readonly name: 'onnx' | 'native';
   readonly device: DeviceName;
+  readonly precision: Precision;
   encodeImages(pixels: PixelBatch): Promise<Float32Array>;
   /** ids: [n, contextLength] int32, rows [49406, ..., 49407, pad...] (pad 0 or 49407). */
   encodeTexts(ids: Int32Array, n: number): Promise<Float32Array>;

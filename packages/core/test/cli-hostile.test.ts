@@ -98,6 +98,19 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(emptyConfig, 'config.json'), '{}');
   fs.rmSync(path.join(emptyConfig, 'preprocessor_config.json'));
 
+  // Catalogs that are not ours, or damaged, or empty; a model with the same architecture but
+  // other weights (another seed), as OpenAI's and LAION's ViT-B/32 are.
+  for (const [name, sql] of [['foreign.db', 'CREATE TABLE foo (x)'], ['files-table.db', 'CREATE TABLE files (x)']] as const) {
+    const raw = new Database(W(name));
+    raw.exec(sql);
+    raw.close();
+  }
+  fs.copyFileSync(catalog, W('cut.db'));
+  fs.truncateSync(W('cut.db'), Math.floor(fs.statSync(catalog).size / 2));
+  fs.mkdirSync(W('nothing'));
+  expect((await clipkit(['import', W('nothing'), '--db', W('empty.db'), '--model', model, '--json'])).code).toBe(0);
+  writeRandomClipModel(W('other-weights'), { seed: 4, initStd: 0.1 });
+
   // A hub that answers HTML, like a captive portal.
   hub = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
@@ -193,6 +206,25 @@ const cases: Case[] = [
   { name: 'tokenize invalid UTF-8 in a JSON string', args: () => ['tokenize', '--vocab', model], stdin: Buffer.from([0x22, 0x63, 0x61, 0x66, 0xe9, 0x22, 0x0a]), rc: 2, says: /stdin line 1: not valid UTF-8/ },
   { name: 'tokenize a vocab FIFO', args: () => ['tokenize', '--vocab', W('fifo.jpg')], rc: 1, says: /fifo\.jpg/ },
 
+
+  // Catalogs: not files, not SQLite, another program's SQLite, damaged, empty, absent.
+  ...(['search', 'duplicates', 'import'] as const).flatMap((cmd): Case[] => {
+    const run = (db: string) => (cmd === 'search' ? ['search', 'x', '--db', db] : cmd === 'duplicates' ? ['duplicates', '--db', db] : ['import', photos, '--db', db, '--model', model, '--json']);
+    return [
+      { name: `${cmd} --db a folder`, args: () => run(W('folder.jpg')), rc: 1, says: /folder\.jpg: is a directory, not a catalog file/ },
+      { name: `${cmd} --db a FIFO`, args: () => run(W('fifo.jpg')), rc: 1, says: /fifo\.jpg: is a FIFO, not a catalog file/ },
+      { name: `${cmd} --db a text file`, args: () => run(W('text.db')), rc: 1, says: /text\.db: not a clipkit catalog \(not an SQLite database\)/, untouched: () => [W('text.db')] },
+      { name: `${cmd} --db another program's SQLite file`, args: () => run(W('foreign.db')), rc: 1, says: /foreign\.db: an SQLite database that is not a clipkit catalog \(tables: foo\); left untouched/, untouched: () => [W('foreign.db')] },
+      { name: `${cmd} --db SQLite with a files table`, args: () => run(W('files-table.db')), rc: 1, says: /files-table\.db: .*not a clipkit catalog \(tables: files\)/, untouched: () => [W('files-table.db')] },
+    ];
+  }),
+  { name: 'search a truncated catalog', args: () => ['search', 'x', '--db', W('cut.db'), '--model', model], rc: 1, says: /cut\.db: the catalog file is damaged.*SQLITE_CORRUPT/ },
+  { name: 'search an empty catalog', args: () => ['search', 'x', '--db', W('empty.db')], rc: 1, says: /empty\.db: holds no searchable images yet/, untouched: () => [W('empty.db')] },
+  { name: 'search an absent catalog', args: () => ['search', 'x', '--db', W('absent.db')], rc: 2, says: /no catalog at .*absent\.db/ },
+
+  // A model of the same architecture with other weights: refused, naming both.
+  { name: 'search with other weights', args: () => ['search', 'x', '--db', catalog, '--model', W('other-weights')], rc: 1, says: /refusing other-weights \(weights sha256 [0-9a-f]{12}, .*other weights/, untouched: () => [catalog] },
+  { name: 'import with other weights', args: () => ['import', photos, '--db', catalog, '--model', W('other-weights'), '--json'], rc: 1, says: /built with model model \(weights sha256 [0-9a-f]{12}, .*refusing other-weights/, untouched: () => [catalog] },
 ];
 
 describe('clipkit with hostile input: one line, exit 1 or 2, nothing damaged', () => {
@@ -210,6 +242,10 @@ describe('clipkit with hostile input: one line, exit 1 or 2, nothing damaged', (
     guarded.forEach((file, i) => expect(state(file), file).toEqual(before[i]));
   });
 
+  it('creates no catalog (nor its lock) for a search of an absent one or an import of a missing folder', () => {
+    for (const f of ['absent.db', 'absent.db.lock', 'never.db', 'never.db.lock']) expect(fs.existsSync(W(f)), f).toBe(false);
+  });
+
   it('prints the stack trace only with --debug or CLIPKIT_DEBUG=1', async () => {
     const args = classify(W('fifo.jpg'));
     const plain = await clipkit(args);
@@ -219,5 +255,111 @@ describe('clipkit with hostile input: one line, exit 1 or 2, nothing damaged', (
       expect(r.stderr.split('\n')[0]).toMatch(/^clipkit: .*FIFO/);
       expect(r.stderr).toMatch(/\n\s+at /);
     }
+  });
+});
+
+describe('file names, links and disks that fight back', () => {
+  it('imports names that are not UTF-8, shows them escaped, and opens them given as raw bytes', async () => {
+    const dir = W('latin1');
+    fs.mkdirSync(dir);
+    const raw = Buffer.concat([Buffer.from(`${dir}/caf`), Buffer.from([0xe9]), Buffer.from('.jpg')]);
+    fs.copyFileSync(path.join(photos, 'p1.jpg'), raw);
+    const db = W('latin1.db');
+    const r = await clipkit(['import', dir, '--db', db, '--model', model, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ files: 1, errorCount: 0 });
+    const found = await clipkit(['search', '--image', path.join(photos, 'p1.jpg'), '--db', db, '--k', '1', '--json']);
+    expect(found.code, found.stderr).toBe(0);
+    expect((JSON.parse(found.stdout) as Array<{ path: string }>)[0]?.path).toBe(`${dir}/caf\\xe9.jpg`);
+    // The name as a shell passes it: bytes in argv (Node can only pass strings, so sh builds the
+    // argument with printf), recovered by clipkit from /proc/self/cmdline.
+    const script = `exec "$0" "$1" classify "$(printf '%s/caf\\351.jpg' "$2")" --model "$3" --labels a,b --json`;
+    const child = spawn('sh', ['-c', script, process.execPath, BIN, dir, model], { cwd: work });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(code, err).toBe(0);
+    expect((JSON.parse(out) as Array<{ image: string }>)[0]?.image).toBe(`${dir}/caf\\xe9.jpg`);
+  });
+
+  it('reports a link out of the folder (up -> ..) and skips it unless --follow-links', async () => {
+    const dir = W('linked');
+    fs.mkdirSync(dir);
+    fs.copyFileSync(path.join(photos, 'p2.jpg'), path.join(dir, 'own.jpg'));
+    fs.symlinkSync('..', path.join(dir, 'up'));
+    const r = await clipkit(['import', dir, '--db', W('linked.db'), '--model', model, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as { files: number; errors: Array<{ path: string; code: string; message: string }> };
+    expect(summary.files).toBe(1);
+    expect(summary.errors).toEqual([{ path: path.join(dir, 'up'), code: 'ELINKOUT', message: expect.stringMatching(/symlink leads outside the imported folder/) as unknown as string }]);
+  });
+
+  describe('a full disk and a read-only folder (tmpfs)', () => {
+    const mounts: string[] = [];
+    let why = '';
+    const mount = (dir: string, size: string) => {
+      fs.mkdirSync(dir, { recursive: true });
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
+        mounts.push(dir);
+        return true;
+      } catch (err) {
+        why = String((err as { stderr?: Buffer }).stderr ?? err).trim();
+        return false;
+      }
+    };
+    afterAll(() => {
+      for (const m of mounts) execFileSync('umount', [m]);
+    });
+
+    it('refuses with one line when the disk is full, and loses no row', async (ctx) => {
+      const full = W('full');
+      if (!mount(full, '1m')) {
+        console.warn(`[cli-hostile] full-disk case skipped: cannot mount a tmpfs here (${why})`);
+        ctx.skip();
+      }
+      const db = path.join(full, 'catalog.db');
+      fs.copyFileSync(catalog, db);
+      // Fill the disk, then give back 40 KiB: room to open the catalog, none for the new rows.
+      const fd = fs.openSync(path.join(full, 'fill'), 'w');
+      try {
+        const block = Buffer.alloc(4096);
+        for (;;) fs.writeSync(fd, block);
+      } catch (err) {
+        expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.truncateSync(path.join(full, 'fill'), fs.statSync(path.join(full, 'fill')).size - 40 * 1024);
+      const more = W('more');
+      fs.mkdirSync(more);
+      for (let i = 0; i < 30; i++) fs.writeFileSync(path.join(more, `m${i}.png`), await encodePicture(900 + i, 48, 'png'));
+      const before = state(db);
+      const r = await clipkit(['import', more, '--db', db, '--model', model, '--json']);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/catalog\.db: the disk is full/);
+      const after = state(db);
+      expect(after.integrity).toBe('ok');
+      expect(after.rows).toEqual(before.rows);
+    });
+
+    it('says the folder is read-only', async (ctx) => {
+      const ro = W('ro');
+      if (!mount(ro, '4m')) {
+        console.warn(`[cli-hostile] read-only case skipped: cannot mount a tmpfs here (${why})`);
+        ctx.skip();
+      }
+      fs.copyFileSync(catalog, path.join(ro, 'catalog.db'));
+      execFileSync('mount', ['-o', 'remount,ro', ro]);
+      for (const args of [['search', 'x', '--db', path.join(ro, 'catalog.db')], ['import', photos, '--db', path.join(ro, 'new.db'), '--model', model, '--json']]) {
+        const r = await clipkit(args);
+        expect(r.code, r.stderr).toBe(1);
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+        expect(r.stderr).toMatch(/folder .*ro is read-only \(EROFS\)/);
+      }
+    });
   });
 });

@@ -5,9 +5,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { CatalogBusyError, CatalogMismatchError, UsageError } from '../src/errors.js';
+import { CatalogBusyError, CatalogError, CatalogMismatchError, UsageError } from '../src/errors.js';
 import { openCatalog, type ModelIdentity } from '../src/library/catalog/index.js';
-import { SqliteCatalog } from '../src/library/catalog/sqlite/catalog.js';
+import { APPLICATION_ID, SqliteCatalog } from '../src/library/catalog/sqlite/catalog.js';
+import { migrations } from '../src/library/catalog/sqlite/schema.js';
 import { SCHEMA_VERSION } from '../src/library/catalog/sqlite/schema.js';
 import { WriterLock } from '../src/library/catalog/sqlite/writer-lock.js';
 import { scratchDir } from './helpers/tmp-dir.js';
@@ -129,6 +130,7 @@ describe('Catalog', () => {
     const newer = path.join(dir, 'newer.db');
     const raw = new Database(newer);
     raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    raw.pragma(`application_id = ${APPLICATION_ID}`);
     raw.close();
     expect(() => SqliteCatalog.open(newer)).toThrow(/newer than this clipkit supports/);
     const junk = path.join(dir, 'junk.db');
@@ -136,6 +138,93 @@ describe('Catalog', () => {
     await expect(openCatalog(junk)).rejects.toThrow(CatalogMismatchError);
     await expect(openCatalog(path.join(dir, 'absent.db'))).rejects.toThrow(UsageError);
     expect(fs.existsSync(path.join(dir, 'absent.db'))).toBe(false);
+  });
+
+  it('refuses a model of the same architecture with other weights, naming both; an unfingerprinted catalog records the first', async () => {
+    const c = fresh();
+    await c.bindModel({ ...MODEL, weightsHash: '1'.repeat(64) });
+    await expect(c.checkModel({ ...MODEL, weightsHash: '2'.repeat(64), id: 'copy', dir: '/models/copy' })).rejects.toThrow(
+      /built with model tiny \(weights sha256 111111111111, \/models\/tiny\); refusing copy \(weights sha256 222222222222, \/models\/copy\)/,
+    );
+    await expect(c.bindModel({ ...MODEL, weightsHash: '2'.repeat(64) })).rejects.toThrow(CatalogMismatchError);
+    await c.checkModel({ ...MODEL, weightsHash: '1'.repeat(64) });
+    await c.close();
+
+    const legacy = fresh();
+    await legacy.bindModel(MODEL); // no fingerprint, as before schema 2
+    expect((await legacy.model())?.weightsHash).toBeNull();
+    expect((await legacy.bindModel({ ...MODEL, weightsHash: '3'.repeat(64) })).weightsHash).toBe('3'.repeat(64));
+    await expect(legacy.checkModel({ ...MODEL, weightsHash: '4'.repeat(64) })).rejects.toThrow(/other weights/);
+    await legacy.close();
+  });
+
+  it("refuses another program's SQLite file before writing a byte of it", async () => {
+    const dir = tmp();
+    for (const sql of ['CREATE TABLE foo (x)', 'CREATE TABLE files (x); CREATE TABLE model (y); PRAGMA user_version = 7', 'PRAGMA application_id = 42']) {
+      const file = path.join(dir, 'foreign.db');
+      fs.rmSync(file, { force: true });
+      const raw = new Database(file);
+      raw.exec(sql);
+      raw.close();
+      const before = fs.readFileSync(file);
+      for (const opts of [{ create: true }, { readOnly: true }, {}]) {
+        await expect(openCatalog(file, opts)).rejects.toThrow(/not a clipkit catalog.*left untouched/);
+      }
+      expect(fs.readFileSync(file).equals(before)).toBe(true);
+      expect(fs.existsSync(`${file}-wal`)).toBe(false);
+    }
+  });
+
+  it('opens read-only without creating or writing; maps SQLite failures to typed errors naming the file', async () => {
+    const dir = tmp();
+    await expect(openCatalog(path.join(dir, 'absent.db'), { readOnly: true })).rejects.toThrow(/no catalog at/);
+    expect(fs.existsSync(path.join(dir, 'absent.db'))).toBe(false);
+    await expect(openCatalog(dir, { readOnly: true })).rejects.toThrow(/is a directory, not a catalog file/);
+
+    const file = path.join(dir, 'c.db');
+    const w = SqliteCatalog.open(file, { create: true });
+    await w.bindModel(MODEL);
+    await w.writeBatch([{ files: [stat('/l/a.jpg')], content: { hash: 'h1', embedding: f32(1, 0, 0, 0) } }]);
+    await w.close();
+    const before = fs.readFileSync(file);
+    const r = SqliteCatalog.open(file, { readOnly: true });
+    expect((await r.counts()).ok).toBe(1);
+    await expect(r.bindModel({ ...MODEL, dir: '/moved' })).rejects.toThrow(CatalogError);
+    await expect(r.bindModel({ ...MODEL, dir: '/moved' })).rejects.toThrow(/read-only.*SQLITE_READONLY/);
+    await r.close();
+    expect(fs.readFileSync(file).equals(before)).toBe(true);
+
+    // A catalog cut short: SQLITE_CORRUPT as a CatalogError naming the file, not a SqliteError.
+    const big = SqliteCatalog.open(path.join(dir, 'big.db'), { create: true });
+    await big.bindModel(MODEL);
+    await big.writeBatch(Array.from({ length: 400 }, (_, i) => ({ files: [stat(`/l/${i}.jpg`)], content: { hash: `h${i}`, embedding: f32(i, 1, 2, 3) } })));
+    await big.close();
+    fs.truncateSync(path.join(dir, 'big.db'), 3 * 4096);
+    const cut = async () => {
+      const c = SqliteCatalog.open(path.join(dir, 'big.db'), { readOnly: true });
+      try {
+        await c.embeddings();
+      } finally {
+        await c.close();
+      }
+    };
+    await expect(cut()).rejects.toThrow(CatalogError);
+    await expect(cut()).rejects.toThrow(/big\.db: the catalog file is damaged/);
+  });
+
+  it('recognises a catalog made before the application_id stamp, and stamps it when writing', async () => {
+    const file = path.join(tmp(), 'old.db');
+    const raw = new Database(file);
+    raw.exec(migrations[0] as string);
+    raw.pragma('user_version = 1');
+    raw.close();
+    const c = SqliteCatalog.open(file, { readOnly: true }); // migrated through a connection of its own
+    expect(await c.model()).toBeNull();
+    await c.close();
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    check.close();
   });
 
   it('migrates a fresh file to the current schema version', async () => {

@@ -27,7 +27,8 @@ beforeAll(async () => {
   work = tmp();
   modelDir = writeRandomClipModel(path.join(work, 'model'), { seed: 7, initStd: 0.1 }).dir;
   lib = await makePhotoLibrary(path.join(work, 'photos'), { photos: 120 });
-  clip = await Clip.load(modelDir);
+  // The Library's default precision (auto), so its embeddings are Clip's to the last bit.
+  clip = await Clip.load(modelDir, { precision: 'auto' });
 });
 
 afterAll(() => clip?.dispose());

@@ -38,6 +38,16 @@ describe('npy', () => {
     expect(new TextDecoder().decode(encodeNpy(new Float32Array(5), [5]).subarray(10, 70))).toContain("'shape': (5,)");
   });
 
+  it('writes int32 (token ids) that read back as int32', () => {
+    const file = path.join(tmp(), 'ids.npy');
+    const ids = Int32Array.from([49406, 320, 49407, 0, -5, 2 ** 31 - 1]);
+    writeNpy(file, ids, [2, 3]);
+    const back = readNpy(file);
+    expect(back.dtype).toBe('int32');
+    expect(back.shape).toEqual([2, 3]);
+    expect(Array.from(back.data as Int32Array)).toEqual(Array.from(ids));
+  });
+
   it('reads int32 and int64 arrays, and version 2 headers', () => {
     const i32 = Int32Array.from([1, -2, 3, 49407]);
     const a = parseNpy(npyBytes('<i4', '(2, 2)', new Uint8Array(i32.buffer)));

@@ -140,6 +140,9 @@ describe('JSON API', () => {
     expect((await post({ ids, labels: [] })).status).toBe(400);
     expect((await post({ ids: ['1; DROP TABLE files'], labels: ['x'] })).status).toBe(400);
     expect((await post({ ids: [987654], labels: ['x'] })).status).toBe(404);
+    // A cross-site form or text/plain POST (no CORS preflight) is refused.
+    const plain = await get('/api/classify', { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: JSON.stringify(body) });
+    expect(plain.status).toBe(415);
   });
 
   it('GET /api/file/:id and /api/image/:id: details, the original bytes, Content-Type from the real format', async () => {
@@ -173,6 +176,8 @@ describe('JSON API', () => {
 
   it('follows an import running in another process: new photos appear without a restart', async () => {
     const before = (await json<{ counts: { files: number } }>('/api/status')).counts.files;
+    const groupsBefore = await library.duplicates(0.999);
+    expect(await library.duplicates(0.999)).toBe(groupsBefore); // kept while the catalog is unchanged
     const added = path.join(lib.root, 'new', 'later.png');
     fs.mkdirSync(path.dirname(added), { recursive: true });
     fs.writeFileSync(added, await encodePicture(4242, 64, 'png'));
@@ -183,6 +188,7 @@ describe('JSON API', () => {
       await other.close();
     }
     expect((await json<{ counts: { files: number } }>('/api/status')).counts.files).toBe(before + 1);
+    expect(await library.duplicates(0.999)).not.toBe(groupsBefore); // recomputed after the import
     const res = await json('/api/search?k=3', { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: fs.readFileSync(added) });
     expect(res.results[0]?.path).toBe(added);
   });
@@ -211,6 +217,8 @@ describe('security', () => {
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
     expect((await get('/assets/app.js')).headers.get('content-type')).toMatch(/javascript/);
     expect((await get('/api/status')).headers.get('x-content-type-options')).toBe('nosniff');
+    // Other sites' pages cannot embed the photos (<img src="http://127.0.0.1:8377/api/image/1">).
+    expect((await get('/api/thumb/1')).headers.get('cross-origin-resource-policy')).toBe('same-origin');
   });
 
   it('serves files by catalog id only: traversal strings are refused', async () => {

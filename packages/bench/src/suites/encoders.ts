@@ -1,15 +1,19 @@
-// Encoder throughput, native vs onnx backend, on one seeded random-weight model with ViT-B/32
-// shapes (tiny mode: the tiny test shapes), measured in the same run at batch 1, 8 and 32.
-// Texts are timed twice: prompt-length rows (12 tokens, what zero-shot labels and searches
-// look like) and full 77-token rows; the native text tower stops at each batch's last EOT,
-// onnx always runs the whole context.
+// Encoder throughput of native fp32, native bf16 and onnx on one seeded random-weight model
+// with ViT-B/32 shapes (tiny mode: the tiny test shapes), measured in the same run at batch 1,
+// 8 and 32. Texts are timed twice: prompt-length rows (12 tokens, what zero-shot labels and
+// searches look like) and full 77-token rows; the native text tower stops at each batch's last
+// EOT, onnx always runs the whole context. Also: bf16's fidelity (min cosine to fp32 over 64
+// images and 64 texts), and one-shot `clipkit encode --pixels` runs (96 images timed against
+// 32, so start-up cancels) against the in-process figure of the same precision.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createBackend, openModelDir, type Backend } from '@clipkit/core';
+import { createBackend, openModelDir, writeNpy, type Backend, type ModelDir, type Precision } from '@clipkit/core';
 import { randomInputIds, randomPixels, TINY_TEXT, TINY_VISION, VIT_B32_TEXT, VIT_B32_VISION, writeRandomClipModel } from '@clipkit/core/testing';
+import { nativeInfo } from '@clipkit/native-cuda';
 import { median } from '../harness.js';
-import type { BenchOptions, BenchRow } from '../types.js';
+import type { BenchOptions, BenchRow, SuiteOutput } from '../types.js';
 
 const BATCHES = [1, 8, 32];
 const PROMPT_TOKENS = 12;
@@ -57,20 +61,33 @@ async function interleaved(fns: ReadonlyArray<() => Promise<unknown>>, repeats: 
   return times.map(median);
 }
 
-export async function benchEncoders(opts: BenchOptions): Promise<BenchRow[]> {
+/** A contender: a backend and how its rows are named ('native' stays fp32's name across runs). */
+interface Contender {
+  label: string;
+  backend: Backend;
+}
+
+export async function benchEncoders(opts: BenchOptions): Promise<SuiteOutput> {
   const model = openModelDir(cachedModel(opts.tiny ?? false), { weights: true, onnx: true });
   const { imageSize } = model.config.vision;
   const { contextLength: L, vocabSize } = model.config.text;
   const shape = opts.tiny ? 'tiny' : 'ViT-B/32';
-  const backends: Backend[] = [await createBackend(model, { backend: 'native' }), await createBackend(model, { backend: 'onnx' })];
+  const contenders: Contender[] = [
+    { label: 'native', backend: await createBackend(model, { backend: 'native', precision: 'fp32' }) },
+    { label: 'native bf16', backend: await createBackend(model, { backend: 'native', precision: 'bf16' }) },
+    { label: 'onnx', backend: await createBackend(model, { backend: 'onnx' }) },
+  ];
+  const bf16Path = nativeInfo().cpu.bf16;
+  const notes = [
+    `native bf16 runs on ${bf16Path ?? 'no bf16 path: the fp32 kernels on bf16-rounded weights'}${nativeInfo().cpu.bf16Note ? ` (${nativeInfo().cpu.bf16Note})` : ''}; its ratio is against native fp32, its note against onnx`,
+  ];
   const rows: BenchRow[] = [];
   try {
     for (const batch of BATCHES) {
       const pixels = { data: randomPixels(batch, imageSize, batch), n: batch, size: imageSize };
       const prompts = randomInputIds(batch, { contextLength: L, vocabSize, seed: batch, lengths: new Array<number>(batch).fill(PROMPT_TOKENS) });
       const full = randomInputIds(batch, { contextLength: L, vocabSize, seed: batch + 1, lengths: new Array<number>(batch).fill(L) });
-      // Large batches take ~1 s each on ViT-B/32: fewer repeats keep the suite near a minute
-      // and a half.
+      // Large batches take ~1 s each on ViT-B/32: fewer repeats keep the suite near two minutes.
       const repeats = opts.quick || batch >= 32 ? 3 : 7;
       const cases: Array<[string, (b: Backend) => Promise<unknown>, string]> = [
         ['images', (b) => b.encodeImages(pixels), 'images/s'],
@@ -78,15 +95,98 @@ export async function benchEncoders(opts: BenchOptions): Promise<BenchRow[]> {
         [`texts (${L} tokens)`, (b) => b.encodeTexts(full, batch), 'texts/s'],
       ];
       for (const [what, run, unit] of cases) {
-        const name = (b: Backend) => `${shape} ${what}, batch ${batch}, ${b.name}`;
-        const seconds = await interleaved(backends.map((b) => () => run(b)), repeats);
-        backends.forEach((b, i) => {
-          rows.push({ name: name(b), unit, value: batch / seconds[i]!, ...(b.name === 'native' ? { baseline: name(backends[1]!), headline: true } : {}) });
-        });
+        const name = (label: string) => `${shape} ${what}, batch ${batch}, ${label}`;
+        const seconds = await interleaved(contenders.map((c) => () => run(c.backend)), repeats);
+        const value = (label: string) => batch / seconds[contenders.findIndex((c) => c.label === label)]!;
+        rows.push(
+          { name: name('native'), unit, value: value('native'), baseline: name('onnx'), headline: true },
+          { name: name('native bf16'), unit, value: value('native bf16'), baseline: name('native'), note: `${(value('native bf16') / value('onnx')).toFixed(2)}× onnx` },
+          { name: name('onnx'), unit, value: value('onnx') },
+        );
       }
     }
+    rows.push(await fidelity(model, contenders[0]!.backend, contenders[1]!.backend, shape));
   } finally {
-    for (const b of backends) b.dispose();
+    for (const c of contenders) c.backend.dispose();
   }
-  return rows;
+  for (const precision of ['fp32', 'bf16'] as const) {
+    const label = precision === 'fp32' ? 'native' : 'native bf16';
+    rows.push(oneShot(model, precision, `${shape} images, batch 32, ${label}`, opts));
+  }
+  return { rows, notes };
+}
+
+/** The smallest cosine between bf16 and fp32 embeddings of 64 random images and 64 texts of every length. */
+async function fidelity(model: ModelDir, fp32: Backend, bf16: Backend, shape: string): Promise<BenchRow> {
+  const n = 64;
+  const { imageSize } = model.config.vision;
+  const { contextLength: L, vocabSize } = model.config.text;
+  const dim = model.config.projectionDim;
+  const pixels = { data: randomPixels(n, imageSize, 64), n, size: imageSize };
+  const ids = randomInputIds(n, { contextLength: L, vocabSize, seed: 64 });
+  const images = minCosine(await bf16.encodeImages(pixels), await fp32.encodeImages(pixels), dim);
+  const texts = minCosine(await bf16.encodeTexts(ids, n), await fp32.encodeTexts(ids, n), dim);
+  return {
+    name: `${shape} bf16 fidelity: min cosine to fp32, ${n} images and ${n} texts`,
+    unit: 'cosine',
+    value: Math.min(images, texts),
+    note: `images ${images.toFixed(6)}, texts ${texts.toFixed(6)}`,
+  };
+}
+
+function minCosine(a: Float32Array, b: Float32Array, dim: number): number {
+  let min = 1;
+  for (let r = 0; r * dim < a.length; r++) {
+    let ab = 0;
+    let aa = 0;
+    let bb = 0;
+    for (let j = r * dim; j < (r + 1) * dim; j++) {
+      ab += a[j]! * b[j]!;
+      aa += a[j]! ** 2;
+      bb += b[j]! ** 2;
+    }
+    min = Math.min(min, ab / Math.sqrt(aa * bb));
+  }
+  return min;
+}
+
+const ONE_SHOT = { small: 32, large: 96 };
+const cli = path.join(path.dirname(fileURLToPath(import.meta.resolve('@clipkit/core'))), '..', 'bin', 'clipkit.js');
+
+/**
+ * What a user of `clipkit encode --pixels` gets: a fresh process per run, so model load, weight
+ * packing and first-touch of every buffer are paid each time. The large run is timed against the
+ * small one (medians, in turns), so start-up cancels and images/s is what the extra images cost.
+ */
+function oneShot(model: ModelDir, precision: Precision, inProcess: string, opts: BenchOptions): BenchRow {
+  const { imageSize } = model.config.vision;
+  const files = Object.fromEntries(
+    Object.entries(ONE_SHOT).map(([k, n]) => {
+      const file = path.join(cacheRoot, `one-shot-${imageSize}-${n}.npy`);
+      if (!existsSync(file)) writeNpy(file, randomPixels(n, imageSize, n), [n, 3, imageSize, imageSize]);
+      return [k, file];
+    }),
+  ) as Record<keyof typeof ONE_SHOT, string>;
+  const run = (file: string): number => {
+    const out = path.join(cacheRoot, `one-shot-out-${process.pid}.npy`);
+    const t = performance.now();
+    const r = spawnSync(process.execPath, [cli, 'encode', '--model', model.files.dir, '--backend', 'native', '--precision', precision, '--pixels', file, '--out', out], { encoding: 'utf8' });
+    const seconds = (performance.now() - t) / 1e3;
+    rmSync(out, { force: true });
+    if (r.status !== 0) throw new Error(`clipkit encode --precision ${precision} failed: ${r.stderr.trim()}`);
+    return seconds;
+  };
+  const small: number[] = [];
+  const large: number[] = [];
+  for (let i = 0; i < (opts.quick ? 2 : 3); i++) {
+    small.push(run(files.small));
+    large.push(run(files.large));
+  }
+  const extra = ONE_SHOT.large - ONE_SHOT.small;
+  return {
+    name: `${inProcess}: one-shot clipkit encode --pixels (${ONE_SHOT.large} vs ${ONE_SHOT.small} images)`,
+    unit: 'images/s',
+    value: extra / Math.max(median(large) - median(small), 1e-3),
+    baseline: inProcess,
+  };
 }

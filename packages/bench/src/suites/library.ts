@@ -27,7 +27,7 @@ interface Photos {
 }
 
 /** A model directory with safetensors (native backend); the encoders suite's one when present. */
-function cachedModel(tiny: boolean): string {
+export function cachedModel(tiny: boolean): string {
   const shared = path.join(cacheRoot, tiny ? 'random-tiny-v1' : 'random-vit-b32-v1');
   if (existsSync(path.join(shared, '.complete'))) return shared;
   const dir = path.join(cacheRoot, tiny ? 'library-tiny-v1' : 'library-vit-b32-v1');
@@ -177,7 +177,8 @@ export async function benchImport(opts: BenchOptions): Promise<SuiteOutput> {
   try {
     // Encoder alone on preprocessed batches of BATCH images, timed before and after the imports:
     // on a shared machine the faster of the two is the fairer baseline.
-    const clip = await Clip.load(modelDir);
+    // The precision the Library picks by default (auto), so the bound is for the same encoder.
+    const clip = await Clip.load(modelDir, { precision: 'auto' });
     const pre = ImagePreprocessor.fromModelDir(modelDir, { mode: 'fast' });
     const sample = files.slice(0, Math.min(BATCH, files.length));
     const pixels = await pre.preprocessOrThrow(sample, new Float32Array(sample.length * 3 * pre.size * pre.size));
@@ -201,7 +202,7 @@ export async function benchImport(opts: BenchOptions): Promise<SuiteOutput> {
 
     const encodeSeconds = Math.min(encodeBefore, await timeEncoder());
     const decodeSeconds = Math.min(decodeBefore, await timeDecode());
-    const encoderName = `encoder only, batch ${sample.length} (${shape}, ${clip.runtime.backend})`;
+    const encoderName = `encoder only, batch ${sample.length} (${shape}, ${clip.runtime.backend} ${clip.runtime.precision})`;
     clip.dispose();
     const encodeRate = sample.length / encodeSeconds;
     const decodeRate = sample.length / decodeSeconds;

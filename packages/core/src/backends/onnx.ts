@@ -159,6 +159,7 @@ function textSignature(session: ort.InferenceSession, model: ModelDir, file: str
 
 class OnnxBackend implements Backend {
   readonly name = 'onnx' as const;
+  readonly precision = 'fp32' as const;
   private disposed = false;
 
   constructor(

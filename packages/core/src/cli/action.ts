@@ -3,7 +3,7 @@
 // failures named by their file, anything else as an internal error. The stack trace is printed
 // only with --debug or CLIPKIT_DEBUG=1.
 import { ClipkitError, FileAccessError, UsageError } from '../errors.js';
-import { catalogError } from '../library/sqlite-errors.js';
+import { catalogError } from '../library/catalog/sqlite/errors.js';
 
 export const EXIT_ERROR = 1;
 export const EXIT_USAGE = 2;

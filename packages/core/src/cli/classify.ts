@@ -2,11 +2,12 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Clip } from '../clip.js';
 import { UsageError } from '../errors.js';
-import type { BackendName, DeviceName, TemplateSet } from '../types.js';
+import type { BackendName, DeviceName, PrecisionOption, TemplateSet } from '../types.js';
 import { fsReason, readRegularFileSync } from '../util/files.js';
 import { action } from './action.js';
 import { LIMITS } from '../limits.js';
 import { intIn, positiveInt } from './library-options.js';
+import { precisionOption } from './precision-option.js';
 
 interface ClassifyCliOptions {
   model: string;
@@ -14,6 +15,7 @@ interface ClassifyCliOptions {
   templates: string;
   backend: BackendName;
   device: DeviceName;
+  precision: PrecisionOption;
   threads?: number;
   batchSize?: number;
   top?: number;
@@ -30,6 +32,7 @@ export function register(program: Command): void {
     .option('--templates <set|file>', 'prompt templates: simple ("a photo of a {}."), imagenet80, or a file with one template per line', 'simple')
     .addOption(new Option('--backend <name>', 'encoder backend').choices(['auto', 'onnx', 'native']).default('auto'))
     .addOption(new Option('--device <name>', 'compute device').choices(['cpu', 'cuda']).default('cpu'))
+    .addOption(precisionOption('fp32'))
     .option('--threads <n>', `compute threads (${LIMITS.threads.min}–${LIMITS.threads.max})`, intIn(LIMITS.threads))
     .option('--batch-size <n>', `images per encoder batch (${LIMITS.batchSize.min}–${LIMITS.batchSize.max})`, intIn(LIMITS.batchSize))
     .option('--top <k>', 'print only the k most likely labels per image', positiveInt)
@@ -40,6 +43,7 @@ export function register(program: Command): void {
         const clip = await Clip.load(opts.model, {
           backend: opts.backend,
           device: opts.device,
+          precision: opts.precision,
           ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
           ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
         });

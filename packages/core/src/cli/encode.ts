@@ -8,10 +8,11 @@ import { UsageError } from '../errors.js';
 import { LIMITS, parseIntRange } from '../limits.js';
 import { resolveModel } from '../model/hub.js';
 import { openModelDir, type ModelDir } from '../model/model-dir.js';
-import type { BackendName, ClipLoadOptions, DeviceName, PixelBatch } from '../types.js';
+import type { BackendName, ClipLoadOptions, DeviceName, PixelBatch, Precision, PrecisionOption } from '../types.js';
 import { readNpy, writeNpy } from '../util/npy.js';
 import { fsReason, readRegularFileSync } from '../util/files.js';
 import { action } from './action.js';
+import { precisionOption } from './precision-option.js';
 
 interface EncodeFlags {
   model: string;
@@ -19,6 +20,7 @@ interface EncodeFlags {
   device?: string;
   threads?: string;
   batchSize?: string;
+  precision: PrecisionOption;
   pixels?: string;
   inputIds?: string;
   images?: string[];
@@ -35,6 +37,7 @@ function loadOptions(flags: EncodeFlags): ClipLoadOptions {
   return {
     backend: backend as BackendName,
     device: device as DeviceName,
+    precision: flags.precision,
     ...(flags.threads !== undefined ? { threads: parseIntRange('--threads', flags.threads, LIMITS.threads) } : {}),
     ...(flags.batchSize !== undefined ? { batchSize: parseIntRange('--batch-size', flags.batchSize, LIMITS.batchSize) } : {}),
   };
@@ -108,7 +111,7 @@ async function encode(flags: EncodeFlags): Promise<{ data: Float32Array; n: numb
     try {
       const data = pixels !== undefined ? await backend.encodeImages(pixels) : await backend.encodeTexts(ids!.ids, ids!.n);
       const dim = model.info.projectionDim;
-      return { data, n: data.length / dim, dim, runtime: `${backend.name}/${backend.device}` };
+      return { data, n: data.length / dim, dim, runtime: runtime(backend.name, backend.device, backend.precision) };
     } finally {
       backend.dispose();
     }
@@ -119,10 +122,15 @@ async function encode(flags: EncodeFlags): Promise<{ data: Float32Array; n: numb
   try {
     const data = texts !== undefined ? await clip.encodeTexts(texts) : await clip.encodeImages(flags.images!);
     const dim = clip.info.projectionDim;
-    return { data, n: data.length / dim, dim, runtime: `${clip.runtime.backend}/${clip.runtime.device}` };
+    return { data, n: data.length / dim, dim, runtime: runtime(clip.runtime.backend, clip.runtime.device, clip.precision) };
   } finally {
     clip.dispose();
   }
+}
+
+/** "native/cpu", with " bf16" when the encoders ran in bf16 (fp32 is the default, unmarked). */
+function runtime(backend: string, device: string, precision: Precision): string {
+  return `${backend}/${device}${precision === 'bf16' ? ' bf16' : ''}`;
 }
 
 export function register(program: Command): void {
@@ -134,6 +142,7 @@ export function register(program: Command): void {
     .option('--device <name>', 'cpu or cuda', 'cpu')
     .option('--threads <n>', `compute threads (${LIMITS.threads.min}–${LIMITS.threads.max})`)
     .option('--batch-size <n>', `largest batch per encoder call (${LIMITS.batchSize.min}–${LIMITS.batchSize.max})`)
+    .addOption(precisionOption('fp32'))
     .option('--pixels <file.npy>', 'preprocessed float32 [n, 3, S, S]')
     .option('--input-ids <file.npy>', 'token ids int64 or int32 [n, context_length]')
     .option('--images <files...>', 'image files')

@@ -2,7 +2,9 @@
 import { Option, type Command } from 'commander';
 import { Library, type CatalogCounts, type ImportSummary, type StoreFormat } from '../library/index.js';
 import { openRoot } from '../library/scan.js';
+import type { Precision } from '../types.js';
 import { action } from './action.js';
+import { precisionOption } from './precision-option.js';
 import { reportProgress } from './import-progress.js';
 import { LIMITS } from '../limits.js';
 import { addLibraryOptions, intIn, libraryOptions, withLibrary, type LibraryCliOptions } from './library-options.js';
@@ -22,6 +24,7 @@ export function register(program: Command): void {
       .description('embed every image under DIR into the catalog; reruns only encode new or changed files')
       .argument('<dir>', 'folder to import (recursively)'),
   )
+    .addOption(precisionOption('auto'))
     .addOption(new Option('--store <format>', 'embedding storage of a new catalog (default f32)').choices(['f32', 'f16']))
     .option('--batch-size <n>', `images per encoder batch (${LIMITS.batchSize.min}–${LIMITS.batchSize.max})`, intIn(LIMITS.batchSize), 32)
     .option('--hidden', 'also import hidden folders and files')
@@ -31,13 +34,13 @@ export function register(program: Command): void {
       action(async (dir: string, opts: ImportCliOptions) => {
         await openRoot(dir); // a wrong DIR fails before the catalog is created
         const open = () => Library.open(opts.db, libraryOptions(opts, { store: opts.store }));
-        const [summary, catalog] = await withLibrary(open, async (library) => {
+        const [summary, counts, precisions] = await withLibrary(open, async (library) => {
           const job = library.import(dir, { batchSize: opts.batchSize, hidden: opts.hidden, prune: opts.prune, followLinks: opts.followLinks });
           reportProgress(job, opts.json ? 'none' : process.stderr.isTTY ? 'bar' : 'plain');
-          return [await job.result, await library.counts()] as const;
+          return [await job.result, await library.counts(), await library.precisions()] as const;
         });
-        if (opts.json) process.stdout.write(`${JSON.stringify({ ...jsonSummary(summary), catalog })}\n`);
-        else printSummary(summary, catalog);
+        if (opts.json) process.stdout.write(`${JSON.stringify({ ...jsonSummary(summary), catalog: { ...counts, precisions } })}\n`);
+        else printSummary(summary, counts, precisions);
       }),
     );
 }
@@ -53,6 +56,7 @@ function jsonSummary(s: ImportSummary) {
     errors: s.errors,
     missing: s.missing,
     notImages: s.notImages,
+    precision: s.precision,
     seconds: Number(s.seconds.toFixed(3)),
     imagesPerSecond: Number(s.imagesPerSecond.toFixed(2)),
     stages: Object.fromEntries(
@@ -66,13 +70,15 @@ function jsonSummary(s: ImportSummary) {
 
 const ERRORS_SHOWN = 20;
 
-function printSummary(s: ImportSummary, catalog: CatalogCounts): void {
+function printSummary(s: ImportSummary, catalog: CatalogCounts, precisions: Partial<Record<Precision, number>>): void {
   const out = process.stdout;
   out.write(
     `imported ${s.root}: ${s.files} image files (${s.encoded} encoded, ${s.linked} linked, ${s.unchanged} unchanged, ` +
-      `${s.errors.length} errors, ${s.missing} missing) in ${s.seconds.toFixed(1)} s, ${s.imagesPerSecond.toFixed(1)} images/s\n`,
+      `${s.errors.length} errors, ${s.missing} missing) in ${s.seconds.toFixed(1)} s, ${s.imagesPerSecond.toFixed(1)} images/s, ${s.precision}\n`,
   );
-  out.write(`catalog: ${catalog.ok} searchable files, ${catalog.errors} broken, ${catalog.missing} missing\n`);
+  const byPrecision = Object.entries(precisions).map(([p, n]) => `${n} ${p}`);
+  const mixed = byPrecision.length > 1 ? ` (${byPrecision.join(', ')})` : '';
+  out.write(`catalog: ${catalog.ok} searchable files${mixed}, ${catalog.errors} broken, ${catalog.missing} missing\n`);
   for (const e of s.errors.slice(0, ERRORS_SHOWN)) process.stderr.write(`  error: ${e.message}\n`);
   if (s.errors.length > ERRORS_SHOWN) process.stderr.write(`  … and ${s.errors.length - ERRORS_SHOWN} more (see --json)\n`);
 }

@@ -1,5 +1,6 @@
 // `clipkit info`: what this installation can run: the native addon's build, CPU ISA and threads,
-// CUDA status, and onnxruntime's execution providers. Works (and says why) without the addon.
+// the bf16 path (AMX, AVX512_BF16 or none), CUDA status, and onnxruntime's execution providers.
+// Works (and says why) without the addon.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { NativeInfo } from '@clipkit/native-cuda';
@@ -38,13 +39,19 @@ async function installInfo(): Promise<InstallInfo> {
   return { core: coreVersion(), native: await nativeStatus(), onnxruntime: await onnxStatus() };
 }
 
+/** The path --precision auto/bf16 takes on this CPU, and why a faster one was not taken. */
+function bf16Line(cpu: NativeInfo['cpu']): string {
+  const path = cpu.bf16 === null ? 'no bf16 path (auto runs fp32; bf16 runs the fp32 kernels on bf16-rounded weights)' : `${cpu.bf16} (auto runs bf16)`;
+  return cpu.bf16Note === null ? path : `${path}; ${cpu.bf16Note}`;
+}
+
 function formatInfo(info: InstallInfo): string {
   const lines = [`@clipkit/core ${info.core}`];
   const n = info.native;
   if ('error' in n) {
     lines.push(`native addon: ${n.error}`);
   } else {
-    lines.push(`native addon: ${n.version}`, `  CPU: ${n.cpu.isa}, ${n.cpu.threads} threads`);
+    lines.push(`native addon: ${n.version}`, `  CPU: ${n.cpu.isa}, ${n.cpu.threads} threads`, `  bf16: ${bf16Line(n.cpu)}`);
     const cuda = !n.cuda.compiled ? 'not compiled in' : n.cuda.available ? 'available' : `compiled, unavailable (${n.cuda.error ?? 'no device'})`;
     lines.push(`  CUDA: ${cuda}`);
     for (const [i, d] of n.cuda.devices.entries()) {

@@ -2,12 +2,14 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Library, type LibraryOptions } from '../library/index.js';
 import { parseIntRange, type Range } from '../limits.js';
-import type { BackendName } from '../types.js';
+import type { BackendName, PrecisionOption } from '../types.js';
 
 export interface LibraryCliOptions {
   db: string;
   model?: string;
   backend: BackendName;
+  /** Only on commands that load a model (import, search). */
+  precision?: PrecisionOption;
   json?: boolean;
 }
 
@@ -20,7 +22,7 @@ export function addLibraryOptions(cmd: Command): Command {
 }
 
 export function libraryOptions(opts: LibraryCliOptions, extra: Partial<LibraryOptions> = {}): LibraryOptions {
-  return { model: opts.model, backend: opts.backend, ...extra };
+  return { model: opts.model, backend: opts.backend, ...(opts.precision !== undefined ? { precision: opts.precision } : {}), ...extra };
 }
 
 /** Opens the catalog, closes it whatever fn does. */

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { CatalogError } from '../errors.js';
 import { Library } from '../library/index.js';
 import { action } from './action.js';
+import { precisionOption } from './precision-option.js';
 import { LIMITS } from '../limits.js';
 import { addLibraryOptions, intIn, libraryOptions, withLibrary, type LibraryCliOptions } from './library-options.js';
 
@@ -19,6 +20,7 @@ export function register(program: Command): void {
       .description('find photos by text, by image, or by combined queries: "beach" + "sunset" - "people", 2*"dog"')
       .argument('[query]', 'text query; terms joined by + and - (spaced), weights as 2*"term", image:PATH terms', ''),
   )
+    .addOption(precisionOption('auto'))
     .option('--image <path>', 'find photos similar to this image (combines with the query)')
     .option('--k <n>', `number of results (${LIMITS.topK.min}–${LIMITS.topK.max})`, intIn(LIMITS.topK), 20)
     .action(
@@ -27,7 +29,7 @@ export function register(program: Command): void {
         const hits = await withLibrary(open, async (library) => {
           // An empty result from an empty catalog says nothing; say why instead.
           if ((await library.counts()).ok === 0) {
-            throw new CatalogError(`holds no searchable images yet: run \`clipkit import DIR --db ${opts.db}\` first`, library.dbPath);
+            throw new CatalogError('holds no searchable images yet: run `clipkit import DIR` with this --db first', library.dbPath);
           }
           return library.search(query, opts.k, { image: opts.image });
         });

@@ -4,6 +4,7 @@ import { Library } from '../library/index.js';
 import { DEFAULT_PORT, serve } from '../serve/index.js';
 import { action } from './action.js';
 import { addLibraryOptions, libraryOptions, type LibraryCliOptions } from './library-options.js';
+import { precisionOption } from './precision-option.js';
 
 interface ServeCliOptions extends LibraryCliOptions {
   port: number;
@@ -19,6 +20,7 @@ function port(value: string): number {
 
 export function register(program: Command): void {
   addLibraryOptions(program.command('serve').description('browse and search the catalog in a web page (JSON API included)'))
+    .addOption(precisionOption('auto'))
     .option('--port <n>', 'TCP port (0: any free one)', port, DEFAULT_PORT)
     .option('--host <addr>', 'address to bind; anything but loopback requires a token', '127.0.0.1')
     .option('--token <t>', 'require this token on every request (generated and printed when --host is not loopback)')

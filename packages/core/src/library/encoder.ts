@@ -2,7 +2,7 @@
 // encode pixels, encode texts. Keeping this seam narrow lets the import pipeline overlap
 // decoding (libuv / sharp threads) with encoding (the backend's compute pool).
 import type { ClipkitError } from '../errors.js';
-import type { PixelBatch } from '../types.js';
+import type { PixelBatch, Precision } from '../types.js';
 import type { PreprocessClocks } from './stage-clock.js';
 import type { ModelIdentity } from './catalog/index.js';
 
@@ -15,6 +15,8 @@ export interface PreparedBatch {
 
 export interface LibraryEncoder {
   readonly identity: ModelIdentity;
+  /** The precision the encoders run in, recorded with each embedding. */
+  readonly precision: Precision;
   /** The model's learned temperature for zero-shot logits (CLIP's exp(logit_scale)). */
   readonly logitScale: number;
   /**

@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { NativeKernels } from '@clipkit/native-cuda';
 import { ClipkitError, ImageDecodeError } from '../errors.js';
+import type { Precision } from '../types.js';
 import type { BatchEntry, Catalog, FileError, FileStat, StoreFormat } from './catalog/index.js';
 import { encodeEmbeddingRows } from './embedding-codec.js';
 import type { LibraryEncoder } from './encoder.js';
@@ -60,6 +61,8 @@ export interface ImportSummary {
   missing: number;
   /** Files skipped because their content is no image. */
   notImages: number;
+  /** What this run's encodings were computed in. */
+  precision: Precision;
   seconds: number;
   imagesPerSecond: number;
   /** Where the encode phase's time went: busy seconds and items per stage (see StageClock). */
@@ -221,7 +224,7 @@ export async function runImport(
         for (const f of item.files) errors.push({ path: f.path, code: error.code, message: error.message });
         return { files: item.files, content: { hash: item.hash, error: { code: error.code, message: error.message } } };
       }
-      return { files: item.files, content: { hash: item.hash, embedding: encodedRows[row] as Uint8Array } };
+      return { files: item.files, content: { hash: item.hash, embedding: encodedRows[row] as Uint8Array, precision: encoder.precision } };
     });
     entries.push(...links);
     links = [];
@@ -329,6 +332,7 @@ export async function runImport(
     errors,
     missing,
     notImages,
+    precision: encoder.precision,
     seconds,
     imagesPerSecond: encodeSeconds > 0 ? p.encoded / encodeSeconds : 0,
     stages: {

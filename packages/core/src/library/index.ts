@@ -3,11 +3,12 @@
 import path from 'node:path';
 import * as addon from '@clipkit/native-cuda';
 import type { NativeKernels } from '@clipkit/native-cuda';
+import { checkPrecision } from '../backends/precision.js';
 import { normalizeRows, zeroShotScores } from '../embeddings.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import { fillTemplates, resolveTemplates } from '../templates.js';
 import { resolveModel } from '../model/hub.js';
-import type { BackendName, DeviceName, LabelScore, TemplateSet } from '../types.js';
+import type { BackendName, DeviceName, LabelScore, Precision, PrecisionOption, TemplateSet } from '../types.js';
 import {
   openCatalog,
   type Catalog,
@@ -33,6 +34,11 @@ export interface LibraryOptions {
   backend?: BackendName;
   device?: DeviceName;
   threads?: number;
+  /**
+   * What the encoders compute in (default 'auto': bf16 where the native backend has a bf16 path
+   * here, else fp32). Each embedding records its precision; search mixes rows of both.
+   */
+  precision?: PrecisionOption;
   /** Embedding storage of a new catalog (default f32); an existing one keeps its own. */
   store?: StoreFormat;
 }
@@ -60,6 +66,7 @@ export class Library {
   private encoder: Promise<LibraryEncoder> | null = null;
   private readonly cache: EmbeddingCache;
   private readonly access: FileAccess;
+  private lastDuplicates: { matrix: EmbeddingMatrix; threshold: number; groups: Promise<DuplicateGroup[]> } | null = null;
   /** Image queries one at a time: the preprocessor's batch buffers are shared. */
   private imageQueries: Promise<unknown> = Promise.resolve();
 
@@ -73,12 +80,14 @@ export class Library {
 
   /** Opens the catalog at dbPath, creating it when absent. */
   static async open(dbPath: string, opts: LibraryOptions = {}): Promise<Library> {
+    checkPrecision(opts.precision ?? 'auto');
     return new Library(await openCatalog(dbPath, { create: true }), opts);
   }
 
   /** Opens an existing catalog only (search, duplicates): a wrong --db is an error, not a new file. */
   static async openExisting(dbPath: string, opts: LibraryOptions = {}): Promise<Library> {
-    return new Library(await openCatalog(dbPath), opts);
+    checkPrecision(opts.precision ?? 'auto');
+    return new Library(await openCatalog(dbPath, { readOnly: true }), opts);
   }
 
   get dbPath(): string {
@@ -95,6 +104,11 @@ export class Library {
 
   errors(): Promise<FileError[]> {
     return this.catalog.errors();
+  }
+
+  /** Searchable files per precision that encoded them. */
+  precisions(): Promise<Partial<Record<Precision, number>>> {
+    return this.catalog.precisions();
   }
 
   integrityCheck(): Promise<string> {
@@ -179,15 +193,20 @@ export class Library {
     await this.catalog.checkModel(encoder.identity);
   }
 
-  /** The folders imported into this catalog. */
-  roots(): Promise<string[]> {
-    return this.catalog.roots();
-  }
-
-  /** Groups of files whose embeddings have cosine ≥ threshold to another member. */
+  /**
+   * Groups of files whose embeddings have cosine ≥ threshold to another member. The last answer
+   * is kept until the catalog changes: the all-pairs pass takes seconds on 10^5 photos, and a
+   * server asks again for every visit of its duplicates page.
+   */
   async duplicates(threshold = 0.95): Promise<DuplicateGroup[]> {
     if (!(await this.catalog.model())) return [];
-    return findDuplicates(this.catalog, await this.cache.get(), threshold, kernels);
+    const matrix = await this.cache.get();
+    if (this.lastDuplicates?.matrix !== matrix || this.lastDuplicates.threshold !== threshold) {
+      const groups = findDuplicates(this.catalog, matrix, threshold, kernels);
+      this.lastDuplicates = { matrix, threshold, groups };
+      groups.catch(() => (this.lastDuplicates = null));
+    }
+    return this.lastDuplicates.groups;
   }
 
   async close(): Promise<void> {
@@ -215,7 +234,8 @@ export class Library {
     this.encoder ??= (async () => {
       const spec = this.opts.model ?? (await this.catalog.model())?.dir ?? undefined;
       const dir = path.resolve(await resolveModel(spec));
-      return loadLibraryEncoder(dir, { backend: this.opts.backend, device: this.opts.device, threads: this.opts.threads });
+      const { backend, device, threads, precision = 'auto' } = this.opts;
+      return loadLibraryEncoder(dir, { backend, device, threads, precision });
     })();
     this.encoder.catch(() => {
       this.encoder = null; // a failed load may be retried (e.g. after fixing --model)

@@ -4,6 +4,8 @@
 import { Clip } from '../clip.js';
 import { ClipkitError } from '../errors.js';
 import { ImagePreprocessor } from '../image/preprocess.js';
+import { weightsFingerprint } from '../model/fingerprint.js';
+import { discoverModelFiles } from '../model/model-dir.js';
 import type { ClipLoadOptions } from '../types.js';
 import type { LibraryEncoder, PreparedBatch } from './encoder.js';
 
@@ -13,8 +15,16 @@ export async function loadLibraryEncoder(dir: string, opts: ClipLoadOptions = {}
   // been encoded and written.
   const images = ImagePreprocessor.fromModelDir(dir, { mode: 'fast', buffers: 2 });
   const info = clip.info;
+  let weightsHash: string;
+  try {
+    weightsHash = await weightsFingerprint(discoverModelFiles(dir));
+  } catch (err) {
+    clip.dispose();
+    throw err;
+  }
   return {
-    identity: { id: info.id, projectionDim: info.projectionDim, configHash: info.configHash, dir: info.dir },
+    identity: { id: info.id, projectionDim: info.projectionDim, configHash: info.configHash, weightsHash, dir: info.dir },
+    precision: clip.precision,
     logitScale: info.logitScale,
     async prepare(files, clocks): Promise<PreparedBatch> {
       const { pixels, errors } = await images.preprocess(files.map((f) => f.bytes), undefined, clocks);

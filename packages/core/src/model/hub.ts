@@ -97,6 +97,34 @@ export async function resolveModel(spec: string | undefined, opts: HubOptions = 
   return (await pullModel(name, opts)).dir;
 }
 
+/** A pulled file whose sha256 the hub stated and the download checked, as it lay on disk then. */
+interface HubFileRecord {
+  sha256: string;
+  size: number;
+  mtimeMs: number;
+}
+
+function record(file: string, sha256: string): HubFileRecord {
+  const st = statSync(file);
+  return { sha256, size: st.size, mtimeMs: st.mtimeMs };
+}
+
+/**
+ * The sha256 the hub stated for `name` in a pulled model directory, when the file is still the
+ * one that was checked against it (same size and mtime: a copied or edited file is not).
+ */
+export async function hubSha256(dir: string, name: string): Promise<string | undefined> {
+  try {
+    const manifest = JSON.parse(await fsp.readFile(join(dir, MANIFEST), 'utf8')) as { verified?: Record<string, HubFileRecord> };
+    const rec = manifest.verified?.[name];
+    if (rec === undefined || typeof rec.sha256 !== 'string') return undefined;
+    const st = statSync(join(dir, name));
+    return st.size === rec.size && st.mtimeMs === rec.mtimeMs ? rec.sha256 : undefined;
+  } catch {
+    return undefined; // no manifest (a local directory) or a damaged one: hash the file instead
+  }
+}
+
 /** Download (or complete) a repo's model files into the cache. */
 export async function pullModel(spec: string, opts: HubOptions = {}): Promise<PulledModel> {
   const ref = parseRepoRef(spec);
@@ -125,12 +153,16 @@ export async function pullModel(spec: string, opts: HubOptions = {}): Promise<Pu
   const files = selectModelFiles(available, opts, label);
   await fsp.mkdir(dir, { recursive: true });
   const downloaded: string[] = [];
+  const verified: Record<string, HubFileRecord> = {};
   for (const file of files) {
     const dest = join(dir, file);
     const url = `${endpoint}/${ref.repo}/resolve/${encodeURIComponent(ref.revision)}/${file.split('/').map(encodeURIComponent).join('/')}`;
     const meta = await fileMeta(url, headers, `${label}/${file}`, opts);
     // Files reach `dest` only by a verified rename, so one of the stated size is already good.
-    if (existsSync(dest) && (meta.size === undefined || statSync(dest).size === meta.size)) continue;
+    if (existsSync(dest) && (meta.size === undefined || statSync(dest).size === meta.size)) {
+      if (meta.sha256 !== undefined) verified[file] = record(dest, meta.sha256);
+      continue;
+    }
     await fsp.mkdir(join(dest, '..'), { recursive: true });
     opts.onFile?.(file, meta.size);
     await downloadFile(url, dest, {
@@ -142,8 +174,9 @@ export async function pullModel(spec: string, opts: HubOptions = {}): Promise<Pu
       onProgress: (received, total) => opts.onProgress?.(file, received, total),
     });
     downloaded.push(file);
+    if (meta.sha256 !== undefined) verified[file] = record(dest, meta.sha256);
   }
-  await fsp.writeFile(join(dir, MANIFEST), JSON.stringify({ repo: ref.repo, revision: ref.revision, endpoint, files }, null, 1));
+  await fsp.writeFile(join(dir, MANIFEST), JSON.stringify({ repo: ref.repo, revision: ref.revision, endpoint, files, verified }, null, 1));
   return { ref, dir, files, downloaded };
 }
 

@@ -22,7 +22,7 @@ import { LIMITS } from '../limits.js';
 import { hostCheck, securityHeaders, tokenCheck } from './security.js';
 import { Thumbnails } from './thumbs.js';
 
-export const ASSETS_DIR = fileURLToPath(new URL('../../assets/serve/', import.meta.url));
+const ASSETS_DIR = fileURLToPath(new URL('../../assets/serve/', import.meta.url));
 
 export interface AppConfig {
   host: string;
@@ -114,6 +114,11 @@ export function createApp(library: Library, config: AppConfig): Hono {
   });
 
   app.post('/api/classify', async (c) => {
+    // Only application/json: a form or text/plain POST from another site's page is refused
+    // (those need no CORS preflight, this type does).
+    if ((c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/json') {
+      return c.json({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'POST /api/classify takes Content-Type application/json' } }, 415);
+    }
     let body: unknown;
     try {
       body = await c.req.json();

@@ -9,7 +9,7 @@ import { ImageDecodeError } from '../errors.js';
 import type { Library } from '../library/index.js';
 import { cacheRoot } from '../model/hub.js';
 
-export const THUMB_SIZE = 320;
+const THUMB_SIZE = 320;
 
 /** Next to a file catalog (`clipkit.db.thumbs/`); for a database URL, under the cache dir. */
 export function defaultThumbnailDir(dbPath: string): string {

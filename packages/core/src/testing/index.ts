@@ -22,3 +22,5 @@ export type { Weights, OnnxLayout } from './onnx-export.js';
 export { OnnxGraph } from './onnx-graph.js';
 export { referenceEncodeImages, referenceEncodeTexts } from './reference-forward.js';
 export type { WeightLookup, ReferenceOutput } from './reference-forward.js';
+export { writeSyntheticCatalog } from './synthetic-catalog.js';
+export type { SyntheticCatalogOptions } from './synthetic-catalog.js';

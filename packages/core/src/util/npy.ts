@@ -71,14 +71,15 @@ export function parseNpy(bytes: Uint8Array, name = '<npy buffer>'): NpyArray {
   }
 }
 
-/** A version 1.0 .npy of float32 data in C order. */
-export function encodeNpy(data: Float32Array, shape: readonly number[]): Uint8Array {
+/** A version 1.0 .npy of float32 (or int32: token ids) data in C order. */
+export function encodeNpy(data: Float32Array | Int32Array, shape: readonly number[]): Uint8Array {
   const count = shape.reduce((a, b) => a * b, 1);
   if (shape.some((d) => !Number.isSafeInteger(d) || d < 0) || count !== data.length) {
     throw new RangeError(`encodeNpy: shape [${shape.join(', ')}] does not describe ${data.length} elements`);
   }
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ');
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
+  const descr = data instanceof Int32Array ? '<i4' : '<f4';
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims}), }`;
   // Pad so the data starts on a 64-byte boundary, ending the header with a newline.
   const total = Math.ceil((10 + header.length + 1) / 64) * 64;
   header = header.padEnd(total - 10 - 1, ' ') + '\n';
@@ -92,6 +93,6 @@ export function encodeNpy(data: Float32Array, shape: readonly number[]): Uint8Ar
   return out;
 }
 
-export function writeNpy(path: string, data: Float32Array, shape: readonly number[]): void {
+export function writeNpy(path: string, data: Float32Array | Int32Array, shape: readonly number[]): void {
   writeFileSync(path, encodeNpy(data, shape));
 }

@@ -29,6 +29,11 @@ inline int64_t padded_k(int64_t k) { return (k + kKStep - 1) / kKStep * kKStep; 
 // 16 columns' pairs: the left and right tiles are the panel's two 64-byte halves, rows 128
 // bytes apart). Zero past n and past k.
 inline int64_t panel_elems(int64_t kp) { return kp * kNr; }
+inline int64_t panel_count(int64_t n) { return std::max<int64_t>((n + kNr - 1) / kNr, 1); }
+
+// w [n,k] (bf16 bits) → panel_count(n) panels of kp = padded_k(k) (gemm_bf16.cc). dst must
+// be zero-filled.
+void pack_panels(const uint16_t* w, int64_t n, int64_t k, int64_t kp, uint16_t* dst);
 
 // One product: out[m,n] = act(bf16(x)[m,k] · w[n,k]^T + bias[n]) + residual[m,n]. x rows are
 // k apart, out and residual rows n apart; residual may be out itself (each element is read

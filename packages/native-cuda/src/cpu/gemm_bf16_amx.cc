@@ -27,7 +27,21 @@
   __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,fma,f16c,amx-tile," \
                         "amx-bf16")))
 
-namespace clipkit::cpu::bf16 {
+// The tile instructions, through macros so that the C++ tests can compile this file once more
+// over a software model of the tiles (test/cpp/amx_model.h): that checks the kernel's layouts,
+// strides and edges on CPUs without AMX. Tile numbers must be literals (the intrinsics paste
+// them into the instruction).
+#ifndef CLIPKIT_AMX_MODEL
+#define CLIPKIT_TILE_LOADCONFIG(cfg) _tile_loadconfig(cfg)
+#define CLIPKIT_TILE_STORECONFIG(cfg) _tile_storeconfig(cfg)
+#define CLIPKIT_TILE_ZERO(t) _tile_zero(t)
+#define CLIPKIT_TILE_LOAD(t, base, stride) _tile_loadd(t, base, stride)
+#define CLIPKIT_TILE_STORE(t, base, stride) _tile_stored(t, base, stride)
+#define CLIPKIT_TILE_DPBF16PS(c, a, b) _tile_dpbf16ps(c, a, b)
+#define CLIPKIT_AMX_NAMESPACE clipkit::cpu::bf16
+#endif
+
+namespace CLIPKIT_AMX_NAMESPACE {
 namespace {
 
 constexpr int64_t kTileRows = 16;
@@ -67,10 +81,10 @@ CLIPKIT_TARGET_AMX void configure_tiles() {
   thread_local bool loaded = false;
   if (loaded) {
     TileConfig now;
-    _tile_storeconfig(&now);
+    CLIPKIT_TILE_STORECONFIG(&now);
     if (std::memcmp(&now, &wanted, sizeof now) == 0) return;
   }
-  _tile_loadconfig(&wanted);
+  CLIPKIT_TILE_LOADCONFIG(&wanted);
   loaded = true;
 }
 
@@ -85,26 +99,26 @@ CLIPKIT_TARGET_AMX __attribute__((flatten)) void block(const Gemm& g, const uint
   const uint16_t* a_lo = a;
   const uint16_t* a_hi = a + kTileRows * (lda / 2);
   constexpr int64_t kBStride = kNr * 2 * sizeof(uint16_t);  // one pair row of the panel: 128
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
+  CLIPKIT_TILE_ZERO(0);
+  CLIPKIT_TILE_ZERO(1);
+  CLIPKIT_TILE_ZERO(2);
+  CLIPKIT_TILE_ZERO(3);
   for (int64_t k0 = 0; k0 < g.kp; k0 += kKStep) {
     const uint16_t* b = bp + k0 / 2 * kNr * 2;
-    _tile_loadd(4, a_lo + k0, lda);
-    _tile_loadd(5, a_hi + k0, lda);
-    _tile_loadd(6, b, kBStride);
-    _tile_loadd(7, b + kTileRows * 2, kBStride);
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(1, 4, 7);
-    _tile_dpbf16ps(2, 5, 6);
-    _tile_dpbf16ps(3, 5, 7);
+    CLIPKIT_TILE_LOAD(4, a_lo + k0, lda);
+    CLIPKIT_TILE_LOAD(5, a_hi + k0, lda);
+    CLIPKIT_TILE_LOAD(6, b, kBStride);
+    CLIPKIT_TILE_LOAD(7, b + kTileRows * 2, kBStride);
+    CLIPKIT_TILE_DPBF16PS(0, 4, 6);
+    CLIPKIT_TILE_DPBF16PS(1, 4, 7);
+    CLIPKIT_TILE_DPBF16PS(2, 5, 6);
+    CLIPKIT_TILE_DPBF16PS(3, 5, 7);
   }
   constexpr int64_t kCStride = kNr * sizeof(float);  // cbuf is [32][32] floats
-  _tile_stored(0, cbuf, kCStride);
-  _tile_stored(1, cbuf + kTileRows, kCStride);
-  _tile_stored(2, cbuf + kTileRows * kNr, kCStride);
-  _tile_stored(3, cbuf + kTileRows * kNr + kTileRows, kCStride);
+  CLIPKIT_TILE_STORE(0, cbuf, kCStride);
+  CLIPKIT_TILE_STORE(1, cbuf + kTileRows, kCStride);
+  CLIPKIT_TILE_STORE(2, cbuf + kTileRows * kNr, kCStride);
+  CLIPKIT_TILE_STORE(3, cbuf + kTileRows * kNr + kTileRows, kCStride);
   compiler_barrier();
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t row = r0 + r;
@@ -145,6 +159,7 @@ CLIPKIT_TARGET_AMX void tile(const Gemm& g, int64_t i0, int64_t i1, int64_t j0, 
 
 }  // namespace
 
+#ifndef CLIPKIT_AMX_MODEL
 bool amx_enable(std::string* why) {
   static std::once_flag once;
   static bool ok = false;
@@ -166,6 +181,7 @@ bool amx_enable(std::string* why) {
   if (!ok && why != nullptr) *why = reason;
   return ok;
 }
+#endif
 
 void gemm_amx(const Gemm& g) {
   const int64_t mc = std::clamp<int64_t>(kPackBytes / (g.kp * 2) / kMr * kMr, kMr, kMr * 8);
@@ -174,4 +190,4 @@ void gemm_amx(const Gemm& g) {
   });
 }
 
-}  // namespace clipkit::cpu::bf16
+}  // namespace CLIPKIT_AMX_NAMESPACE

@@ -20,7 +20,8 @@ Isa probe_hardware() {
 
 Isa lower(Isa a, Isa b) { return static_cast<int>(a) < static_cast<int>(b) ? a : b; }
 
-// CLIPKIT_ISA=generic|avx2|avx512 caps the level; unknown values are ignored.
+// CLIPKIT_ISA=generic|avx2|avx512 caps the level; unknown values are ignored (avx512_bf16 and
+// amx leave it at the hardware's and cap only the bf16 path, see gemm_bf16.cc).
 Isa env_cap(Isa hw) {
   const char* env = std::getenv("CLIPKIT_ISA");
   if (env == nullptr) return hw;

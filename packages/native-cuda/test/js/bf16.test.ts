@@ -207,3 +207,26 @@ describe('bf16 tensors outside linear w are refused', () => {
     );
   });
 });
+
+// A bf16 weight on 'cuda' runs cuBLAS's bf16 GEMM (fp32 compute): the same numbers as the CPU's.
+const cuda = native.nativeInfo().cuda;
+if (!cuda.available) console.warn(`CUDA bf16 tests skipped: ${cuda.error ?? 'CUDA not available'}`);
+
+describe.skipIf(!cuda.available)('bf16 on cuda', () => {
+  it('linear with a cuda bf16 weight matches the cpu bf16 linear', () => {
+    const next = rng(700);
+    const [m, n, k] = [33, 65, 129];
+    const x = randomF32(next, m * k);
+    const wf = randomF32(next, n * k, -0.5, 0.5);
+    const bias = randomF32(next, n);
+    const cpuOut = f(m * n);
+    native.linear(x, native.tensor(wf, [n, k], { dtype: 'bf16' }), bias, cpuOut, { m, n, k, activation: 'quick_gelu' });
+    const w = native.tensor(wf, [n, k], { dtype: 'bf16', device: 'cuda' });
+    expect(w.dtype).toBe('bf16');
+    expect(w.toArray()).toEqual(bf16(wf));
+    const dev = (a: Float32Array, shape: number[]) => native.tensor(a, shape, { device: 'cuda' });
+    const out = dev(f(m * n), [m, n]);
+    native.linear(dev(x, [m, k]), w, dev(bias, [n]), out, { m, n, k, activation: 'quick_gelu' });
+    expect(relError(out.toArray(), cpuOut)).toBeLessThan(1e-5);
+  });
+});

@@ -5,8 +5,9 @@ import { loadNative, type NativeKernels } from '@clipkit/native-cuda';
 import { UsageError } from '../../errors.js';
 import { openWeights, type ModelDir } from '../../model/model-dir.js';
 import type { SafetensorsFile } from '../../model/safetensors.js';
-import type { Backend, DeviceName, PixelBatch } from '../../types.js';
+import type { Backend, DeviceName, PixelBatch, Precision, PrecisionOption } from '../../types.js';
 import { checkBatchOptions, checkInputIds, checkPixelBatch, DEFAULT_BATCH_SIZE } from '../inputs.js';
+import { checkPrecision, nativePrecision } from '../precision.js';
 import { createDeviceMemory, type DeviceMemory } from './memory.js';
 import { rowsByLength, TextTower } from './text.js';
 import { VisionTower } from './vit.js';
@@ -18,10 +19,13 @@ export interface NativeBackendOptions {
   threads?: number;
   /** Largest batch run through the towers at once (default 32). */
   batchSize?: number;
+  /** fp32 (default), bf16, or auto: bf16 where this machine has a bf16 path (precision.ts). */
+  precision?: PrecisionOption;
 }
 
 export async function createNativeBackend(model: ModelDir, opts: NativeBackendOptions = {}): Promise<Backend> {
   checkBatchOptions(opts);
+  const requested = checkPrecision(opts.precision ?? 'fp32');
   // Throws a plain Error saying how to build the addon when it is missing.
   const kernels = loadNative();
   const device = opts.device ?? 'cpu';
@@ -37,7 +41,8 @@ export async function createNativeBackend(model: ModelDir, opts: NativeBackendOp
   // The header is checked against config.json now; each tower's weights are read on its first
   // use, so a text-only search never reads the vision tower (about 60% of the file).
   const file = openWeights(model);
-  return new NativeBackend(kernels, model, createDeviceMemory(kernels, device), file, opts.batchSize ?? DEFAULT_BATCH_SIZE);
+  const precision = nativePrecision(requested, kernels.nativeInfo(), device);
+  return new NativeBackend(kernels, model, createDeviceMemory(kernels, device), file, opts.batchSize ?? DEFAULT_BATCH_SIZE, precision);
 }
 
 class NativeBackend implements Backend {
@@ -54,19 +59,20 @@ class NativeBackend implements Backend {
     private readonly memory: DeviceMemory,
     private readonly file: SafetensorsFile,
     private readonly batchSize: number,
+    readonly precision: Precision,
   ) {
     this.device = memory.device;
   }
 
   private get vision(): VisionTower {
     const { config } = this.model;
-    this.visionTower ??= new VisionTower(this.kernels, this.memory, loadVisionWeights(this.file, config, this.memory), config.vision, config.projectionDim);
+    this.visionTower ??= new VisionTower(this.kernels, this.memory, loadVisionWeights(this.file, config, this.memory, this.precision), config.vision, config.projectionDim);
     return this.visionTower;
   }
 
   private get text(): TextTower {
     const { config } = this.model;
-    this.textTower ??= new TextTower(this.kernels, this.memory, loadTextWeights(this.file, config, this.memory), config.text, config.projectionDim);
+    this.textTower ??= new TextTower(this.kernels, this.memory, loadTextWeights(this.file, config, this.memory, this.precision), config.text, config.projectionDim);
     return this.textTower;
   }
 

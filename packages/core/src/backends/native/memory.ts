@@ -9,8 +9,8 @@ export interface DeviceMemory {
   readonly device: Device;
   /** Activations of any size may be used through prefix views (CPU only). */
   readonly prefixViews: boolean;
-  /** A weight, copied once into native memory owned by this object. */
-  upload(data: Float32Array, shape: readonly number[]): F32;
+  /** A weight, copied once into native memory owned by this object (bf16: rounded, GEMM weights only). */
+  upload(data: Float32Array, shape: readonly number[], dtype?: WeightDtype): F32;
   /** A zero-filled activation buffer, reused across calls. */
   alloc(shape: readonly number[]): F32;
   /** The first `size` elements of `buf` (CPU), or `buf` itself when `size` is its full size. */
@@ -28,6 +28,9 @@ export interface DeviceMemory {
   dispose(): void;
 }
 
+/** A bf16 tensor is accepted only as the weight of a linear call. */
+export type WeightDtype = 'f32' | 'bf16';
+
 export function createDeviceMemory(kernels: NativeKernels, device: Device): DeviceMemory {
   return device === 'cpu' ? new CpuMemory(kernels) : new CudaMemory(kernels);
 }
@@ -39,8 +42,8 @@ abstract class OwnedTensors {
   abstract readonly device: Device;
   private readonly owned = new Set<Tensor>();
   constructor(protected readonly kernels: NativeKernels) {}
-  upload(data: Float32Array, shape: readonly number[]): F32 {
-    return this.own(this.kernels.tensor(data, shape, { device: this.device }));
+  upload(data: Float32Array, shape: readonly number[], dtype: WeightDtype = 'f32'): F32 {
+    return this.own(this.kernels.tensor(data, shape, { dtype, device: this.device }));
   }
   protected own(t: Tensor): Tensor {
     this.owned.add(t);

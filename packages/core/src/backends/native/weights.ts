@@ -1,10 +1,14 @@
 // Reads the HF CLIPModel parameters the native encoders need, once, into native memory: F16/BF16
 // are already widened by the safetensors reader; q/k/v projections are fused into one [3h, h]
 // matrix (+ [3h] bias) so a single GEMM produces the packed QKV layout the attention kernel reads.
+// In bf16 precision the encoder GEMMs' weights (QKV, out-proj, fc1, fc2) and the projections
+// become bf16 tensors; the patch embedding (3% of the arithmetic, on raw pixels), biases, layer
+// norms and embeddings stay f32.
 import type { F32 } from '@clipkit/native-cuda';
 import type { ClipConfig, TextConfig, VisionConfig } from '../../model/config.js';
 import type { SafetensorsFile } from '../../model/safetensors.js';
-import type { DeviceMemory } from './memory.js';
+import type { Precision } from '../../types.js';
+import type { DeviceMemory, WeightDtype } from './memory.js';
 
 export interface LayerNormWeights {
   gamma: F32;
@@ -43,25 +47,37 @@ export interface TextWeights {
   projection: F32; // [projectionDim, h]
 }
 
-export function loadVisionWeights(file: SafetensorsFile, config: ClipConfig, memory: DeviceMemory): VisionWeights {
-  const { get, up } = readers(file, memory);
-  return loadVision(get, up, config.vision, config.projectionDim, memory);
+export function loadVisionWeights(file: SafetensorsFile, config: ClipConfig, memory: DeviceMemory, precision: Precision = 'fp32'): VisionWeights {
+  return loadVision(readers(file, memory, precision), config.vision, config.projectionDim);
 }
 
-export function loadTextWeights(file: SafetensorsFile, config: ClipConfig, memory: DeviceMemory): TextWeights {
-  const { get, up } = readers(file, memory);
-  return loadText(get, up, config.text, config.projectionDim, memory);
+export function loadTextWeights(file: SafetensorsFile, config: ClipConfig, memory: DeviceMemory, precision: Precision = 'fp32'): TextWeights {
+  return loadText(readers(file, memory, precision), config.text, config.projectionDim);
 }
 
-function readers(file: SafetensorsFile, memory: DeviceMemory): { get: Get; up: Upload } {
-  const get: Get = (name, shape) => file.getTensor(name, shape);
-  return { get, up: (name, shape) => memory.upload(get(name, shape), shape) };
+interface Readers {
+  /** Host values of a tensor. */
+  get: (name: string, shape: readonly number[]) => Float32Array;
+  /** A parameter uploaded as f32. */
+  up: (name: string, shape: readonly number[]) => F32;
+  /** A GEMM weight uploaded in the model's precision. */
+  upWeight: (data: Float32Array, shape: readonly number[]) => F32;
+  memory: DeviceMemory;
 }
 
-type Get = (name: string, shape: readonly number[]) => Float32Array;
-type Upload = (name: string, shape: readonly number[]) => F32;
+function readers(file: SafetensorsFile, memory: DeviceMemory, precision: Precision): Readers {
+  const weightDtype: WeightDtype = precision === 'bf16' ? 'bf16' : 'f32';
+  const get = (name: string, shape: readonly number[]) => file.getTensor(name, shape);
+  return {
+    get,
+    up: (name, shape) => memory.upload(get(name, shape), shape),
+    upWeight: (data, shape) => memory.upload(data, shape, weightDtype),
+    memory,
+  };
+}
 
-function loadVision(get: Get, up: Upload, v: VisionConfig, projectionDim: number, memory: DeviceMemory): VisionWeights {
+function loadVision(r: Readers, v: VisionConfig, projectionDim: number): VisionWeights {
+  const { get, up, upWeight, memory } = r;
   const h = v.hiddenSize;
   const patchDim = v.numChannels * v.patchSize * v.patchSize;
   const grid = Math.floor(v.imageSize / v.patchSize);
@@ -74,26 +90,29 @@ function loadVision(get: Get, up: Upload, v: VisionConfig, projectionDim: number
     patchWeight: memory.upload(patch, [h, patchDim]),
     tokenBias,
     preLn: layerNorm(up, 'vision_model.pre_layrnorm', h),
-    layers: encoderLayers(get, up, memory, 'vision_model.encoder', v),
+    layers: encoderLayers(r, 'vision_model.encoder', v),
     postLn: layerNorm(up, 'vision_model.post_layernorm', h),
-    projection: up('visual_projection.weight', [projectionDim, h]),
+    projection: upWeight(get('visual_projection.weight', [projectionDim, h]), [projectionDim, h]),
   };
 }
 
-function loadText(get: Get, up: Upload, t: TextConfig, projectionDim: number, memory: DeviceMemory): TextWeights {
+function loadText(r: Readers, t: TextConfig, projectionDim: number): TextWeights {
+  const { get, up, upWeight } = r;
   const h = t.hiddenSize;
   return {
     tokenEmbedding: ownArray(get('text_model.embeddings.token_embedding.weight', [t.vocabSize, h])),
     positionEmbedding: ownArray(get('text_model.embeddings.position_embedding.weight', [t.contextLength, h])),
-    layers: encoderLayers(get, up, memory, 'text_model.encoder', t),
+    layers: encoderLayers(r, 'text_model.encoder', t),
     finalLn: layerNorm(up, 'text_model.final_layer_norm', h),
-    projection: up('text_projection.weight', [projectionDim, h]),
+    projection: upWeight(get('text_projection.weight', [projectionDim, h]), [projectionDim, h]),
   };
 }
 
 type EncoderDims = Pick<VisionConfig, 'hiddenSize' | 'intermediateSize' | 'numLayers'>;
 
-function encoderLayers(get: Get, up: Upload, memory: DeviceMemory, prefix: string, dims: EncoderDims): EncoderLayerWeights[] {
+function encoderLayers(r: Readers, prefix: string, dims: EncoderDims): EncoderLayerWeights[] {
+  const { get, up, upWeight, memory } = r;
+  const weight = (name: string, shape: readonly number[]) => upWeight(get(name, shape), shape);
   const h = dims.hiddenSize;
   const mlp = dims.intermediateSize;
   const layers: EncoderLayerWeights[] = [];
@@ -107,21 +126,21 @@ function encoderLayers(get: Get, up: Upload, memory: DeviceMemory, prefix: strin
     });
     layers.push({
       ln1: layerNorm(up, `${p}.layer_norm1`, h),
-      qkvWeight: memory.upload(qkvWeight, [3 * h, h]),
+      qkvWeight: upWeight(qkvWeight, [3 * h, h]),
       qkvBias: memory.upload(qkvBias, [3 * h]),
-      outWeight: up(`${p}.self_attn.out_proj.weight`, [h, h]),
+      outWeight: weight(`${p}.self_attn.out_proj.weight`, [h, h]),
       outBias: up(`${p}.self_attn.out_proj.bias`, [h]),
       ln2: layerNorm(up, `${p}.layer_norm2`, h),
-      fc1Weight: up(`${p}.mlp.fc1.weight`, [mlp, h]),
+      fc1Weight: weight(`${p}.mlp.fc1.weight`, [mlp, h]),
       fc1Bias: up(`${p}.mlp.fc1.bias`, [mlp]),
-      fc2Weight: up(`${p}.mlp.fc2.weight`, [h, mlp]),
+      fc2Weight: weight(`${p}.mlp.fc2.weight`, [h, mlp]),
       fc2Bias: up(`${p}.mlp.fc2.bias`, [h]),
     });
   }
   return layers;
 }
 
-function layerNorm(up: Upload, prefix: string, dim: number): LayerNormWeights {
+function layerNorm(up: Readers['up'], prefix: string, dim: number): LayerNormWeights {
   return { gamma: up(`${prefix}.weight`, [dim]), beta: up(`${prefix}.bias`, [dim]) };
 }
 

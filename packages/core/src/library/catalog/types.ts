@@ -1,10 +1,14 @@
 // The catalog's vocabulary, shared by the interface and every engine's implementation.
+import type { Precision } from '../../types.js';
+
 export type StoreFormat = 'f32' | 'f16';
 
 export interface CatalogModel {
   id: string;
   projectionDim: number;
   configHash: string;
+  /** sha256 of the weights (model/fingerprint.ts); null in a catalog made before it was kept. */
+  weightsHash?: string | null;
   store: StoreFormat;
   /** Where the model was loaded from last, so later commands can omit --model. */
   dir: string | null;
@@ -14,6 +18,8 @@ export interface ModelIdentity {
   id: string;
   projectionDim: number;
   configHash: string;
+  /** sha256 of the weights: two models of one architecture differ only here. */
+  weightsHash?: string | null;
   dir: string | null;
 }
 
@@ -52,7 +58,7 @@ export interface FileStat {
 
 /** What one content resolved to: its L2-normalised embedding bytes, or why it has none. */
 export type ContentOutcome =
-  | { hash: string; embedding: Uint8Array }
+  | { hash: string; embedding: Uint8Array; precision?: Precision } // what encoded it (default fp32)
   | { hash: string; error: { code: string; message: string } };
 
 /** One unit of a batch write: paths that all hold the same bytes. */
@@ -133,6 +139,9 @@ export interface Catalog {
 
   counts(): Promise<CatalogCounts>;
 
+  /** Searchable files (present, encoded) per precision that encoded them; absent precisions are left out. */
+  precisions(): Promise<Partial<Record<Precision, number>>>;
+
   /** Files (present on disk) whose content could not be encoded, with the reason. */
   errors(): Promise<FileError[]>;
 
@@ -161,6 +170,8 @@ export interface Catalog {
 export interface OpenCatalogOptions {
   /** Create the catalog when absent (import); otherwise a wrong --db is an error. */
   create?: boolean;
+  /** Only read (search, duplicates, serve): the catalog is never created nor written. */
+  readOnly?: boolean;
   /** Bounds how long a short write waits behind an importer's batch commit. */
   busyTimeoutMs?: number;
 }

@@ -4,7 +4,9 @@
 // better-sqlite3 is synchronous; the async methods only satisfy the engine-neutral interface.
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { CatalogMismatchError, UsageError } from '../../../errors.js';
+import { CatalogError, CatalogMismatchError, UsageError } from '../../../errors.js';
+import { kindOf } from '../../../util/files.js';
+import type { Precision } from '../../../types.js';
 import {
   BYTES_PER_VALUE,
   plainArrays,
@@ -23,6 +25,8 @@ import {
   type StoredFile,
   type WriterLease,
 } from '../types.js';
+import { checkModelIdentity } from '../identity.js';
+import { catalogError, withSqliteErrors } from './errors.js';
 import { migrations, SCHEMA_VERSION } from './schema.js';
 import { WriterLock } from './writer-lock.js';
 
@@ -30,6 +34,7 @@ interface ModelRow {
   model_id: string;
   projection_dim: number;
   config_hash: string;
+  weights_sha256: string | null;
   store: StoreFormat;
   model_dir: string | null;
 }
@@ -43,33 +48,46 @@ export class SqliteCatalog implements Catalog {
   ) {}
 
   /**
-   * Opens (and with `create`, creates) a catalog and brings its schema up to date.
-   * busyTimeoutMs bounds how long a short write waits behind an importer's batch commit.
+   * Opens (and with `create`, creates) a catalog and brings its schema up to date. A file that is
+   * not a clipkit catalog is recognised as such before anything is written to it, and refused.
+   * With `readOnly` the connection cannot write at all (a catalog from an older clipkit is
+   * migrated first, through a connection of its own). busyTimeoutMs bounds how long a short
+   * write waits behind an importer's batch commit.
    */
   static open(path: string, opts: OpenCatalogOptions = {}): SqliteCatalog {
-    if (!opts.create && !fs.existsSync(path)) {
+    const st = statOrNull(path);
+    if (st === null && !opts.create) {
       throw new UsageError(`no catalog at ${path}: run \`clipkit import DIR --db ${path}\` first`);
     }
-    let db: Database.Database;
-    try {
-      db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000 });
-    } catch (err) {
-      throw new UsageError(`cannot open catalog ${path}: ${(err as Error).message}`, { cause: err });
+    if (st !== null && !st.isFile()) {
+      throw new CatalogError(`is ${kindOf(st)}, not a catalog file: give --db the path of a catalog file`, path);
     }
+    const timeout = opts.busyTimeoutMs ?? 5000;
+    const readOnly = opts.readOnly === true;
+    let db = connect(path, { readonly: readOnly, fileMustExist: !opts.create, timeout });
     try {
-      db.pragma('journal_mode = WAL');
-      // NORMAL in WAL mode survives any process crash; only an OS crash can lose the last commit.
-      db.pragma('synchronous = NORMAL');
+      const found = recognise(db, path);
+      if (readOnly) {
+        if (found === 'empty') throw new UsageError(`no catalog at ${path} (an empty database): run \`clipkit import DIR --db ${path}\` first`);
+        if (found === 'outdated') {
+          db.close();
+          const rw = connect(path, { readonly: false, fileMustExist: true, timeout });
+          try {
+            prepareForWriting(rw, path);
+          } finally {
+            rw.close();
+          }
+          db = connect(path, { readonly: true, fileMustExist: true, timeout });
+        }
+      } else {
+        prepareForWriting(db, path);
+      }
       db.pragma('foreign_keys = ON');
-      migrate(db, path);
     } catch (err) {
       db.close();
-      if ((err as { code?: string }).code === 'SQLITE_NOTADB') {
-        throw new CatalogMismatchError('not a clipkit catalog (not an SQLite database)', path, { cause: err });
-      }
-      throw err;
+      throw catalogError(err, path);
     }
-    return new SqliteCatalog(path, db);
+    return withSqliteErrors(new SqliteCatalog(path, db), path);
   }
 
   async close(): Promise<void> {
@@ -88,6 +106,7 @@ export class SqliteCatalog implements Catalog {
       id: row.model_id,
       projectionDim: row.projection_dim,
       configHash: row.config_hash,
+      weightsHash: row.weights_sha256,
       store: row.store,
       dir: row.model_dir,
     };
@@ -99,21 +118,7 @@ export class SqliteCatalog implements Catalog {
    * An empty catalog accepts any model.
    */
   async checkModel(model: ModelIdentity, store?: StoreFormat): Promise<void> {
-    const current = await this.model();
-    if (!current) return;
-    if (current.configHash !== model.configHash || current.projectionDim !== model.projectionDim) {
-      throw new CatalogMismatchError(
-        `catalog was built with model ${current.id} (dim ${current.projectionDim}, config ${current.configHash.slice(0, 12)}); ` +
-          `refusing to mix in ${model.id} (dim ${model.projectionDim}, config ${model.configHash.slice(0, 12)}): use another --db`,
-        this.path,
-      );
-    }
-    if (store !== undefined && store !== current.store) {
-      throw new CatalogMismatchError(
-        `catalog stores ${current.store} embeddings; cannot add ${store} ones: use another --db`,
-        this.path,
-      );
-    }
+    checkModelIdentity(await this.model(), model, this.path, store);
   }
 
   /** Checks the model, then records it (first use) or where it now lives. */
@@ -122,16 +127,18 @@ export class SqliteCatalog implements Catalog {
     const current = await this.model();
     if (!current) {
       this.db
-        .prepare('INSERT INTO model VALUES (1, ?, ?, ?, ?, ?)')
-        .run(model.id, model.projectionDim, model.configHash, store ?? 'f32', model.dir);
+        .prepare('INSERT INTO model (singleton, model_id, projection_dim, config_hash, store, model_dir, weights_sha256) VALUES (1, ?, ?, ?, ?, ?, ?)')
+        .run(model.id, model.projectionDim, model.configHash, store ?? 'f32', model.dir, model.weightsHash ?? null);
       this.writes++;
       return { ...model, store: store ?? 'f32' };
     }
-    if (model.dir !== null && model.dir !== current.dir) {
-      this.db.prepare('UPDATE model SET model_dir = ?').run(model.dir);
+    const dir = model.dir ?? current.dir;
+    const weightsHash = current.weightsHash ?? model.weightsHash ?? null;
+    if (dir !== current.dir || weightsHash !== current.weightsHash) {
+      this.db.prepare('UPDATE model SET model_dir = ?, weights_sha256 = ?').run(dir, weightsHash);
       this.writes++;
     }
-    return { ...current, dir: model.dir ?? current.dir };
+    return { ...current, dir, weightsHash };
   }
 
   async file(path: string): Promise<StoredFile | undefined> {
@@ -152,9 +159,9 @@ export class SqliteCatalog implements Catalog {
     if (!model) throw new UsageError('catalog has no model recorded; bind one before writing');
     const expectedBytes = model.projectionDim * BYTES_PER_VALUE[model.store];
     const insertContent = this.stmt(
-      `INSERT INTO contents (hash, status, error_code, error, embedding) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO contents (hash, status, error_code, error, embedding, precision) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (hash) DO UPDATE SET status = excluded.status, error_code = excluded.error_code,
-         error = excluded.error, embedding = excluded.embedding
+         error = excluded.error, embedding = excluded.embedding, precision = excluded.precision
        RETURNING id`,
     ).pluck();
     const upsertFile = this.stmt(
@@ -168,14 +175,14 @@ export class SqliteCatalog implements Catalog {
         if ('contentId' in entry) {
           contentId = entry.contentId;
         } else if ('embedding' in entry.content) {
-          const { hash, embedding } = entry.content;
+          const { hash, embedding, precision } = entry.content;
           if (embedding.byteLength !== expectedBytes) {
             throw new RangeError(`embedding for ${hash} has ${embedding.byteLength} bytes, expected ${expectedBytes}`);
           }
-          contentId = insertContent.get(hash, 'ok', null, null, embedding) as number;
+          contentId = insertContent.get(hash, 'ok', null, null, embedding, precision ?? 'fp32') as number;
         } else {
           const { hash, error } = entry.content;
-          contentId = insertContent.get(hash, 'error', error.code, error.message, null) as number;
+          contentId = insertContent.get(hash, 'error', error.code, error.message, null, null) as number;
         }
         for (const f of entry.files) upsertFile.run(f.path, f.size, f.mtimeMs, contentId);
       }
@@ -221,6 +228,15 @@ export class SqliteCatalog implements Catalog {
       )
       .get() as CatalogCounts;
     return row;
+  }
+
+  /** Searchable files (present, encoded) per precision that encoded them; absent precisions are left out. */
+  async precisions(): Promise<Partial<Record<Precision, number>>> {
+    const rows = this.stmt(
+      `SELECT c.precision AS precision, count(*) AS n FROM files f JOIN contents c ON c.id = f.content_id
+       WHERE f.missing = 0 AND c.status = 'ok' GROUP BY c.precision ORDER BY c.precision DESC`,
+    ).all() as Array<{ precision: Precision; n: number }>;
+    return Object.fromEntries(rows.map((r) => [r.precision, r.n]));
   }
 
   /** Files (present on disk) whose content could not be encoded, with the reason. */
@@ -313,19 +329,70 @@ export class SqliteCatalog implements Catalog {
   }
 }
 
-function migrate(db: Database.Database, path: string): void {
+/** "Clkt": the application_id that marks a SQLite file as a clipkit catalog. */
+export const APPLICATION_ID = 0x436c6b74;
+
+/** Tables every clipkit catalog has had since schema version 1 (catalogs made before the stamp). */
+const CATALOG_TABLES = ['model', 'contents', 'files'];
+
+function statOrNull(path: string): fs.Stats | null {
+  try {
+    return fs.statSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new CatalogError(`cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, path, undefined, { cause: err });
+  }
+}
+
+function connect(path: string, opts: Database.Options): Database.Database {
+  try {
+    return new Database(path, opts);
+  } catch (err) {
+    throw catalogError(err, path);
+  }
+}
+
+/**
+ * What the file at `path` is, read without writing: a current catalog, one to migrate or stamp,
+ * or an empty database to make one of. Anything else (another program's SQLite file) is refused.
+ */
+function recognise(db: Database.Database, path: string): 'current' | 'outdated' | 'empty' {
+  const appId = db.pragma('application_id', { simple: true }) as number;
   const version = db.pragma('user_version', { simple: true }) as number;
+  const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`).pluck().all() as string[];
+  if (appId === 0 && version === 0 && tables.length === 0) return 'empty';
+  const ours = appId === APPLICATION_ID || (appId === 0 && version >= 1 && CATALOG_TABLES.every((t) => tables.includes(t)));
+  if (!ours) {
+    const what = appId !== 0 ? `application_id 0x${(appId >>> 0).toString(16)}` : `tables: ${tables.slice(0, 6).join(', ') || 'none'}${tables.length > 6 ? ', …' : ''}`;
+    throw new CatalogMismatchError(`an SQLite database that is not a clipkit catalog (${what}); left untouched: give --db another file`, path);
+  }
   if (version > SCHEMA_VERSION) {
     throw new CatalogMismatchError(
       `catalog schema version ${version} is newer than this clipkit supports (${SCHEMA_VERSION}): upgrade clipkit`,
       path,
     );
   }
-  if (version === SCHEMA_VERSION) return;
+  return appId === APPLICATION_ID && version === SCHEMA_VERSION ? 'current' : 'outdated';
+}
+
+/** WAL mode, the schema brought up to date, and the clipkit stamp. */
+function prepareForWriting(db: Database.Database, path: string): void {
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode survives any process crash; only an OS crash can lose the last commit.
+  db.pragma('synchronous = NORMAL');
+  migrate(db, path);
+}
+
+function migrate(db: Database.Database, path: string): void {
+  const stamped = () => (db.pragma('application_id', { simple: true }) as number) === APPLICATION_ID;
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version === SCHEMA_VERSION && stamped()) return;
   db.transaction(() => {
     // Re-read inside the write lock: another process may have migrated meanwhile.
+    recognise(db, path);
     const current = db.pragma('user_version', { simple: true }) as number;
     for (let v = current; v < SCHEMA_VERSION; v++) db.exec(migrations[v] as string);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
   }).immediate();
 }

@@ -38,6 +38,16 @@ export const migrations: readonly string[] = [
   `
   CREATE TABLE roots (path TEXT PRIMARY KEY);
   `,
+  // The weights' sha256 joins the model's identity (NULL until a model is next bound).
+  `
+  ALTER TABLE model ADD COLUMN weights_sha256 TEXT;
+  `,
+  // The precision that encoded each embedding (issue 16). Rows written before it existed were
+  // fp32, the only engine then; error rows have none. Search mixes both: same model, same space.
+  `
+  ALTER TABLE contents ADD COLUMN precision TEXT CHECK (precision IN ('fp32', 'bf16'));
+  UPDATE contents SET precision = 'fp32' WHERE status = 'ok';
+  `,
 ];
 
 export const SCHEMA_VERSION = migrations.length;

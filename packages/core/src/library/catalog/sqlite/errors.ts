@@ -1,7 +1,9 @@
 // SQLite failures as typed catalog errors naming the file. better-sqlite3 throws SqliteError with
 // an extended result code (SQLITE_IOERR_WRITE, SQLITE_CORRUPT_INDEX, ...); the primary code before
 // the second underscore says what the user can do about it.
-import { CatalogBusyError, CatalogError, CatalogMismatchError, type ClipkitError } from '../errors.js';
+import fs from 'node:fs';
+import { dirname } from 'node:path';
+import { CatalogBusyError, CatalogError, CatalogMismatchError, type ClipkitError } from '../../../errors.js';
 
 const REMEDY: Record<string, string> = {
   SQLITE_FULL: 'the disk is full: free space and rerun',
@@ -12,6 +14,28 @@ const REMEDY: Record<string, string> = {
   SQLITE_PERM: 'permission denied',
   SQLITE_AUTH: 'permission denied',
 };
+
+/**
+ * SQLite reports a full disk or a read-only folder in WAL mode as an I/O error on its shared
+ * memory file (SQLITE_IOERR_SHMSIZE) or as "unable to open"; the folder says which it was.
+ */
+function diagnose(file: string): string | undefined {
+  if (file === '') return undefined;
+  const dir = dirname(file);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EROFS' || code === 'EACCES') return `the catalog's folder ${dir} is read-only (${code}): clipkit needs write access there`;
+    if (code === 'ENOENT') return `the catalog's folder ${dir} does not exist`;
+  }
+  try {
+    if (fs.statfsSync(dir).bavail === 0) return REMEDY.SQLITE_FULL;
+  } catch {
+    // statfs unsupported: fall back to SQLite's own word
+  }
+  return undefined;
+}
 
 /** The primary result code of a better-sqlite3 error, or undefined for any other error. */
 export function sqliteCode(err: unknown): string | undefined {
@@ -31,17 +55,29 @@ export function catalogError(err: unknown, file: string): unknown {
   } else if (code === 'SQLITE_NOTADB') {
     typed = new CatalogMismatchError('not a clipkit catalog (not an SQLite database)', file, { cause: err });
   } else {
-    const remedy = REMEDY[code] ?? 'SQLite failed';
+    const remedy = (code === 'SQLITE_IOERR' || code === 'SQLITE_CANTOPEN' ? diagnose(file) : undefined) ?? REMEDY[code] ?? 'SQLite failed';
     typed = new CatalogError(`${remedy} (${(err as { code: string }).code}: ${reason})`, file, code, { cause: err });
   }
   return typed;
 }
 
-/** fn(), with a SQLite failure turned into a typed error naming the catalog. */
-export function mapCatalogErrors<T>(file: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    throw catalogError(err, file);
-  }
+/**
+ * `target` with every method's SQLite failure (thrown or rejected) turned into a typed error
+ * naming the catalog file: one place instead of a try/catch in each method.
+ */
+export function withSqliteErrors<T extends object>(target: T, file: string): T {
+  return new Proxy(target, {
+    get(obj, key, receiver) {
+      const value: unknown = Reflect.get(obj, key, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        try {
+          const result: unknown = value.apply(obj, args);
+          return result instanceof Promise ? result.catch((err: unknown) => Promise.reject(catalogError(err, file))) : result;
+        } catch (err) {
+          throw catalogError(err, file);
+        }
+      };
+    },
+  });
 }
