@@ -202,7 +202,7 @@ export async function benchImport(opts: BenchOptions): Promise<SuiteOutput> {
 
     const encodeSeconds = Math.min(encodeBefore, await timeEncoder());
     const decodeSeconds = Math.min(decodeBefore, await timeDecode());
-    const encoderName = `encoder only, batch ${sample.length} (${shape}, ${clip.runtime.backend} ${clip.runtime.precision})`;
+    const encoderName = `encoder only, batch ${sample.length} (${shape}, ${clip.runtime.backend} ${clip.precision})`;
     clip.dispose();
     const encodeRate = sample.length / encodeSeconds;
     const decodeRate = sample.length / decodeSeconds;
