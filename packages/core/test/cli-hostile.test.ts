@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Library } from '../src/library/index.js';
 import { writeRandomClipModel } from '../src/testing/random-model.js';
 import { encodePicture } from './helpers/photo-library.js';
 import { scratchDir } from './helpers/tmp-dir.js';
@@ -111,6 +112,14 @@ beforeAll(async () => {
   expect((await clipkit(['import', W('nothing'), '--db', W('empty.db'), '--model', model, '--json'])).code).toBe(0);
   writeRandomClipModel(W('other-weights'), { seed: 4, initStd: 0.1 });
 
+  // Tensors whose headers promise more than the file holds; weights that are a FIFO.
+  writeNpyHeader(W('pixels-bomb.npy'), '<f4', '(1000000000, 3, 32, 32)');
+  writeNpyHeader(W('ids-bomb.npy'), '<i8', '(9007199254740993, 7)');
+  const fifoWeights = W('fifo-weights');
+  fs.cpSync(model, fifoWeights, { recursive: true });
+  fs.rmSync(path.join(fifoWeights, 'model.safetensors'));
+  execFileSync('mkfifo', [path.join(fifoWeights, 'model.safetensors')]);
+
   // A hub that answers HTML, like a captive portal.
   hub = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
@@ -123,6 +132,14 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise((resolve) => hub?.close(resolve));
 });
+
+/** A .npy whose header claims `shape` over 64 bytes of data. */
+function writeNpyHeader(file: string, descr: string, shape: string): void {
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
+  header += ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
+  const prefix = Buffer.from([0x93, ...Buffer.from('NUMPY'), 1, 0, header.length & 0xff, header.length >> 8]);
+  fs.writeFileSync(file, Buffer.concat([prefix, Buffer.from(header), Buffer.alloc(64)]));
+}
 
 interface Case {
   name: string;
@@ -178,6 +195,7 @@ const cases: Case[] = [
     says: /--threshold/,
     untouched: () => [catalog],
   })),
+  ...['-1', '65536', 'NaN'].map((p): Case => ({ name: `serve --port ${p}`, args: () => ['serve', '--db', catalog, '--port', p], rc: 2, says: /--port/, untouched: () => [catalog] })),
   { name: 'unknown option', args: () => ['search', 'x', '--kk', '3', ...lib()], rc: 2, says: /unknown option '--kk'/, untouched: () => [catalog] },
 
   // Paths that are FIFOs, folders, dangling links, empty or missing files.
@@ -200,6 +218,16 @@ const cases: Case[] = [
   { name: 'config num_hidden_layers 1e9', args: () => ['classify', path.join(photos, 'p0.jpg'), '--model', W('bomb'), '--labels', 'a,b'], rc: 1, says: /num_hidden_layers must be an integer from 0 to 256/ },
   { name: '--model is a file', args: () => ['classify', path.join(photos, 'p0.jpg'), '--model', path.join(photos, 'p0.jpg'), '--labels', 'a,b'], rc: 1, says: /p0\.jpg: not a model directory: it is a file/ },
   { name: 'config.json is {}', args: () => ['classify', path.join(photos, 'p0.jpg'), '--model', W('empty-config'), '--labels', 'a,b'], rc: 1, says: /is config\.json the one that came with these weights\?/ },
+  { name: 'pull a path, not a repo', args: () => ['pull', '../../etc'], rc: 2, says: /"\.\.\/\.\.\/etc" is neither a model directory nor a hub repo id/ },
+  { name: 'encode --pixels claiming 10^9 images', args: () => ['encode', '--model', model, '--pixels', W('pixels-bomb.npy'), '--out', W('o.npy')], rc: 1, says: /pixels-bomb\.npy: not a supported \.npy file: shape \[1000000000, 3, 32, 32\] needs/ },
+  { name: 'encode --input-ids with a 2^53+1 shape', args: () => ['encode', '--model', model, '--input-ids', W('ids-bomb.npy'), '--out', W('o.npy')], rc: 1, says: /ids-bomb\.npy: not a supported \.npy file: shape is too large/ },
+  ...(['native', 'onnx'] as const).map((backend): Case => ({
+    name: `model.safetensors is a FIFO (--backend ${backend})`,
+    args: () => ['search', 'x', '--db', catalog, '--model', W('fifo-weights'), '--backend', backend],
+    rc: 1,
+    says: backend === 'native' ? /model\.safetensors: cannot open \(not a regular file: a FIFO\)/ : /fifo-weights/,
+    untouched: () => [catalog],
+  })),
   { name: 'pull from a hub that answers HTML', args: () => ['pull', 'owner/model'], env: () => ({ CLIPKIT_OFFLINE: '', CLIPKIT_HUB_URL: hubUrl }), rc: 1, says: /answered something that is not JSON \(text\/html\)/ },
 
   // stdin.
@@ -208,8 +236,8 @@ const cases: Case[] = [
 
 
   // Catalogs: not files, not SQLite, another program's SQLite, damaged, empty, absent.
-  ...(['search', 'duplicates', 'import'] as const).flatMap((cmd): Case[] => {
-    const run = (db: string) => (cmd === 'search' ? ['search', 'x', '--db', db] : cmd === 'duplicates' ? ['duplicates', '--db', db] : ['import', photos, '--db', db, '--model', model, '--json']);
+  ...(['search', 'duplicates', 'serve', 'import'] as const).flatMap((cmd): Case[] => {
+    const run = (db: string) => (cmd === 'import' ? ['import', photos, '--db', db, '--model', model, '--json'] : cmd === 'search' ? ['search', 'x', '--db', db] : cmd === 'serve' ? ['serve', '--db', db, '--port', '0'] : ['duplicates', '--db', db]);
     return [
       { name: `${cmd} --db a folder`, args: () => run(W('folder.jpg')), rc: 1, says: /folder\.jpg: is a directory, not a catalog file/ },
       { name: `${cmd} --db a FIFO`, args: () => run(W('fifo.jpg')), rc: 1, says: /fifo\.jpg: is a FIFO, not a catalog file/ },
@@ -246,6 +274,18 @@ describe('clipkit with hostile input: one line, exit 1 or 2, nothing damaged', (
     for (const f of ['absent.db', 'absent.db.lock', 'never.db', 'never.db.lock']) expect(fs.existsSync(W(f)), f).toBe(false);
   });
 
+  it('ends quietly when the reader of its output goes away (EPIPE)', async () => {
+    const child = spawn(process.execPath, [BIN, 'tokenize', '--vocab', model], { cwd: work, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(Array.from({ length: 50_000 }, (_, i) => `"text number ${i}"`).join('\n'));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
   it('prints the stack trace only with --debug or CLIPKIT_DEBUG=1', async () => {
     const args = classify(W('fifo.jpg'));
     const plain = await clipkit(args);
@@ -270,7 +310,21 @@ describe('file names, links and disks that fight back', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ files: 1, errorCount: 0 });
     const found = await clipkit(['search', '--image', path.join(photos, 'p1.jpg'), '--db', db, '--k', '1', '--json']);
     expect(found.code, found.stderr).toBe(0);
-    expect((JSON.parse(found.stdout) as Array<{ path: string }>)[0]?.path).toBe(`${dir}/caf\\xe9.jpg`);
+    const hit = (JSON.parse(found.stdout) as Array<{ id: number; path: string }>)[0];
+    expect(hit?.path).toBe(`${dir}/caf\\xe9.jpg`);
+    // Reopened by what was stored (what `clipkit serve` hands out).
+    const library = await Library.openExisting(db);
+    try {
+      const opened = await library.openFile(hit?.id as number);
+      try {
+        expect((await opened.handle.readFile()).equals(fs.readFileSync(path.join(photos, 'p1.jpg')))).toBe(true);
+      } finally {
+        await opened.handle.close();
+      }
+      expect((await library.file(hit?.id as number)).width).toBe(48);
+    } finally {
+      await library.close();
+    }
     // The name as a shell passes it: bytes in argv (Node can only pass strings, so sh builds the
     // argument with printf), recovered by clipkit from /proc/self/cmdline.
     const script = `exec "$0" "$1" classify "$(printf '%s/caf\\351.jpg' "$2")" --model "$3" --labels a,b --json`;

@@ -10,7 +10,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'bin', 'clipkit.js');
 
 describe('clipkit info', () => {
-  it('--json describes core, the native addon and onnxruntime', () => {
+  it('--json describes core, the native addon (with its bf16 path) and onnxruntime', () => {
     const r = spawnSync(process.execPath, [cli, 'info', '--json'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     const info = JSON.parse(r.stdout);
@@ -20,6 +20,8 @@ describe('clipkit info', () => {
     } else {
       expect(['avx512', 'avx2', 'generic']).toContain(info.native.cpu.isa);
       expect(info.native.cpu.threads).toBeGreaterThanOrEqual(1);
+      expect(['amx', 'avx512_bf16', null]).toContain(info.native.cpu.bf16);
+      expect(info.native.cpu.bf16Note === null || typeof info.native.cpu.bf16Note === 'string').toBe(true);
       expect(typeof info.native.cuda.compiled).toBe('boolean');
     }
     expect(info.onnxruntime.version).toMatch(/^\d+\.\d+\.\d+/);
@@ -31,6 +33,9 @@ describe('clipkit info', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^@clipkit\/core \d+\.\d+\.\d+\n/);
     expect(r.stdout).toMatch(/^native addon: /m);
+    if (!/^native addon: native addon not available/m.test(r.stdout)) {
+      expect(r.stdout).toMatch(/^ {2}bf16: (amx \(auto runs bf16\)|avx512_bf16 \(auto runs bf16\)|no bf16 path \(auto runs fp32;)/m);
+    }
     expect(r.stdout).toMatch(/^onnxruntime-node \d+\.\d+\.\d+: cpu/m);
   });
 });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Clip } from '../src/clip.js';
 import { HubError } from '../src/errors.js';
 import { writeRandomClipModel } from '../src/testing/index.js';
-import { cachedModelDir, parseRepoRef, pullModel, resolveModel } from '../src/model/hub.js';
+import { cachedModelDir, hubSha256, parseRepoRef, pullModel, resolveModel } from '../src/model/hub.js';
 import { startFakeHub, type FakeHub } from './helpers/hub-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -74,6 +74,10 @@ describe('pull from a loopback hub', () => {
     const again = await pullModel('test/tiny', { endpoint: h.url, cacheDir, ...fast });
     expect(again.downloaded).toEqual([]);
     expect(await resolveModel('test/tiny', { endpoint: h.url, cacheDir })).toBe(pulled.dir);
+    // The hub's sha256 of the weights, checked by the download, is what the catalog identity uses.
+    const weights = readFileSync(join(source, 'model.safetensors'));
+    expect(await hubSha256(pulled.dir, 'model.safetensors')).toBe(createHash('sha256').update(weights).digest('hex'));
+    expect(await hubSha256(pulled.dir, 'config.json')).toBeUndefined(); // no LFS etag: hashed locally when needed
   });
 
   it('fetches ONNX encoders when asked or when there are no safetensors', async () => {

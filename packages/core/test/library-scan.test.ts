@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { hasImageExtension, sniffImage, walk } from '../src/library/scan.js';
+import { storedFsPath } from '../src/util/byte-paths.js';
 import { scratchDir } from './helpers/tmp-dir.js';
 
 const tmp = scratchDir('scan');
@@ -43,6 +44,11 @@ describe('walk', () => {
     expect(found.map((f) => path.relative(root, f.path)).sort()).toEqual(['a\\\\\\xff', 'caf\\xe9.jpg', 'ünïcode.jpg']);
     for (const f of found) expect(fs.readFileSync(f.fsPath).length).toBe(f.size);
     expect(found.map((f) => fs.readFileSync(f.fsPath, 'utf8')).sort()).toEqual(['backslash and 0xff', 'latin-1', 'utf-8']);
+    // What the catalog stores opens the same file again; a UTF-8 name that only looks escaped stays text.
+    for (const f of found) expect(Buffer.from(storedFsPath(f.path)).equals(f.fsPath)).toBe(true);
+    const literal = path.join(root, 'caf\\xe9.jpg');
+    fs.writeFileSync(literal, 'a literal backslash');
+    expect(storedFsPath(literal)).toBe(literal);
   });
 
   it('reports links that leave the root and skips them, unless followLinks', async () => {

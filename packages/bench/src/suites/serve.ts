@@ -32,7 +32,7 @@ function percentile(xs: readonly number[], p: number): number {
 
 /** The catalog and its photo folder, made once and kept under .cache. */
 async function cachedCatalog(rows: number, modelDir: string): Promise<{ db: string; root: string }> {
-  const dir = path.join(cacheRoot, `serve-catalog-${rows}-${path.basename(modelDir)}-v1`);
+  const dir = path.join(cacheRoot, `serve-catalog-${rows}-${path.basename(modelDir)}-v2`);
   const db = path.join(dir, 'catalog.db');
   const root = path.join(dir, 'photos');
   if (existsSync(path.join(dir, '.complete'))) return { db, root };

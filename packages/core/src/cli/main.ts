@@ -11,6 +11,13 @@ import { recoverArgv } from '../util/byte-paths.js';
 const argv = recoverArgv(process.argv).filter((a) => a !== '--debug');
 setDebug(argv.length !== process.argv.length);
 
+// A reader that went away (`clipkit search x | head -1`) ends the command quietly.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit();
+  reportError(err);
+  process.exit();
+});
+
 // Errors that escape the awaited chain (a stray callback, a rejected promise nobody awaited).
 process.on('uncaughtException', (err) => {
   reportError(err);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { AccessDeniedError, NotFoundError } from '../errors.js';
 import type { Catalog, CatalogFile } from './catalog/index.js';
+import { nameText, storedFsPath } from '../util/byte-paths.js';
 import { sniffImage, type ImageFormat } from './scan.js';
 
 export interface FileInfo {
@@ -87,39 +88,46 @@ export class FileAccess {
     } catch (err) {
       throw new NotFoundError(`file ${file.id} cannot be opened (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, file.path, { cause: err });
     }
-    try {
-      await handle.read(head, 0, HEAD_BYTES, 0);
-    } finally {
-      await handle.close();
-    }
     let width: number | null = null;
     let height: number | null = null;
     try {
-      // Header only; no pixel limit since nothing is decoded.
-      const meta = await sharp(real, { limitInputPixels: false }).metadata();
-      width = meta.autoOrient?.width ?? meta.width ?? null;
-      height = meta.autoOrient?.height ?? meta.height ?? null;
-    } catch {
-      // a file that changed into a non-image since the import: served without a size
+      await handle.read(head, 0, HEAD_BYTES, 0);
+      try {
+        // Header only; no pixel limit since nothing is decoded. sharp takes a path as a string
+        // only, so a name that is not UTF-8 is read through the descriptor already open.
+        const meta = await sharp(typeof real === 'string' ? real : `/proc/self/fd/${handle.fd}`, { limitInputPixels: false }).metadata();
+        width = meta.autoOrient?.width ?? meta.width ?? null;
+        height = meta.autoOrient?.height ?? meta.height ?? null;
+      } catch {
+        // a file that changed into a non-image since the import: served without a size
+      }
+    } finally {
+      await handle.close();
     }
     return { id: file.id, path: file.path, size: file.size, mtimeMs: file.mtimeMs, hash: file.hash, format: sniffImage(head), width, height };
   }
 
-  /** The file's real path, after checking it lies (lexically and really) inside an imported root. */
-  private async contained(file: CatalogFile): Promise<string> {
-    let real: string;
+  /**
+   * The file's real path, after checking it lies (lexically and really) inside an imported root:
+   * a string, or the bytes of a name that is not UTF-8 (stored escaped, see util/byte-paths.ts).
+   */
+  private async contained(file: CatalogFile): Promise<string | Buffer> {
+    let realBytes: Buffer;
     try {
-      real = await fs.realpath(file.path);
+      realBytes = await fs.realpath(storedFsPath(file.path), { encoding: 'buffer' });
     } catch (err) {
       throw new NotFoundError(`file ${file.id} is gone (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, file.path, { cause: err });
     }
+    // Compared as text (escaped where not UTF-8), opened by the bytes.
+    const real = nameText(realBytes);
+    const opened = real === realBytes.toString() ? real : realBytes;
     const roots = await this.catalog.roots();
     // A catalog written before roots were recorded: only files reached without any link.
-    if (roots.length === 0 && real === file.path) return real;
+    if (roots.length === 0 && real === file.path) return opened;
     for (const root of roots) {
       if (!isInside(file.path, root)) continue;
       const realRoot = await fs.realpath(root).catch(() => null);
-      if (realRoot !== null && isInside(real, realRoot)) return real;
+      if (realRoot !== null && isInside(real, realRoot)) return opened;
     }
     throw new AccessDeniedError(`file ${file.id} resolves outside every imported folder (through a symbolic link)`, file.path);
   }

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { ModelFormatError } from '../errors.js';
+import { kindOf } from '../util/files.js';
 import { cacheRoot, hubSha256 } from './hub.js';
 import type { ModelFiles } from './model-dir.js';
 
@@ -40,6 +41,7 @@ async function fileSha256(file: string, dir: string, name: string): Promise<stri
   } catch (err) {
     throw new ModelFormatError(`cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, file, { cause: err });
   }
+  if (!st.isFile()) throw new ModelFormatError(`cannot read (not a regular file: ${kindOf(st)})`, file);
   const cache = await readCache();
   const hit = cache[real];
   if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.sha256;

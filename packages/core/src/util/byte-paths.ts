@@ -3,7 +3,7 @@
 // such a name is shown and stored escaped, `\xHH` per byte that is not UTF-8 and `\\` for a
 // backslash, and opened by its bytes: walks read folders as Buffers, and command-line
 // arguments get their bytes back from /proc/self/cmdline. Valid UTF-8 names stay as they are.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -24,6 +24,49 @@ export function nameText(bytes: Buffer): string {
 /** What opens the file a text names: its raw bytes when it is an escaped name met before. */
 export function fsPath(text: string): string | Buffer {
   return rawByName.get(text) ?? text;
+}
+
+/**
+ * What opens a path as the catalog stores it: the text itself, or the bytes of a name stored
+ * escaped. A valid UTF-8 name that merely looks escaped (a literal `\x41`) exists under its text,
+ * which therefore wins.
+ */
+export function storedFsPath(text: string): string | Buffer {
+  const known = rawByName.get(text);
+  if (known !== undefined) return known;
+  if (!text.includes('\\') || existsSync(text)) return text;
+  const bytes = unescapeText(text);
+  if (bytes === null) return text;
+  try {
+    utf8.decode(bytes);
+    return text; // escaping changed nothing that needed it: not one of ours
+  } catch {
+    return bytes;
+  }
+}
+
+/** Inverse of escapeBytes; null when the text holds a backslash that is no escape. */
+function unescapeText(text: string): Buffer | null {
+  const parts: Buffer[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const slash = text.indexOf('\\', i);
+    if (slash === -1) {
+      parts.push(Buffer.from(text.slice(i)));
+      break;
+    }
+    parts.push(Buffer.from(text.slice(i, slash)));
+    if (text[slash + 1] === '\\') {
+      parts.push(Buffer.from('\\'));
+      i = slash + 2;
+    } else if (text[slash + 1] === 'x' && /^[0-9a-f]{2}$/.test(text.slice(slash + 2, slash + 4))) {
+      parts.push(Buffer.from([parseInt(text.slice(slash + 2, slash + 4), 16)]));
+      i = slash + 4;
+    } else {
+      return null;
+    }
+  }
+  return Buffer.concat(parts);
 }
 
 /** `parent/name` as bytes (to open it) and as text (to show and store it). */

@@ -24,12 +24,11 @@ export function kindOf(st: fs.Stats): string {
   if (st.isFIFO()) return 'a FIFO';
   if (st.isSocket()) return 'a socket';
   if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
-  return 'not a regular file';
+  return 'a special file';
 }
 
 function notRegular(st: fs.Stats): NodeJS.ErrnoException {
-  const kind = kindOf(st);
-  return Object.assign(new Error(kind.startsWith('not') ? kind : `not a regular file: ${kind}`), { code: 'ENOTREG' });
+  return Object.assign(new Error(`not a regular file: ${kindOf(st)}`), { code: 'ENOTREG' });
 }
 
 /** The whole of a regular file; rejects with code ENOTREG for anything else, never blocks. */
