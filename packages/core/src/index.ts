@@ -41,6 +41,8 @@ export type {
   DuplicateGroup,
   CatalogCounts,
   CatalogModel,
+  CatalogStorage,
+  QueueStatus,
   FileError,
   StoreFormat,
   QueryTerm,
