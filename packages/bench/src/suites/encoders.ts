@@ -20,7 +20,7 @@ const PROMPT_TOKENS = 12;
 const cacheRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '.cache');
 
 /** The generated model directory, written once and reused by later runs. */
-function cachedModel(tiny: boolean): string {
+export function cachedModel(tiny: boolean): string {
   const name = tiny ? 'random-tiny-v1' : 'random-vit-b32-v1';
   const dir = path.join(cacheRoot, name);
   const done = path.join(dir, '.complete');
@@ -99,7 +99,7 @@ export async function benchEncoders(opts: BenchOptions): Promise<SuiteOutput> {
         const seconds = await interleaved(contenders.map((c) => () => run(c.backend)), repeats);
         const value = (label: string) => batch / seconds[contenders.findIndex((c) => c.label === label)]!;
         rows.push(
-          { name: name('native'), unit, value: value('native'), baseline: name('onnx') },
+          { name: name('native'), unit, value: value('native'), baseline: name('onnx'), headline: true },
           { name: name('native bf16'), unit, value: value('native bf16'), baseline: name('native'), note: `${(value('native bf16') / value('onnx')).toFixed(2)}× onnx` },
           { name: name('onnx'), unit, value: value('onnx') },
         );
