@@ -12,7 +12,7 @@ export function register(program: Command): void {
   addLibraryOptions(
     program.command('duplicates').description('list groups of near-duplicate photos (cosine similarity ≥ threshold)'),
   )
-    .option('--threshold <cos>', 'minimum cosine similarity to count as a duplicate', similarity, 0.95)
+    .option('--threshold <cos>', 'minimum cosine similarity to count as a duplicate, in (-1, 1]', similarity, 0.95)
     .action(
       action(async (opts: DuplicatesCliOptions) => {
         const open = () => Library.openExisting(opts.db, libraryOptions(opts));

@@ -21,6 +21,7 @@ import {
   type MatrixAllocator,
   type ModelIdentity,
   type OpenCatalogOptions,
+  type CatalogStorage,
   type StoreFormat,
   type StoredFile,
   type WriterLease,
@@ -40,6 +41,7 @@ interface ModelRow {
 }
 
 export class SqliteCatalog implements Catalog {
+  readonly storage: CatalogStorage = { engine: 'sqlite', vectors: 'blob', detail: 'embeddings as f32 or f16 blobs' };
   private writes = 0;
 
   private constructor(
