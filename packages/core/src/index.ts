@@ -42,6 +42,7 @@ export type {
   CatalogModel,
   CatalogStorage,
   QueueStatus,
+  CopySummary,
   FileError,
   StoreFormat,
   QueryTerm,

@@ -196,7 +196,7 @@ describe.skipIf(skip)('clipkit import / search with --db postgres://', () => {
   it('two importers started together store every file once, encode each content once, and search like SQLite', async () => {
     const url = await freshDatabase(adminUrl as string, 'two');
     const args = ['import', lib.root, '--db', url, '--model', modelDir, '--batch-size', '8', '--json'];
-    const slow = { CLIPKIT_TEST_SLOW_BATCH_MS: '150' };
+    const slow = { CLIPKIT_TEST_SLOW_BATCH_MS: '300' };
     const [a, b] = await Promise.all([run(args, slow), run(args, slow)]);
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);
@@ -281,6 +281,37 @@ describe.skipIf(skip)('clipkit import / search with --db postgres://', () => {
       expect((await run(args)).code).toBe(0);
     }
     expect(await checkInvariants(url, DIM)).toEqual({ okContents: lib.uniqueImages, files: lib.images.length + lib.broken.length });
+  });
+
+  it('catalog copy moves a catalog SQLite → PostgreSQL → SQLite without the model, searching alike', async () => {
+    const sqlite = path.join(work, 'copy-src.db');
+    expect((await run(['import', lib.root, '--db', sqlite, '--model', modelDir, '--json'])).code).toBe(0);
+    const url = await freshDatabase(adminUrl as string, 'copy');
+    const back = path.join(work, 'copy-back.db');
+    // Copies never load a model: hide it, and any attempt to encode would fail.
+    const hidden = { CLIPKIT_CACHE: path.join(work, 'no-cache'), CLIPKIT_OFFLINE: '1' };
+    const there = await run(['catalog', 'copy', '--from', sqlite, '--to', url, '--json'], hidden);
+    expect(there.code, there.stderr).toBe(0);
+    const counts = async (db: string) => JSON.parse((await run(['status', '--db', db, '--json'])).stdout).counts as Record<string, number>;
+    expect(JSON.parse(there.stdout)).toMatchObject({ contents: (await counts(sqlite)).contents, store: 'f16' });
+    const again = await run(['catalog', 'copy', '--from', url, '--to', back, '--json'], hidden);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await counts(url)).toEqual(await counts(sqlite));
+    expect(await counts(back)).toEqual(await counts(sqlite));
+    const query = ['--image', lib.images[7] as string];
+    const a = await scores(sqlite, query);
+    for (const db of [url, back]) {
+      const b = await scores(db, query);
+      expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+      for (const [p, v] of b) expect(Math.abs(v - (a.get(p) as number))).toBeLessThan(1e-3);
+    }
+    // Into a catalog of another model: refused in one line.
+    const otherModel = writeRandomClipModel(path.join(work, 'other-copy'), { seed: 5, initStd: 0.1, projectionDim: 16 }).dir;
+    const otherDb = path.join(work, 'other-model.db');
+    expect((await run(['import', path.join(lib.root, 'edits'), '--db', otherDb, '--model', otherModel])).code).toBe(0);
+    const other = await run(['catalog', 'copy', '--from', otherDb, '--to', url]);
+    expect(other.code).toBe(1);
+    expect(other.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^clipkit: .*refusing to mix/)]);
   });
 
   it('bad URLs, passwords, a database without pgvector rights and another model: one-line errors', async () => {

@@ -58,6 +58,17 @@ export function vectorToWire(f16: Uint8Array, column: VectorColumn): Uint8Array 
   return out;
 }
 
+/** halfvec's binary form (halfvec_send) → little-endian f16 bytes. */
+export function halfvecToF16(wire: Uint8Array, bytesPerRow: number): Uint8Array {
+  if (wire.byteLength !== 4 + bytesPerRow) throw new RangeError(`halfvec has ${wire.byteLength - 4} value bytes, expected ${bytesPerRow}`);
+  const out = new Uint8Array(bytesPerRow);
+  for (let i = 0; i < bytesPerRow; i += 2) {
+    out[i] = wire[4 + i + 1] as number;
+    out[i + 1] = wire[4 + i] as number;
+  }
+  return out;
+}
+
 /**
  * Parses a binary COPY TO STDOUT of (id int4, embedding) as chunks arrive, calling onRow with the
  * id and the embedding's little-endian f16 bytes (a view valid only during the call).
