@@ -48,7 +48,7 @@ export function cachedModel(tiny: boolean): string {
  */
 const DISTINCT = 16;
 
-async function cachedPhotos(opts: BenchOptions): Promise<Photos> {
+export async function cachedPhotos(opts: BenchOptions): Promise<Photos> {
   const count = opts.tiny ? 3 : opts.quick ? 64 : 500;
   const spec = opts.tiny ? { count, width: 640, height: 480 } : { count, width: 4000, height: 3000 };
   const dir = path.join(cacheRoot, `library-photos-${spec.count}x${spec.width}x${spec.height}-v2`);
