@@ -145,7 +145,7 @@ export async function benchPostgres(opts: BenchOptions): Promise<SuiteOutput> {
         unit: 'ms',
         value: median(times),
         baseline: `exact top-10 over ${shape} loaded from PostgreSQL`,
-        note: `recall@10 vs exact ${recall.toFixed(3)}, ef_search 40`,
+        note: `recall@10 vs exact ${recall.toFixed(3)}, ef_search 100`,
       });
       notes.push(`HNSW recall@10 against clipkit's exact top-10: ${recall.toFixed(3)} over ${exactTop.length} queries.`);
     } finally {

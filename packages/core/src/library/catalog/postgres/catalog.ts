@@ -480,7 +480,8 @@ export class PgCatalog implements Catalog {
     this.hnswReady = true;
     const literal = `[${Array.from(query, (v) => (Number.isFinite(v) ? v : 0)).join(',')}]`;
     return this.tx(async (c) => {
-      await c.query(`SET LOCAL hnsw.ef_search = ${Math.max(40, k * 2)}`);
+      // pgvector's default ef_search (40) trades too much recall away for top-k lists of photos.
+      await c.query(`SET LOCAL hnsw.ef_search = ${Math.min(1000, Math.max(100, k * 4))}`);
       await c.query(`SET LOCAL hnsw.iterative_scan = relaxed_order`);
       const { rows } = await c.query<{ id: number; score: number }>(
         `SELECT c.id, -(c.embedding <#> $1::halfvec) AS score FROM clipkit.contents c
