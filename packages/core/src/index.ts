@@ -35,6 +35,7 @@ export type {
   ImageFormat,
   ImportOptions,
   ImportProgress,
+  ImportStages,
   ImportSummary,
   SearchHit,
   DuplicateGroup,
@@ -46,4 +47,5 @@ export type {
   FileError,
   StoreFormat,
   QueryTerm,
+  StageTiming,
 } from './library/index.js';

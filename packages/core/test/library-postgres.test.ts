@@ -97,7 +97,7 @@ describe.skipIf(skip)('PostgreSQL catalog', () => {
           { files: [stat('/l/a.jpg'), stat('/l/copy.jpg')], content: { hash: 'h1', embedding: f16(1, 0, 0, 0) } },
           { files: [stat('/l/x.jpg')], content: { hash: 'hx', error: { code: 'IMAGE_DECODE', message: 'bad' } } },
           { files: [stat('/l/sub/b.jpg')], content: { hash: 'h2', embedding: f16(0, 0, 0, 1) } },
-          { files: [stat('/l2/c.jpg')], content: { hash: 'h3', embedding: f16(0, 1, 0, 0) } },
+          { files: [stat('/l2/c.jpg')], content: { hash: 'h3', embedding: f16(0, 1, 0, 0), precision: 'bf16' } },
         ]);
         expect(await c.counts()).toEqual({ files: 5, missing: 0, contents: 4, ok: 4, errors: 1 });
         expect((await c.file('/l/copy.jpg'))?.contentId).toBe(await c.contentId('h1'));
@@ -120,7 +120,8 @@ describe.skipIf(skip)('PostgreSQL catalog', () => {
         expect(refs.map((f) => f.path)).toEqual(['/l/a.jpg', '/l/copy.jpg']);
         expect(await c.fileById(refs[0]?.id as number)).toMatchObject({ path: '/l/a.jpg', contentId: h1, hash: 'h1', embedded: true });
         expect(await c.fileById(999_999)).toBeUndefined();
-        expect(await c.precisions()).toEqual({ fp32: 4 });
+        // Rows of both precisions side by side, in one matrix (above) and counted per precision.
+        expect(await c.precisions()).toEqual({ fp32: 3, bf16: 1 });
         await c.addRoot('/l');
         await c.addRoot('/l');
         expect(await c.roots()).toEqual(['/l']);

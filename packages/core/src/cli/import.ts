@@ -71,6 +71,12 @@ function jsonSummary(s: ImportSummary) {
     precision: s.precision,
     seconds: Number(s.seconds.toFixed(3)),
     imagesPerSecond: Number(s.imagesPerSecond.toFixed(2)),
+    stages: Object.fromEntries(
+      Object.entries(s.stages).map(([stage, t]) => [
+        stage,
+        { seconds: Number(t.seconds.toFixed(3)), items: t.items, itemsPerSecond: Number(t.itemsPerSecond.toFixed(2)) },
+      ]),
+    ),
   };
 }
 

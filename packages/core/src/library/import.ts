@@ -12,6 +12,7 @@ import type { Precision } from '../types.js';
 import type { BatchEntry, Catalog, FileError, FileStat, StoreFormat, WorkQueue } from './catalog/index.js';
 import { encodeEmbeddingRows } from './embedding-codec.js';
 import type { LibraryEncoder } from './encoder.js';
+import { StageClock, type StageTiming } from './stage-clock.js';
 import { hasImageExtension, readHead, sniffImage, walk, type ScannedFile } from './scan.js';
 
 export interface ImportOptions {
@@ -66,6 +67,17 @@ export interface ImportSummary {
   precision: Precision;
   seconds: number;
   imagesPerSecond: number;
+  /** Where the encode phase's time went: busy seconds and items per stage (see StageClock). */
+  stages: ImportStages;
+}
+
+/** read: files read + hashed; decode, preprocess: images; encode: images; write: catalog batches. */
+export interface ImportStages {
+  read: StageTiming;
+  decode: StageTiming;
+  preprocess: StageTiming;
+  encode: StageTiming;
+  write: StageTiming;
 }
 
 export interface ImportEvents {
@@ -157,6 +169,7 @@ async function importFiles(
     elapsedSeconds: 0, imagesPerSecond: 0, etaSeconds: null,
   };
   let encodeStarted = 0;
+  const clocks = { read: new StageClock(), decode: new StageClock(), preprocess: new StageClock(), encode: new StageClock(), write: new StageClock() };
   const emit = () => {
     const now = performance.now();
     p.elapsedSeconds = (now - started) / 1000;
@@ -238,7 +251,7 @@ async function importFiles(
     const { pixels, rows } = await prepared;
     const good = rows.filter((r) => typeof r === 'number').length;
     // Rows of failed images are encoded too (zeros; cheaper than compacting) and ignored.
-    const vectors = good > 0 ? await encoder.encodeImages(pixels) : new Float32Array(pixels.n * encoder.identity.projectionDim);
+    const vectors = good > 0 ? await clocks.encode.time(() => encoder.encodeImages(pixels), good) : new Float32Array(pixels.n * encoder.identity.projectionDim);
     const dim = encoder.identity.projectionDim;
     if (vectors.length !== pixels.n * dim) {
       throw new RangeError(`encoder returned ${vectors.length} values for ${pixels.n} images of dim ${dim}`);
@@ -260,7 +273,7 @@ async function importFiles(
     links = [];
     // From here the items' file lists are final: a file with the same bytes that turns up while
     // the commit is under way waits for it and links to the stored content.
-    const write = catalog.writeBatch(entries);
+    const write = clocks.write.time(() => catalog.writeBatch(entries));
     for (const item of items) {
       inflight.delete(item.hash);
       committing.set(item.hash, write);
@@ -280,7 +293,7 @@ async function importFiles(
     if (batch.length === 0) return;
     const items = batch;
     batch = [];
-    const prepared = encoder.prepare(items.map((it) => ({ path: it.path, bytes: it.bytes as Uint8Array })));
+    const prepared = encoder.prepare(items.map((it) => ({ path: it.path, bytes: it.bytes as Uint8Array })), clocks);
     prepared.then(() => { for (const it of items) it.bytes = null; }, () => undefined);
     // Backpressure: at most one batch encodes while this one decodes.
     await encoding;
@@ -301,7 +314,8 @@ async function importFiles(
             exhausted = true;
             return null;
           }
-          return r.value === 'idle' ? 'idle' : readCandidate(r.value);
+          const file = r.value;
+          return file === 'idle' ? 'idle' : clocks.read.time(() => readCandidate(file));
         }),
       );
     }
@@ -399,6 +413,13 @@ async function importFiles(
     precision: encoder.precision,
     seconds,
     imagesPerSecond: encodeSeconds > 0 ? p.encoded / encodeSeconds : 0,
+    stages: {
+      read: clocks.read.timing(),
+      decode: clocks.decode.timing(),
+      preprocess: clocks.preprocess.timing(),
+      encode: clocks.encode.timing(),
+      write: clocks.write.timing(),
+    },
   };
 }
 

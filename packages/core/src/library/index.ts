@@ -270,7 +270,8 @@ export class Library {
 }
 
 export { ImportJob } from './import.js';
-export type { ImportOptions, ImportProgress, ImportSummary } from './import.js';
+export type { ImportOptions, ImportProgress, ImportStages, ImportSummary } from './import.js';
+export type { StageTiming } from './stage-clock.js';
 export type { SearchHit } from './search.js';
 export type { FileInfo, OpenedFile } from './file-access.js';
 export type { DuplicateGroup } from './duplicates.js';
