@@ -246,6 +246,8 @@ const cases: Case[] = [
       { name: `${cmd} --db SQLite with a files table`, args: () => run(W('files-table.db')), rc: 1, says: /files-table\.db: .*not a clipkit catalog \(tables: files\)/, untouched: () => [W('files-table.db')] },
     ];
   }),
+  // A pseudo file system has no free blocks (it has no blocks): that is no full disk.
+  { name: 'import --db a /proc file', args: () => ['import', photos, '--db', '/proc/version', '--model', model, '--json'], rc: 1, says: /^clipkit: \/proc\/version: (?!.*disk is full)/ },
   { name: 'search a truncated catalog', args: () => ['search', 'x', '--db', W('cut.db'), '--model', model], rc: 1, says: /cut\.db: the catalog file is damaged.*SQLITE_CORRUPT/ },
   { name: 'search an empty catalog', args: () => ['search', 'x', '--db', W('empty.db')], rc: 1, says: /empty\.db: holds no searchable images yet/, untouched: () => [W('empty.db')] },
   { name: 'search an absent catalog', args: () => ['search', 'x', '--db', W('absent.db')], rc: 2, says: /no catalog at .*absent\.db/ },
