@@ -10,7 +10,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Library } from '../src/library/index.js';
-import { writeRandomClipModel } from '../src/testing/random-model.js';
+import { TINY_TEXT, writeRandomClipModel } from '../src/testing/random-model.js';
+import { writeNpy } from '../src/util/npy.js';
 import { encodePicture } from './helpers/photo-library.js';
 import { scratchDir } from './helpers/tmp-dir.js';
 
@@ -115,6 +116,7 @@ beforeAll(async () => {
   // Tensors whose headers promise more than the file holds; weights that are a FIFO.
   writeNpyHeader(W('pixels-bomb.npy'), '<f4', '(1000000000, 3, 32, 32)');
   writeNpyHeader(W('ids-bomb.npy'), '<i8', '(9007199254740993, 7)');
+  writeNpy(W('ids-oov.npy'), new Int32Array(TINY_TEXT.contextLength).fill(100_000), [1, TINY_TEXT.contextLength]);
   const fifoWeights = W('fifo-weights');
   fs.cpSync(model, fifoWeights, { recursive: true });
   fs.rmSync(path.join(fifoWeights, 'model.safetensors'));
@@ -221,6 +223,7 @@ const cases: Case[] = [
   { name: 'pull a path, not a repo', args: () => ['pull', '../../etc'], rc: 2, says: /"\.\.\/\.\.\/etc" is neither a model directory nor a hub repo id/ },
   { name: 'encode --pixels claiming 10^9 images', args: () => ['encode', '--model', model, '--pixels', W('pixels-bomb.npy'), '--out', W('o.npy')], rc: 1, says: /pixels-bomb\.npy: not a supported \.npy file: shape \[1000000000, 3, 32, 32\] needs/ },
   { name: 'encode --input-ids with a 2^53+1 shape', args: () => ['encode', '--model', model, '--input-ids', W('ids-bomb.npy'), '--out', W('o.npy')], rc: 1, says: /ids-bomb\.npy: not a supported \.npy file: shape is too large/ },
+  { name: 'encode --input-ids with an id outside the vocabulary', args: () => ['encode', '--model', model, '--input-ids', W('ids-oov.npy'), '--out', W('o.npy')], rc: 2, says: /--input-ids .*ids-oov\.npy: ids\[0\]\[0\] = 100000 is outside the vocabulary/ },
   ...(['native', 'onnx'] as const).map((backend): Case => ({
     name: `model.safetensors is a FIFO (--backend ${backend})`,
     args: () => ['search', 'x', '--db', catalog, '--model', W('fifo-weights'), '--backend', backend],
