@@ -89,6 +89,7 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(work, 'text.db'), 'this is not a database\n'.repeat(100));
   fs.writeFileSync(path.join(work, 'empty.jpg'), '');
   fs.writeFileSync(path.join(work, 'templates.txt'), '');
+  fs.writeFileSync(path.join(work, 'one-text.jsonl'), '"a photo"\n');
   // A model whose config asks for a billion layers, and a model "dir" that is a file.
   const bomb = path.join(work, 'bomb');
   fs.cpSync(model, bomb, { recursive: true });
@@ -223,6 +224,10 @@ const cases: Case[] = [
   { name: 'pull a path, not a repo', args: () => ['pull', '../../etc'], rc: 2, says: /"\.\.\/\.\.\/etc" is neither a model directory nor a hub repo id/ },
   { name: 'encode --pixels claiming 10^9 images', args: () => ['encode', '--model', model, '--pixels', W('pixels-bomb.npy'), '--out', W('o.npy')], rc: 1, says: /pixels-bomb\.npy: not a supported \.npy file: shape \[1000000000, 3, 32, 32\] needs/ },
   { name: 'encode --input-ids with a 2^53+1 shape', args: () => ['encode', '--model', model, '--input-ids', W('ids-bomb.npy'), '--out', W('o.npy')], rc: 1, says: /ids-bomb\.npy: not a supported \.npy file: shape is too large/ },
+  // Output files: write(2) errors carry no path, so the file must be named by whoever writes it.
+  { name: 'encode --out a full device', args: () => ['encode', '--model', model, '--texts-jsonl', W('one-text.jsonl'), '--out', '/dev/full'], rc: 1, says: /\/dev\/full: cannot write \(ENOSPC\)/ },
+  { name: 'preprocess --out a full device', args: () => ['preprocess', path.join(photos, 'p0.jpg'), '--out', '/dev/full'], rc: 1, says: /\/dev\/full: cannot write \(ENOSPC\)/ },
+  { name: 'encode --out a folder', args: () => ['encode', '--model', model, '--texts-jsonl', W('one-text.jsonl'), '--out', W('folder.jpg')], rc: 1, says: /folder\.jpg: cannot write \(EISDIR\)/ },
   { name: 'encode --input-ids with an id outside the vocabulary', args: () => ['encode', '--model', model, '--input-ids', W('ids-oov.npy'), '--out', W('o.npy')], rc: 2, says: /--input-ids .*ids-oov\.npy: ids\[0\]\[0\] = 100000 is outside the vocabulary/ },
   ...(['native', 'onnx'] as const).map((backend): Case => ({
     name: `model.safetensors is a FIFO (--backend ${backend})`,
