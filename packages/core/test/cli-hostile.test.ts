@@ -198,7 +198,15 @@ const cases: Case[] = [
     says: /--threshold/,
     untouched: () => [catalog],
   })),
-  ...['-1', '65536', 'NaN'].map((p): Case => ({ name: `serve --port ${p}`, args: () => ['serve', '--db', catalog, '--port', p], rc: 2, says: /--port/, untouched: () => [catalog] })),
+  ...['', '0x1', 'Infinity'].map((t): Case => ({
+    name: `duplicates --threshold '${t}'`,
+    args: () => ['duplicates', '--threshold', t, '--db', catalog],
+    rc: 2,
+    says: /--threshold/,
+    untouched: () => [catalog],
+  })),
+  ...['0', '1e3', '0x10', ''].map((k): Case => ({ name: `classify --top '${k}'`, args: () => classify(path.join(photos, 'p0.jpg'), '--top', k), rc: 2, says: /--top.*integer from 1 to/ })),
+  ...['-1', '65536', 'NaN', '', '0x50'].map((p): Case => ({ name: `serve --port ${p}`, args: () => ['serve', '--db', catalog, '--port', p], rc: 2, says: /--port/, untouched: () => [catalog] })),
   { name: 'unknown option', args: () => ['search', 'x', '--kk', '3', ...lib()], rc: 2, says: /unknown option '--kk'/, untouched: () => [catalog] },
 
   // Paths that are FIFOs, folders, dangling links, empty or missing files.
