@@ -74,6 +74,7 @@ export function machineInfo(): MachineInfo {
       clipkitNative: info?.version ?? 'not loaded',
       'onnxruntime-node': packageVersion('onnxruntime-node'),
       sharp: packageVersion('sharp'),
+      '@huggingface/transformers': packageVersion('@huggingface/transformers'),
       libvips: sharp.versions.vips,
     },
     gitCommit,

@@ -7,6 +7,11 @@ export interface BenchRow {
   baseline?: string;
   /** e.g. fraction of the measured FMA peak or memory bandwidth. */
   note?: string;
+  /**
+   * The baseline is what users would run instead (Transformers.js, onnxruntime-node, sharp):
+   * such ratios lead the chart; the rest (plain TypeScript loops, cache on/off) stay in tables.
+   */
+  headline?: boolean;
 }
 
 export interface SuiteResult {

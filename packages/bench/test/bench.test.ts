@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const pkgRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SUITES = ['kernels', 'tokenizer', 'preprocess', 'encoders', 'library', 'serve'];
+const SUITES = ['kernels', 'tokenizer', 'preprocess', 'encoders', 'library', 'serve', 'transformers', 'postgres'];
 
 interface Row {
   name: string;
@@ -29,7 +29,7 @@ interface Report {
   machine: { cpuModel: string; isa: string; threads: number; node: string; gitCommit: string | null; versions: Record<string, string>; loadAverage: number };
   mode: string;
   suites: Suite[];
-  ratios: Array<{ suite: string; name: string; baseline: string; ratio: number }>;
+  ratios: Array<{ suite: string; name: string; baseline: string; ratio: number; headline: boolean }>;
 }
 
 /** Tags balance and every `&` starts an entity: enough to catch a broken chart. */
@@ -125,13 +125,18 @@ describe('npm run bench -- --tiny', () => {
     }
   });
 
-  it('draws an SVG chart with one bar per ratio', () => {
+  it('draws an SVG chart with one bar per headline ratio, led by Transformers.js and onnxruntime-node', () => {
     const report = JSON.parse(readFileSync(path.join(out, 'latest-tiny.json'), 'utf8')) as Report;
     const svg = readFileSync(path.join(out, 'latest-tiny.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
     expectWellFormedXml(svg);
-    expect(svg.match(/<rect class="ratio"/g) ?? []).toHaveLength(report.ratios.length);
+    const headline = report.ratios.filter((r) => r.headline);
+    expect(svg.match(/<rect class="ratio"/g) ?? []).toHaveLength(headline.length);
+    const against = headline.map((r) => r.baseline).join('\n');
+    expect(against).toMatch(/Transformers\.js/);
+    expect(against).toMatch(/onnx/);
+    expect(against).not.toMatch(/plain TS|js api/);
   });
 });
 

@@ -24,11 +24,12 @@ const results: SuiteResult[] = [
     suite: 'a',
     seconds: 1,
     rows: [
-      { name: 'fast', unit: 'images/s', value: 30, baseline: 'slow' },
+      { name: 'fast', unit: 'images/s', value: 30, baseline: 'slow', headline: true },
       { name: 'slow', unit: 'images/s', value: 10 },
-      { name: 'quick ms', unit: 'ms', value: 5, baseline: 'slow ms' },
+      { name: 'quick ms', unit: 'ms', value: 5, baseline: 'slow ms', headline: true },
       { name: 'slow ms', unit: 'ms', value: 20 },
-      { name: 'worse', unit: 'GB/s', value: 1, baseline: 'better' },
+      { name: 'worse', unit: 'GB/s', value: 1, baseline: 'better', headline: true },
+      { name: 'vs a TS loop', unit: 'GB/s', value: 40, baseline: 'better' },
       { name: 'better', unit: 'GB/s', value: 4 },
       { name: 'orphan', unit: 'GB/s', value: 4, baseline: 'not a row' },
     ],
@@ -41,9 +42,10 @@ const results: SuiteResult[] = [
 describe('ratios', () => {
   it('is value over baseline, inverted for times, and ignores a missing baseline', () => {
     expect(ratios(results)).toEqual([
-      { suite: 'a', name: 'fast', baseline: 'slow', ratio: 3 },
-      { suite: 'a', name: 'quick ms', baseline: 'slow ms', ratio: 4 },
-      { suite: 'a', name: 'worse', baseline: 'better', ratio: 0.25 },
+      { suite: 'a', name: 'fast', baseline: 'slow', ratio: 3, headline: true },
+      { suite: 'a', name: 'quick ms', baseline: 'slow ms', ratio: 4, headline: true },
+      { suite: 'a', name: 'worse', baseline: 'better', ratio: 0.25, headline: true },
+      { suite: 'a', name: 'vs a TS loop', baseline: 'better', ratio: 10, headline: false },
     ]);
   });
 
@@ -70,13 +72,18 @@ describe('markdown', () => {
 
 describe('svgChart', () => {
   const svg = svgChart(results, machine);
-  it('draws one bar per ratio, right of the 1× line when faster and left when slower', () => {
+  it('draws one bar per headline ratio, right of the 1× line when faster and left when slower', () => {
     const bars = [...svg.matchAll(/<rect class="ratio" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/g)].map((m) => ({ x: Number(m[1]), w: Number(m[2]) }));
     expect(bars).toHaveLength(3);
     const axis = Number(/<line x1="([\d.]+)"/.exec(svg)![1]);
     expect(bars[0]!.x).toBeCloseTo(axis, 1);
     expect(bars[2]!.x + bars[2]!.w).toBeCloseTo(axis, 1);
     expect(bars[1]!.w).toBeGreaterThan(bars[0]!.w); // 4× is longer than 3×
+  });
+
+  it('leaves ratios against plain TypeScript loops to the tables', () => {
+    expect(svg).not.toContain('vs a TS loop');
+    expect(markdown(results, machine)).toContain('| vs a TS loop | 40.00 | GB/s | 10.00× better |  |');
   });
 
   it('escapes text', () => {

@@ -47,6 +47,13 @@ export class CatalogBusyError extends ClipkitError {
   }
 }
 
+/** A catalog server that cannot be reached, refuses the login, or stays down past the retries. */
+export class CatalogUnavailableError extends ClipkitError {
+  constructor(message: string, path?: string, options?: { cause?: unknown }) {
+    super('CATALOG_UNAVAILABLE', message, path, options);
+  }
+}
+
 /**
  * The catalog file cannot be used: corrupt, read-only, on a full disk, not openable. `sqliteCode`
  * keeps the driver's code (SQLITE_FULL, SQLITE_CORRUPT, ...) for callers that branch on it.

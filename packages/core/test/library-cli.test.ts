@@ -92,6 +92,10 @@ describe('clipkit import / search / duplicates', () => {
       files: lib.images.length + lib.broken.length,
     });
     expect(typeof summary.seconds).toBe('number');
+    const stages = summary.stages as Record<string, { seconds: number; items: number; itemsPerSecond: number }>;
+    expect(Object.keys(stages)).toEqual(['read', 'decode', 'preprocess', 'encode', 'write']);
+    expect(stages.encode?.items).toBe(lib.uniqueImages);
+    expect(stages.decode?.seconds).toBeGreaterThan(0);
 
     const again = await run(['import', lib.root, '--db', db]); // model recorded in the catalog
     expect(again.code).toBe(0);

@@ -94,6 +94,23 @@ describe('Library import', () => {
     expect(encodeDone).toEqual([...encodeDone].sort((a, b) => a - b));
     expect(encodeDone.length).toBeGreaterThanOrEqual(Math.ceil(lib.uniqueImages / 16));
     expect(await library.integrityCheck()).toBe('ok');
+
+    // Stage timing: every file the pipeline read, every image it decoded and encoded, counted
+    // once; busy time within the encode phase's wall time (overlapping calls count once).
+    const { stages } = summary;
+    const readFiles = lib.images.length + lib.broken.length + summary.notImages;
+    expect(stages.read.items).toBe(readFiles);
+    // Broken files that sniff as no image are never decoded; the others fail in the decoder.
+    expect(stages.decode.items).toBeGreaterThanOrEqual(lib.uniqueImages);
+    expect(stages.decode.items).toBeLessThanOrEqual(lib.uniqueImages + lib.broken.length);
+    expect(stages.preprocess.items).toBe(lib.uniqueImages);
+    expect(stages.encode.items).toBe(lib.uniqueImages);
+    expect(stages.write.items).toBe(Math.ceil(lib.uniqueImages / 16));
+    for (const t of Object.values(stages)) {
+      expect(t.seconds).toBeGreaterThan(0);
+      expect(t.seconds).toBeLessThanOrEqual(summary.seconds);
+      expect(t.itemsPerSecond).toBeCloseTo(t.items / t.seconds, 6);
+    }
     await library.close();
   });
 
@@ -118,6 +135,9 @@ describe('Library import', () => {
     const summary = await library.import(lib.root);
     expect(summary).toMatchObject({ encoded: 0, linked: 0, missing: 0, unchanged: lib.images.length + lib.broken.length });
     expect(summary.errors).toEqual([]); // broken files are not retried while unchanged
+    // Only the files that are no image (never catalogued) are read again.
+    expect(summary.stages.read.items).toBe(summary.notImages);
+    expect(summary.stages.encode).toEqual({ items: 0, seconds: 0, itemsPerSecond: 0 });
     await library.close();
   });
 

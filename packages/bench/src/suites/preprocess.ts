@@ -9,10 +9,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as native from '@clipkit/native-cuda';
-import { decodeImage, defaultImageConfig, ImagePreprocessor } from '@clipkit/core';
+import { Clip, decodeImage, defaultImageConfig, ImagePreprocessor } from '@clipkit/core';
 import { measure } from '../harness.js';
 import { photoLikeJpeg } from '../photos.js';
-import type { BenchOptions, BenchRow } from '../types.js';
+import type { BenchOptions, BenchRow, SuiteOutput } from '../types.js';
+import { cachedModel } from './encoders.js';
 
 const cacheRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '.cache');
 const SIZE = 224;
@@ -58,7 +59,40 @@ async function allBounded(n: number, limit: number, task: (i: number) => Promise
   await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
 }
 
-export async function benchPreprocess(opts: BenchOptions): Promise<BenchRow[]> {
+/**
+ * How far fast mode drifts from exact on these photos: max and mean abs difference per
+ * normalised value (one uint8 level ≈ 0.0146), and the cosine between the two images'
+ * embeddings on the ViT-B/32-shaped model (not in tiny mode).
+ */
+async function fastDrift(exact: Float32Array, fast: Float32Array, n: number, tiny: boolean): Promise<string> {
+  let max = 0;
+  let sum = 0;
+  for (let i = 0; i < exact.length; i++) {
+    const d = Math.abs(exact[i]! - fast[i]!);
+    sum += d;
+    if (d > max) max = d;
+  }
+  const pixels = `fast vs exact on these ${n} photos: max abs ${max.toFixed(4)}, mean abs ${(sum / exact.length).toFixed(5)} per value`;
+  // The tiny model takes 32-pixel images: no embedding to compare at 224.
+  if (tiny) return pixels;
+  const clip = await Clip.load(cachedModel(false), { backend: 'native' });
+  try {
+    const e = await clip.encodeImages({ data: exact, n, size: SIZE }, { normalize: true });
+    const f = await clip.encodeImages({ data: fast, n, size: SIZE }, { normalize: true });
+    const dim = e.length / n;
+    let minCos = 1;
+    for (let i = 0; i < n; i++) {
+      let dot = 0;
+      for (let j = 0; j < dim; j++) dot += e[i * dim + j]! * f[i * dim + j]!;
+      minCos = Math.min(minCos, dot);
+    }
+    return `${pixels}; embedding cosine ≥ ${minCos.toFixed(6)} (ViT-B/32-shaped model)`;
+  } finally {
+    clip.dispose();
+  }
+}
+
+export async function benchPreprocess(opts: BenchOptions): Promise<SuiteOutput> {
   const spec: Spec = opts.tiny ? { count: 3, width: 640, height: 480 } : { count: 12, width: 4000, height: 3000 };
   const files = await cachedPhotos(spec);
   const n = files.length;
@@ -72,11 +106,14 @@ export async function benchPreprocess(opts: BenchOptions): Promise<BenchRow[]> {
   const baseline = await measure(() => allBounded(n, inFlight, (i) => sharpAndJs(files[i]!, out, i)), { warmup: 1, repeats });
   rows.push({ name: baselineName, unit: 'images/s', value: n / baseline });
 
+  const outputs: Float32Array[] = [];
   for (const mode of ['exact', 'fast'] as const) {
     const pre = new ImagePreprocessor(defaultImageConfig(SIZE), { mode, concurrency: inFlight });
     const seconds = await measure(() => pre.preprocessOrThrow(files, out), { warmup: 1, repeats });
-    rows.push({ name: `clipkit ${mode} (${what})`, unit: 'images/s', value: n / seconds, baseline: baselineName });
+    rows.push({ name: `clipkit ${mode} (${what})`, unit: 'images/s', value: n / seconds, baseline: baselineName, headline: true });
+    outputs.push(out.slice());
   }
+  const notes = [await fastDrift(outputs[0]!, outputs[1]!, n, opts.tiny ?? false)];
 
   // The fused kernel alone: resize + crop + normalise of one decoded image, no decoding.
   const decoded = await decodeImage(files[0]!);
@@ -91,5 +128,5 @@ export async function benchPreprocess(opts: BenchOptions): Promise<BenchRow[]> {
     value: reps / kernelSeconds,
     note: `${((decoded.width * decoded.height * 3) / (kernelSeconds / reps) / 1e9).toFixed(2)} GB/s of input pixels`,
   });
-  return rows;
+  return { rows, notes };
 }

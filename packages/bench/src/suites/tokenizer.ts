@@ -21,7 +21,7 @@ const PLACES = ['the beach', 'a bench in a park', 'a city street', 'a snowy moun
 const MESSY = ['caf&eacute;', 'CafÃ© crÃ¨me', 'Crème brûlée', '“quoted”', 'doesnâ€™t', '🐕🎉', 'ｆｕｌｌ width', 'naïve', '&lt;3', 'São Paulo', '日本の写真', '1½ cups'];
 
 /** Seeded captions: the benchmark must not depend on Math.random. */
-function captions(n: number, seed: number, messy: boolean): string[] {
+export function captions(n: number, seed: number, messy: boolean): string[] {
   let s = seed;
   const pick = <T>(xs: readonly T[]): T => {
     s = (Math.imul(s, 1103515245) + 12345) & 0x7fffffff;
@@ -41,7 +41,7 @@ function countTokens(rows: Int32Array): number {
 }
 
 /** CLIP's real vocabulary: the reference folder's copy, else a pulled ViT-B-32 in the model cache. */
-async function findVocabulary(): Promise<string> {
+export async function findVocabulary(): Promise<string> {
   const reference = path.join(referenceRoot, 'tokenizer');
   if (existsSync(path.join(reference, 'vocab.json'))) return reference;
   try {

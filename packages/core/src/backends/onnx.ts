@@ -44,6 +44,10 @@ export async function createOnnxBackend(model: ModelDir, opts: OnnxBackendOption
     // One compute pool: inter-op parallelism would add a second pool fighting for the same cores.
     interOpNumThreads: 1,
     ...(opts.threads !== undefined ? { intraOpNumThreads: opts.threads } : {}),
+    // onnxruntime's idle workers spin by default: beside image decoding (sharp's libuv threads
+    // on the same cores, as in every import) a spinning pool steals the decoders' time. The
+    // native backend's pool sleeps when idle for the same reason.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
   const visionPath = model.files.visionOnnx as string;
   const textPath = model.files.textOnnx as string;

@@ -7,7 +7,7 @@ import { action } from './action.js';
 import { precisionOption } from './precision-option.js';
 import { reportProgress } from './import-progress.js';
 import { LIMITS } from '../limits.js';
-import { addLibraryOptions, intIn, libraryOptions, withLibrary, type LibraryCliOptions } from './library-options.js';
+import { addLibraryOptions, intIn, libraryOptions, positiveInt, withLibrary, type LibraryCliOptions } from './library-options.js';
 
 interface ImportCliOptions extends LibraryCliOptions {
   store?: StoreFormat;
@@ -15,6 +15,7 @@ interface ImportCliOptions extends LibraryCliOptions {
   hidden?: boolean;
   followLinks?: boolean;
   prune?: boolean;
+  leaseSeconds: number;
 }
 
 export function register(program: Command): void {
@@ -30,12 +31,23 @@ export function register(program: Command): void {
     .option('--hidden', 'also import hidden folders and files')
     .option('--follow-links', 'also follow symlinks that lead outside DIR (default: report and skip them)')
     .option('--prune', 'delete catalog entries of files that disappeared (default: mark them missing)')
+    .option('--lease-seconds <n>', 'PostgreSQL: a claimed batch goes to another importer after this long without a heartbeat', positiveInt, 60)
     .action(
       action(async (dir: string, opts: ImportCliOptions) => {
         await openRoot(dir); // a wrong DIR fails before the catalog is created
         const open = () => Library.open(opts.db, libraryOptions(opts, { store: opts.store }));
         const [summary, counts, precisions] = await withLibrary(open, async (library) => {
-          const job = library.import(dir, { batchSize: opts.batchSize, hidden: opts.hidden, prune: opts.prune, followLinks: opts.followLinks });
+          // Said once, when the import creates the catalog's contents.
+          if (library.storage.vectors === 'bytea' && !(await library.model())) {
+            process.stderr.write(`clipkit: note: ${library.dbPath} stores vectors as bytea, not pgvector halfvec (${library.storage.detail}); --index hnsw is unavailable\n`);
+          }
+          const job = library.import(dir, {
+            batchSize: opts.batchSize,
+            hidden: opts.hidden,
+            prune: opts.prune,
+            followLinks: opts.followLinks,
+            leaseSeconds: opts.leaseSeconds,
+          });
           reportProgress(job, opts.json ? 'none' : process.stderr.isTTY ? 'bar' : 'plain');
           return [await job.result, await library.counts(), await library.precisions()] as const;
         });
@@ -59,6 +71,12 @@ function jsonSummary(s: ImportSummary) {
     precision: s.precision,
     seconds: Number(s.seconds.toFixed(3)),
     imagesPerSecond: Number(s.imagesPerSecond.toFixed(2)),
+    stages: Object.fromEntries(
+      Object.entries(s.stages).map(([stage, t]) => [
+        stage,
+        { seconds: Number(t.seconds.toFixed(3)), items: t.items, itemsPerSecond: Number(t.itemsPerSecond.toFixed(2)) },
+      ]),
+    ),
   };
 }
 

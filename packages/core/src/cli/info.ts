@@ -73,10 +73,33 @@ export function register(program: Command): void {
     .command('info')
     .description('show the native addon build, CPU ISA and threads, CUDA status and onnxruntime providers')
     .option('--json', 'print one JSON object')
+    .option('--db <path|url>', 'also describe this catalog: engine, and how it stores vectors (pgvector halfvec or bytea)')
     .action(
-      action(async (opts: { json?: boolean }) => {
+      action(async (opts: { json?: boolean; db?: string }) => {
         const info = await installInfo();
-        process.stdout.write(opts.json ? `${JSON.stringify(info, null, 2)}\n` : formatInfo(info));
+        const catalog = opts.db === undefined ? undefined : await catalogInfo(opts.db);
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(catalog ? { ...info, catalog } : info, null, 2)}\n`);
+          return;
+        }
+        process.stdout.write(formatInfo(info));
+        if (catalog) {
+          process.stdout.write(
+            `catalog ${catalog.path}: ${catalog.engine}, vectors as ${catalog.vectors} (${catalog.detail})` +
+              `${catalog.model ? `, model ${catalog.model}` : ', empty'}\n`,
+          );
+        }
       }),
     );
+}
+
+async function catalogInfo(db: string) {
+  const { Library } = await import('../library/index.js');
+  const library = await Library.openExisting(db);
+  try {
+    const model = await library.model();
+    return { path: library.dbPath, ...library.storage, model: model ? `${model.id} (dim ${model.projectionDim}, ${model.store})` : null };
+  } finally {
+    await library.close();
+  }
 }

@@ -15,10 +15,15 @@ export interface LibraryCliOptions {
 
 export function addLibraryOptions(cmd: Command): Command {
   return cmd
-    .option('--db <path>', 'catalog database', './clipkit.db')
+    .option('--db <path|url>', 'catalog: a SQLite file or postgres://user:password@host:port/database (env CLIPKIT_DB)', defaultDb())
     .option('--model <dir|repo>', "model directory, hub repo or alias (default: the catalog's model, else the hub default)")
     .addOption(new Option('--backend <name>', 'encoder backend').choices(['auto', 'onnx', 'native']).default('auto'))
     .option('--json', 'machine-readable output on stdout');
+}
+
+/** CLIPKIT_DB names the catalog when --db is not given. */
+export function defaultDb(): string {
+  return process.env.CLIPKIT_DB || './clipkit.db';
 }
 
 export function libraryOptions(opts: LibraryCliOptions, extra: Partial<LibraryOptions> = {}): LibraryOptions {

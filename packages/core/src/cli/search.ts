@@ -1,6 +1,6 @@
 // clipkit search QUERY [--image PATH]: the catalog's closest photos to a text, an image, or a
 // weighted combination such as  "beach" + "sunset" - "people".
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { CatalogError } from '../errors.js';
 import { Library } from '../library/index.js';
 import { action } from './action.js';
@@ -11,6 +11,7 @@ import { addLibraryOptions, intIn, libraryOptions, withLibrary, type LibraryCliO
 interface SearchCliOptions extends LibraryCliOptions {
   image?: string;
   k: number;
+  index: 'exact' | 'hnsw';
 }
 
 export function register(program: Command): void {
@@ -23,9 +24,14 @@ export function register(program: Command): void {
     .addOption(precisionOption('auto'))
     .option('--image <path>', 'find photos similar to this image (combines with the query)')
     .option('--k <n>', `number of results (${LIMITS.topK.min}–${LIMITS.topK.max})`, intIn(LIMITS.topK), 20)
+    .addOption(
+      new Option('--index <kind>', 'exact top-k in clipkit, or hnsw: pgvector HNSW on the PostgreSQL server (approximate)')
+        .choices(['exact', 'hnsw'])
+        .default('exact'),
+    )
     .action(
       action(async (query: string, opts: SearchCliOptions) => {
-        const open = () => Library.openExisting(opts.db, libraryOptions(opts));
+        const open = () => Library.openExisting(opts.db, libraryOptions(opts, { index: opts.index }));
         const hits = await withLibrary(open, async (library) => {
           // An empty result from an empty catalog says nothing; say why instead.
           if ((await library.counts()).ok === 0) {

@@ -10,6 +10,7 @@ import { checkIntRange, LIMITS } from '../limits.js';
 import type { PreprocessConfig } from '../model/config.js';
 import { openModelDir } from '../model/model-dir.js';
 import type { ImageInput, ImageOptions, PixelBatch } from '../types.js';
+import type { PreprocessClocks } from '../library/stage-clock.js';
 import { decodeImage, describeInput, type DecodedImage, type DecodeOptions } from './decode.js';
 import { resizeGray16LikePillow } from './pillow-int32.js';
 import { toRgbFirst } from './rgb-first.js';
@@ -75,8 +76,9 @@ export class ImagePreprocessor {
    * Decodes and preprocesses every input; a bad input is reported in `errors`, never thrown.
    * Without `out`, pixels.data is one of this instance's reused buffers: the `buffers`-th call
    * after this one (default 2) overwrites it. Pass `out` (n*3*size*size floats or more) to own it.
+   * `clocks` (the import pipeline's stage timing) is credited with each image's decode and kernel.
    */
-  async preprocess(inputs: readonly ImageInput[], out?: Float32Array): Promise<PreprocessResult> {
+  async preprocess(inputs: readonly ImageInput[], out?: Float32Array, clocks?: PreprocessClocks): Promise<PreprocessResult> {
     if (!Array.isArray(inputs)) throw new UsageError('preprocess: inputs must be an array of paths, buffers or raw images');
     const n = inputs.length;
     const slot = 3 * this.size * this.size;
@@ -100,8 +102,13 @@ export class ImagePreprocessor {
     await forEachBounded(n, this.concurrency(), async (i) => {
       const input = inputs[i] as ImageInput;
       try {
-        const image = this.kernelInput(await decodeImage(input, decodeOpts));
-        await runKernel(image, data, kernelOpts, i, describeInput(input));
+        const decoded = clocks ? await clocks.decode.time(() => decodeImage(input, decodeOpts)) : await decodeImage(input, decodeOpts);
+        const endKernel = clocks?.preprocess.begin();
+        try {
+          await runKernel(this.kernelInput(decoded), data, kernelOpts, i, describeInput(input));
+        } finally {
+          endKernel?.();
+        }
       } catch (err) {
         if (!(err instanceof ClipkitError)) throw err;
         errors[i] = err;

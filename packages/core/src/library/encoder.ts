@@ -3,6 +3,7 @@
 // decoding (libuv / sharp threads) with encoding (the backend's compute pool).
 import type { ClipkitError } from '../errors.js';
 import type { PixelBatch, Precision } from '../types.js';
+import type { PreprocessClocks } from './stage-clock.js';
 import type { ModelIdentity } from './catalog/index.js';
 
 export interface PreparedBatch {
@@ -18,8 +19,11 @@ export interface LibraryEncoder {
   readonly precision: Precision;
   /** The model's learned temperature for zero-shot logits (CLIP's exp(logit_scale)). */
   readonly logitScale: number;
-  /** Decodes and preprocesses encoded image files (fast mode); never throws for a bad image. */
-  prepare(files: ReadonlyArray<{ path: string; bytes: Uint8Array }>): Promise<PreparedBatch>;
+  /**
+   * Decodes and preprocesses encoded image files (fast mode); never throws for a bad image.
+   * `clocks`, when given, is credited with each image's decode and preprocessing time.
+   */
+  prepare(files: ReadonlyArray<{ path: string; bytes: Uint8Array }>, clocks?: PreprocessClocks): Promise<PreparedBatch>;
   /** L2-normalised image embeddings, [n, projectionDim]. */
   encodeImages(pixels: PixelBatch): Promise<Float32Array>;
   /** L2-normalised text embeddings, [n, projectionDim]. */

@@ -9,9 +9,10 @@ import path from 'node:path';
 import type { NativeKernels } from '@clipkit/native-cuda';
 import { ClipkitError, ImageDecodeError } from '../errors.js';
 import type { Precision } from '../types.js';
-import type { BatchEntry, Catalog, FileError, FileStat, StoreFormat } from './catalog/index.js';
+import type { BatchEntry, Catalog, FileError, FileStat, StoreFormat, WorkQueue } from './catalog/index.js';
 import { encodeEmbeddingRows } from './embedding-codec.js';
 import type { LibraryEncoder } from './encoder.js';
+import { StageClock, type StageTiming } from './stage-clock.js';
 import { hasImageExtension, readHead, sniffImage, walk, type ScannedFile } from './scan.js';
 
 export interface ImportOptions {
@@ -25,6 +26,8 @@ export interface ImportOptions {
   prune?: boolean;
   /** Follow symlinks that lead outside the folder too (default: report and skip them). */
   followLinks?: boolean;
+  /** Shared (PostgreSQL) catalogs: seconds a claimed batch stays leased without a heartbeat (default 60). */
+  leaseSeconds?: number;
 }
 
 export interface ImportProgress {
@@ -64,6 +67,17 @@ export interface ImportSummary {
   precision: Precision;
   seconds: number;
   imagesPerSecond: number;
+  /** Where the encode phase's time went: busy seconds and items per stage (see StageClock). */
+  stages: ImportStages;
+}
+
+/** read: files read + hashed; decode, preprocess: images; encode: images; write: catalog batches. */
+export interface ImportStages {
+  read: StageTiming;
+  decode: StageTiming;
+  preprocess: StageTiming;
+  encode: StageTiming;
+  write: StageTiming;
 }
 
 export interface ImportEvents {
@@ -110,7 +124,11 @@ function slowBatchMs(): number {
   return Number.isFinite(v) && v > 0 ? v : 0;
 }
 
-/** Runs one import; the caller holds the catalog's writer lease. */
+/**
+ * Runs one import; the caller holds the catalog's writer lease. A catalog with a work queue is
+ * shared: the scan queues what is new or changed, and this importer encodes what it claims
+ * alongside any others (see WorkQueue).
+ */
 export async function runImport(
   job: ImportJob,
   catalog: Catalog,
@@ -119,6 +137,28 @@ export async function runImport(
   store: StoreFormat,
   dir: string,
   opts: ImportOptions = {},
+): Promise<ImportSummary> {
+  const queue = catalog.workQueue;
+  if (!queue) return importFiles(job, catalog, null, encoder, kernels, store, dir, opts);
+  await queue.begin(path.resolve(dir), opts.leaseSeconds ?? 60);
+  try {
+    return await importFiles(job, catalog, queue, encoder, kernels, store, dir, opts);
+  } finally {
+    await queue.end().catch(() => undefined); // an unreachable server already failed the import
+  }
+}
+
+const SCAN_CHUNK = 256;
+
+async function importFiles(
+  job: ImportJob,
+  catalog: Catalog,
+  queue: WorkQueue | null,
+  encoder: LibraryEncoder,
+  kernels: NativeKernels,
+  store: StoreFormat,
+  dir: string,
+  opts: ImportOptions,
 ): Promise<ImportSummary> {
   const batchSize = Math.max(1, opts.batchSize ?? 32);
   const readAhead = Math.max(1, opts.readAhead ?? 4);
@@ -129,6 +169,7 @@ export async function runImport(
     elapsedSeconds: 0, imagesPerSecond: 0, etaSeconds: null,
   };
   let encodeStarted = 0;
+  const clocks = { read: new StageClock(), decode: new StageClock(), preprocess: new StageClock(), encode: new StageClock(), write: new StageClock() };
   const emit = () => {
     const now = performance.now();
     p.elapsedSeconds = (now - started) / 1000;
@@ -152,18 +193,33 @@ export async function runImport(
     errors.push(outcome.error);
     p.errors++;
   };
+  // Shared: the scan only queues; importers claim from the queue below. Every importer scans,
+  // and queueing is idempotent, so whichever starts first the work is the same.
+  let chunk: ScannedFile[] = [];
+  const enqueue = async () => {
+    if (!queue || chunk.length === 0) return;
+    const { changed } = await queue.enqueue(chunk);
+    p.unchanged += chunk.length - changed;
+    chunk = [];
+  };
   for await (const f of walk(dir, { hidden: opts.hidden, followLinks: opts.followLinks, onError })) {
     seen.add(f.path);
     p.scanned++;
-    const known = await catalog.file(f.path);
-    if (known && known.size === f.size && known.mtimeMs === f.mtimeMs) {
-      p.unchanged++;
-      if (known.missing) revived.push({ files: [f], contentId: known.contentId });
+    if (queue) {
+      chunk.push(f);
+      if (chunk.length >= SCAN_CHUNK) await enqueue();
     } else {
-      todo.push(f);
+      const known = await catalog.file(f.path);
+      if (known && known.size === f.size && known.mtimeMs === f.mtimeMs) {
+        p.unchanged++;
+        if (known.missing) revived.push({ files: [f], contentId: known.contentId });
+      } else {
+        todo.push(f);
+      }
     }
     if (p.scanned % 500 === 0) emit();
   }
+  await enqueue();
   if (revived.length > 0) await catalog.writeBatch(revived);
   p.total = todo.length;
   p.phase = 'encode';
@@ -195,7 +251,7 @@ export async function runImport(
     const { pixels, rows } = await prepared;
     const good = rows.filter((r) => typeof r === 'number').length;
     // Rows of failed images are encoded too (zeros; cheaper than compacting) and ignored.
-    const vectors = good > 0 ? await encoder.encodeImages(pixels) : new Float32Array(pixels.n * encoder.identity.projectionDim);
+    const vectors = good > 0 ? await clocks.encode.time(() => encoder.encodeImages(pixels), good) : new Float32Array(pixels.n * encoder.identity.projectionDim);
     const dim = encoder.identity.projectionDim;
     if (vectors.length !== pixels.n * dim) {
       throw new RangeError(`encoder returned ${vectors.length} values for ${pixels.n} images of dim ${dim}`);
@@ -217,7 +273,7 @@ export async function runImport(
     links = [];
     // From here the items' file lists are final: a file with the same bytes that turns up while
     // the commit is under way waits for it and links to the stored content.
-    const write = catalog.writeBatch(entries);
+    const write = clocks.write.time(() => catalog.writeBatch(entries));
     for (const item of items) {
       inflight.delete(item.hash);
       committing.set(item.hash, write);
@@ -237,7 +293,7 @@ export async function runImport(
     if (batch.length === 0) return;
     const items = batch;
     batch = [];
-    const prepared = encoder.prepare(items.map((it) => ({ path: it.path, bytes: it.bytes as Uint8Array })));
+    const prepared = encoder.prepare(items.map((it) => ({ path: it.path, bytes: it.bytes as Uint8Array })), clocks);
     prepared.then(() => { for (const it of items) it.bytes = null; }, () => undefined);
     // Backpressure: at most one batch encodes while this one decodes.
     await encoding;
@@ -245,29 +301,53 @@ export async function runImport(
     encoding.catch(() => undefined); // surfaced by the next await
   };
 
-  const queue: Array<Promise<ReadOutcome>> = [];
-  let next = 0;
+  // 'idle': a shared importer found only work that others hold; what it has gathered goes out
+  // now rather than wait (others may wait on those very contents).
+  const source: AsyncIterator<ScannedFile | 'idle'> = queue ? claimed(queue, batchSize, (n) => (p.total += n)) : fromArray(todo);
+  const reads: Array<Promise<ReadOutcome | 'idle' | null>> = [];
+  let exhausted = false;
   const fill = () => {
-    while (queue.length < readAhead && next < todo.length) queue.push(readCandidate(todo[next++] as ScannedFile));
+    while (reads.length < readAhead && !exhausted) {
+      reads.push(
+        source.next().then((r): ReadOutcome | 'idle' | null | Promise<ReadOutcome> => {
+          if (r.done) {
+            exhausted = true;
+            return null;
+          }
+          const file = r.value;
+          return file === 'idle' ? 'idle' : clocks.read.time(() => readCandidate(file));
+        }),
+      );
+    }
   };
   fill();
-  while (queue.length > 0) {
-    const outcome = await (queue.shift() as Promise<ReadOutcome>);
+  while (reads.length > 0) {
+    const outcome = await (reads.shift() as Promise<ReadOutcome | 'idle' | null>);
     fill();
+    if (outcome === null) continue;
+    if (outcome === 'idle') {
+      await dispatch();
+      await encoding;
+      await flushLinks();
+      continue;
+    }
     switch (outcome.kind) {
       case 'not-image':
         seen.delete(outcome.path);
         notImages++;
         p.total--;
+        await queue?.settle([outcome.path], 0);
         break;
       case 'gone':
         seen.delete(outcome.path);
         p.total--;
+        await queue?.settle([outcome.path], 0);
         break;
       case 'unreadable':
         errors.push(outcome.error);
         p.errors++;
         p.done++;
+        await queue?.settle([outcome.path], 1);
         break;
       case 'image':
       case 'broken': {
@@ -280,7 +360,18 @@ export async function runImport(
           break;
         }
         await committing.get(hash)?.catch(() => undefined); // a failed write fails the import below
-        const existing = await catalog.contentId(hash);
+        let existing = await catalog.contentId(hash);
+        if (existing === undefined && queue && outcome.kind === 'image') {
+          // Another importer may be encoding the same bytes: whoever claims the hash encodes it,
+          // the other comes back to the file later. Look again after claiming: the content may
+          // have been stored between the look above and the claim.
+          if (!(await queue.claimContent(hash))) {
+            await queue.defer(stat.path);
+            p.total--;
+            break;
+          }
+          existing = await catalog.contentId(hash);
+        }
         if (existing !== undefined) {
           links.push({ files: [stat], contentId: existing });
           p.linked++;
@@ -322,7 +413,34 @@ export async function runImport(
     precision: encoder.precision,
     seconds,
     imagesPerSecond: encodeSeconds > 0 ? p.encoded / encodeSeconds : 0,
+    stages: {
+      read: clocks.read.timing(),
+      decode: clocks.decode.timing(),
+      preprocess: clocks.preprocess.timing(),
+      encode: clocks.encode.timing(),
+      write: clocks.write.timing(),
+    },
   };
+}
+
+async function* fromArray(files: readonly ScannedFile[]): AsyncGenerator<ScannedFile> {
+  yield* files;
+}
+
+/** Files claimed batch by batch; waits (yielding 'idle') while others hold the rest. */
+async function* claimed(queue: WorkQueue, batchSize: number, onClaim: (n: number) => void): AsyncGenerator<ScannedFile | 'idle'> {
+  for (;;) {
+    const files = await queue.claim(batchSize);
+    if (files.length > 0) {
+      onClaim(files.length);
+      yield* files;
+      continue;
+    }
+    const { files: outstanding, waitSeconds } = await queue.outstanding();
+    if (outstanding === 0) return;
+    yield 'idle';
+    await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(200, waitSeconds * 1000))));
+  }
 }
 
 /**

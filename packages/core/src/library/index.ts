@@ -14,17 +14,20 @@ import {
   type Catalog,
   type CatalogCounts,
   type CatalogModel,
+  type CatalogStorage,
   type EmbeddingMatrix,
   type FileError,
+  type QueueStatus,
   type StoreFormat,
 } from './catalog/index.js';
+import { copyCatalog, type CopySummary } from './catalog-copy.js';
 import { findDuplicates, type DuplicateGroup } from './duplicates.js';
 import type { LibraryEncoder } from './encoder.js';
 import { FileAccess, type FileInfo, type OpenedFile } from './file-access.js';
 import { ImportJob, runImport, type ImportOptions } from './import.js';
 import { loadLibraryEncoder } from './model-encoder.js';
 import { parseQuery, type QueryTerm } from './query.js';
-import { EmbeddingCache, queryVector, searchVector, storedVector, type QueryImage, type SearchHit } from './search.js';
+import { EmbeddingCache, queryVector, searchIndex, searchVector, storedVector, type QueryImage, type SearchHit } from './search.js';
 
 const kernels: NativeKernels = addon;
 
@@ -39,8 +42,14 @@ export interface LibraryOptions {
    * here, else fp32). Each embedding records its precision; search mixes rows of both.
    */
   precision?: PrecisionOption;
-  /** Embedding storage of a new catalog (default f32); an existing one keeps its own. */
+  /** Embedding storage of a new SQLite catalog (default f32); an existing one keeps its own.
+   * PostgreSQL catalogs store f16 (pgvector halfvec, or bytea without the extension). */
   store?: StoreFormat;
+  /** Search by clipkit's exact top-k over the loaded matrix (default), or, on PostgreSQL with
+   * pgvector, by an HNSW index built and searched on the server. */
+  index?: 'exact' | 'hnsw';
+  /** PostgreSQL: seconds a lost connection is retried before an operation fails (default 30). */
+  retrySeconds?: number;
 }
 
 export interface SearchOptions {
@@ -78,16 +87,21 @@ export class Library {
     this.access = new FileAccess(catalog);
   }
 
-  /** Opens the catalog at dbPath, creating it when absent. */
+  /** Opens the catalog at dbPath (a SQLite file or a postgres:// URL), creating it when absent. */
   static async open(dbPath: string, opts: LibraryOptions = {}): Promise<Library> {
     checkPrecision(opts.precision ?? 'auto');
-    return new Library(await openCatalog(dbPath, { create: true }), opts);
+    return new Library(await openCatalog(dbPath, { create: true, index: opts.index, retrySeconds: opts.retrySeconds }), opts);
+  }
+
+  /** Copies a catalog's contents, embeddings and files into another (SQLite ⇄ PostgreSQL), no model needed. */
+  static copyCatalog(from: string, to: string): Promise<CopySummary> {
+    return copyCatalog(from, to, kernels);
   }
 
   /** Opens an existing catalog only (search, duplicates): a wrong --db is an error, not a new file. */
   static async openExisting(dbPath: string, opts: LibraryOptions = {}): Promise<Library> {
     checkPrecision(opts.precision ?? 'auto');
-    return new Library(await openCatalog(dbPath, { readOnly: true }), opts);
+    return new Library(await openCatalog(dbPath, { readOnly: true, index: opts.index, retrySeconds: opts.retrySeconds }), opts);
   }
 
   get dbPath(): string {
@@ -104,6 +118,16 @@ export class Library {
 
   errors(): Promise<FileError[]> {
     return this.catalog.errors();
+  }
+
+  /** The engine and how it stores embeddings. */
+  get storage(): CatalogStorage {
+    return this.catalog.storage;
+  }
+
+  /** Shared importers' queue and progress; null for a catalog with one importer at a time (SQLite). */
+  async queueStatus(): Promise<QueueStatus | null> {
+    return this.catalog.workQueue ? this.catalog.workQueue.status() : null;
   }
 
   /** Searchable files per precision that encoded them. */
@@ -142,6 +166,7 @@ export class Library {
     await this.catalog.checkModel(encoder.identity);
     const hasImage = uploads.length > 0 || terms.some((t) => t.kind === 'image');
     const vector = await (hasImage ? this.oneImageQueryAtATime(() => queryVector(terms, encoder, uploads)) : queryVector(terms, encoder));
+    if (this.opts.index === 'hnsw' && this.catalog.nearest) return searchIndex(vector, k, this.catalog, opts.offset ?? 0);
     return searchVector(vector, k, this.catalog, await this.cache.get(), kernels, opts.offset ?? 0);
   }
 
@@ -245,11 +270,13 @@ export class Library {
 }
 
 export { ImportJob } from './import.js';
-export type { ImportOptions, ImportProgress, ImportSummary } from './import.js';
+export type { ImportOptions, ImportProgress, ImportStages, ImportSummary } from './import.js';
+export type { StageTiming } from './stage-clock.js';
 export type { SearchHit } from './search.js';
 export type { FileInfo, OpenedFile } from './file-access.js';
 export type { DuplicateGroup } from './duplicates.js';
-export type { CatalogCounts, CatalogModel, FileError, FileRef, StoreFormat } from './catalog/index.js';
+export type { CopySummary } from './catalog-copy.js';
+export type { CatalogCounts, CatalogModel, CatalogStorage, FileError, FileRef, QueueStatus, StoreFormat } from './catalog/index.js';
 export type { ImageFormat } from './scan.js';
 export type { QueryTerm } from './query.js';
 export { parseQuery } from './query.js';

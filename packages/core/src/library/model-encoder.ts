@@ -26,8 +26,8 @@ export async function loadLibraryEncoder(dir: string, opts: ClipLoadOptions = {}
     identity: { id: info.id, projectionDim: info.projectionDim, configHash: info.configHash, weightsHash, dir: info.dir },
     precision: clip.precision,
     logitScale: info.logitScale,
-    async prepare(files): Promise<PreparedBatch> {
-      const { pixels, errors } = await images.preprocess(files.map((f) => f.bytes));
+    async prepare(files, clocks): Promise<PreparedBatch> {
+      const { pixels, errors } = await images.preprocess(files.map((f) => f.bytes), undefined, clocks);
       const rows = errors.map((err, i) => (err === null ? i : withPath(err, (files[i] as { path: string }).path)));
       return { pixels, rows };
     },

@@ -33,11 +33,34 @@ export class EmbeddingCache {
 
   async get(): Promise<EmbeddingMatrix> {
     const token = await this.catalog.changeToken();
+    if (this.matrix && token !== this.token && this.catalog.embeddingsAdded) {
+      // Only new contents since the last load (an import running meanwhile): append them.
+      const added = await this.catalog.embeddingsAdded(this.token, token);
+      if (added) {
+        this.matrix = this.append(this.matrix, added);
+        this.token = token;
+      }
+    }
     if (!this.matrix || token !== this.token) {
-      this.matrix = await this.catalog.embeddings((length, store) => (store === 'f16' ? this.kernels.hostArray(length, 'f16') : this.kernels.hostArray(length)));
+      this.matrix = await this.catalog.embeddings(this.alloc);
       this.token = token;
     }
     return this.matrix;
+  }
+
+  private readonly alloc = (length: number, store: 'f32' | 'f16') =>
+    store === 'f16' ? this.kernels.hostArray(length, 'f16') : this.kernels.hostArray(length);
+
+  private append(old: EmbeddingMatrix, added: EmbeddingMatrix): EmbeddingMatrix {
+    if (added.rows === 0) return old;
+    const rows = old.rows + added.rows;
+    const data = this.alloc(rows * old.dim, old.store);
+    data.set(old.data as never);
+    data.set(added.data as never, old.rows * old.dim);
+    const contentIds = new Int32Array(rows);
+    contentIds.set(old.contentIds);
+    contentIds.set(added.contentIds, old.rows);
+    return { contentIds, data, rows, dim: old.dim, store: old.store };
   }
 }
 
@@ -138,5 +161,18 @@ export async function searchVector(
   ids.forEach((id, i) => {
     for (const f of files.get(id) ?? []) hits.push({ id: f.id, path: f.path, score: top.scores[i] as number });
   });
+  return hits.slice(offset, want);
+}
+
+/** The k best files by the engine's own index (catalog.nearest): approximate, server-side. */
+export async function searchIndex(query: Float32Array, k: number, catalog: Catalog, offset = 0): Promise<SearchHit[]> {
+  checkIntRange('k', k, LIMITS.topK);
+  checkIntRange('offset + k', offset + k, LIMITS.topK);
+  if (!catalog.nearest) throw new UsageError(`${catalog.path}: this catalog has no search index`);
+  const want = offset + k;
+  const top = await catalog.nearest(query, want);
+  const files = await catalog.files(top.map((t) => t.contentId));
+  const hits: SearchHit[] = [];
+  for (const t of top) for (const f of files.get(t.contentId) ?? []) hits.push({ id: f.id, path: f.path, score: t.score });
   return hits.slice(offset, want);
 }

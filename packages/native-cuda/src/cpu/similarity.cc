@@ -1,14 +1,18 @@
 // Similarity of query rows a[m,d] against rows b[n,d] (float32 or half storage): the full
-// score matrix, or a per-query top-k that never holds more than a block of scores. Scores come
-// from the GEMM (which streams b without packing when there are few queries).
+// score matrix, or a per-query top-k that never holds more than a block of scores. Few queries:
+// scores come from the GEMM (which streams b without packing) a block at a time. Many queries:
+// a fused kernel keeps a tile of scores in registers and only lets the rare score that can
+// still enter a query's top-k leave them.
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "gemm.h"
 #include "scratch.h"
 #include "threadpool.h"
 #include "topk.h"
+#include "vec.h"
 
 namespace clipkit::cpu {
 namespace {
@@ -31,10 +35,273 @@ void similarity_any(const float* a, const T* b, float* out, int64_t m, int64_t n
   gemm_nt(a, d, b, d, out, n, m, n, d, epi);
 }
 
+// ---- Many queries: the fused kernel. ------------------------------------------------------
+//
+// Queries are the vector lanes: a is packed once as [group][d][G] (G = QV vectors of queries,
+// zero-padded), rows of b are broadcast, and an R x QV register tile accumulates R rows of b
+// against G queries over the whole depth (one FMA chain per score, like the packed GEMM). b is
+// never transposed: half rows are widened into a small per-thread chunk, float rows are read in
+// place. Each finished tile is scaled and its per-query maximum compared with that query's bar
+// (TopK::bar); only queries whose bar it beats push the tile's scores, in row order.
+
+// From this many queries on, the fused kernel beats the GEMM + score block path.
+constexpr int64_t kFusedMinQueries = 16;
+// Rows of b widened or addressed at once: a multiple of every tile's R.
+constexpr int64_t kChunkRows = 24;
+
+// Accumulators per tile: AVX-512 24 zmm (+ QV query vectors + 1 broadcast <= 32), AVX2 12 ymm
+// (+ 2 + 1 <= 16), portable 4 x 8 floats.
+template <typename V>
+struct FusedTile;
+template <>
+struct FusedTile<simd::VecAvx512> {
+  static constexpr int kMaxQV = 4;
+  static constexpr int kAcc = 24;
+};
+template <>
+struct FusedTile<simd::VecAvx2> {
+  static constexpr int kMaxQV = 2;
+  static constexpr int kAcc = 12;
+};
+template <>
+struct FusedTile<simd::VecPortable> {
+  static constexpr int kMaxQV = 1;
+  static constexpr int kAcc = 4;
+};
+
+struct FusedJob {
+  const float* packed_a;  // [groups][d][G]
+  int64_t m, n, d, k;
+  float scale;
+  Candidate* kept;        // [parts][m][k]
+  int64_t* kept_count;    // [parts][m]
+  int64_t parts;
+};
+
+template <typename V>
+constexpr int64_t group_queries() {
+  return FusedTile<V>::kMaxQV * V::W;
+}
+
+// Per thread: the heaps of its part, each query's bar, and a tile's scores when one spills.
+struct PartState {
+  std::vector<TopK> heaps;
+  std::vector<float> bars;
+};
+
+template <typename V, int QV, int R>
+CLIPKIT_INLINE void fused_tile(const FusedJob& job, const float* at, const float* bp, int64_t j0,
+                               int64_t valid, int64_t q0, int64_t queries, PartState& st) {
+  using Reg = typename V::R;
+  constexpr int64_t G = group_queries<V>();
+  Reg acc[R][QV];
+#pragma GCC unroll 32
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < QV; ++v) acc[r][v] = V::zero();
+  }
+  const int64_t d = job.d;
+  for (int64_t p = 0; p < d; ++p) {
+    Reg av[QV];
+#pragma GCC unroll 4
+    for (int v = 0; v < QV; ++v) av[v] = V::load(at + p * G + v * V::W);
+#pragma GCC unroll 32
+    for (int r = 0; r < R; ++r) {
+      const Reg br = V::set1(bp[p * kChunkRows + r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < QV; ++v) acc[r][v] = V::fma(av[v], br, acc[r][v]);
+    }
+  }
+  // Scaled once into memory: the checks below read lanes, and keeping the accumulators
+  // live past the loop makes GCC store them on every iteration.
+  alignas(64) float tile[R][QV * V::W];
+  const Reg sv = V::set1(job.scale);
+#pragma GCC unroll 32
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < QV; ++v) V::store(tile[r] + v * V::W, V::mul(acc[r][v], sv));
+  }
+  alignas(64) float top[QV * V::W];
+  for (int v = 0; v < QV; ++v) {
+    Reg mx = V::load(tile[0] + v * V::W);
+    for (int r = 1; r < R; ++r) mx = V::max(mx, V::load(tile[r] + v * V::W));
+    V::store(top + v * V::W, mx);
+  }
+  float* bars = st.bars.data() + q0;
+  bool any = false;
+  for (int64_t q = 0; q < queries; ++q) any |= !(top[q] <= bars[q]);
+  if (!any) return;
+  for (int64_t q = 0; q < queries; ++q) {
+    if (top[q] <= bars[q]) continue;
+    TopK& heap = st.heaps[static_cast<size_t>(q0 + q)];
+    for (int64_t r = 0; r < valid; ++r) heap.push_in_order(tile[r][q], static_cast<int32_t>(j0 + r));
+    bars[q] = heap.bar();
+  }
+}
+
+// The chunk's rows (packed [d][kChunkRows]) against one query group, in R-row tiles.
+template <typename V, int QV>
+CLIPKIT_INLINE void fused_group(const FusedJob& job, const float* at, const float* chunk,
+                                int64_t j0, int64_t count, int64_t q0, int64_t queries,
+                                PartState& st) {
+  constexpr int R = FusedTile<V>::kAcc / QV;
+  static_assert(kChunkRows % R == 0, "a chunk holds whole tiles");
+  for (int64_t r = 0; r < count; r += R) {
+    fused_tile<V, QV, R>(job, at, chunk + r, j0 + r, std::min<int64_t>(R, count - r), q0,
+                         queries, st);
+  }
+}
+
+// Rows [0, count) of src (float or half, rows d apart) → dst[d][kChunkRows] floats, missing
+// rows zero. Vector loads of each row into an L1 staging block, then a transpose out of it.
+template <typename V, typename T>
+CLIPKIT_INLINE void pack_chunk(const T* src, int64_t d, int64_t count, float* dst) {
+  alignas(64) float block[kChunkRows][V::W];
+  for (int64_t p0 = 0; p0 < d; p0 += V::W) {
+    const int64_t width = std::min<int64_t>(V::W, d - p0);
+    for (int64_t r = 0; r < kChunkRows; ++r) {
+      const T* row = src + r * d + p0;
+      typename V::R v = V::zero();
+      if (r < count) {
+        if constexpr (std::is_same_v<T, float>) {
+          v = width == V::W ? V::load(row) : V::load_partial(row, width);
+        } else {
+          v = width == V::W ? V::load_half(row) : V::load_half_partial(row, width);
+        }
+      }
+      V::store(block[r], v);
+    }
+    for (int64_t i = 0; i < width; ++i) {
+      float* out = dst + (p0 + i) * kChunkRows;
+#pragma GCC unroll 24
+      for (int64_t r = 0; r < kChunkRows; ++r) out[r] = block[r][i];
+    }
+  }
+}
+
+template <typename V, typename T>
+CLIPKIT_INLINE void fused_rows(const FusedJob* job, const T* b, int64_t part, int64_t j_begin,
+                               int64_t j_end) {
+  constexpr int64_t G = group_queries<V>();
+  const int64_t m = job->m, d = job->d, k = job->k;
+  PartState st;
+  st.heaps.reserve(static_cast<size_t>(m));
+  for (int64_t i = 0; i < m; ++i) st.heaps.emplace_back(&job->kept[(part * m + i) * k], k);
+  st.bars.assign(static_cast<size_t>(m), std::numeric_limits<float>::quiet_NaN());
+  thread_local Scratch chunk_scratch;
+  float* chunk = chunk_scratch.floats(static_cast<size_t>(kChunkRows * d));
+  for (int64_t j0 = j_begin; j0 < j_end; j0 += kChunkRows) {
+    const int64_t count = std::min(kChunkRows, j_end - j0);
+    pack_chunk<V>(b + j0 * d, d, count, chunk);
+    for (int64_t q0 = 0; q0 < m; q0 += G) {
+      const float* at = job->packed_a + q0 * d;
+      const int64_t queries = std::min(G, m - q0);
+      switch ((queries + V::W - 1) / V::W) {
+        case 1: fused_group<V, 1>(*job, at, chunk, j0, count, q0, queries, st); break;
+        case 2: if constexpr (FusedTile<V>::kMaxQV >= 2) fused_group<V, 2>(*job, at, chunk, j0, count, q0, queries, st); break;
+        case 3: if constexpr (FusedTile<V>::kMaxQV >= 3) fused_group<V, 3>(*job, at, chunk, j0, count, q0, queries, st); break;
+        default: if constexpr (FusedTile<V>::kMaxQV >= 4) fused_group<V, 4>(*job, at, chunk, j0, count, q0, queries, st); break;
+      }
+    }
+  }
+  for (int64_t i = 0; i < m; ++i) job->kept_count[part * m + i] = st.heaps[i].size();
+}
+
+template <typename V>
+CLIPKIT_INLINE void fused_rows_f32(const FusedJob* job, const float* b, int64_t part,
+                                   int64_t j0, int64_t j1) {
+  fused_rows<V, float>(job, b, part, j0, j1);
+}
+template <typename V>
+CLIPKIT_INLINE void fused_rows_f16(const FusedJob* job, const uint16_t* b, int64_t part,
+                                   int64_t j0, int64_t j1) {
+  fused_rows<V, uint16_t>(job, b, part, j0, j1);
+}
+CLIPKIT_DISPATCH(fused_rows_f32_dispatch, fused_rows_f32)
+CLIPKIT_DISPATCH(fused_rows_f16_dispatch, fused_rows_f16)
+
+void fused_rows_on(Isa isa, const FusedJob* job, const float* b, int64_t part, int64_t j0,
+                   int64_t j1) {
+  fused_rows_f32_dispatch_on(isa, job, b, part, j0, j1);
+}
+void fused_rows_on(Isa isa, const FusedJob* job, const uint16_t* b, int64_t part, int64_t j0,
+                   int64_t j1) {
+  fused_rows_f16_dispatch_on(isa, job, b, part, j0, j1);
+}
+
+int64_t group_queries_on(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return group_queries<simd::VecAvx512>();
+    case Isa::Avx2: return group_queries<simd::VecAvx2>();
+    case Isa::Generic: break;
+  }
+  return group_queries<simd::VecPortable>();
+}
+
+// Query groups of G, each as [d][G] with the missing queries zero.
+std::vector<float> pack_queries(const float* a, int64_t m, int64_t d, int64_t g) {
+  const int64_t groups = (m + g - 1) / g;
+  std::vector<float> packed(static_cast<size_t>(groups * d * g), 0.0f);
+  for (int64_t i = 0; i < m; ++i) {
+    float* dst = packed.data() + (i / g) * d * g + i % g;
+    for (int64_t p = 0; p < d; ++p) dst[p * g] = a[i * d + p];
+  }
+  return packed;
+}
+
+// Each part's candidates merged into idx/score: the k best per query in rank order.
+void merge_parts(const std::vector<Candidate>& kept, const std::vector<int64_t>& kept_count,
+                 int64_t parts, int64_t m, int64_t k, int32_t* idx, float* score) {
+  std::vector<Candidate> merged;
+  for (int64_t i = 0; i < m; ++i) {
+    merged.clear();
+    for (int64_t part = 0; part < parts; ++part) {
+      const Candidate* c = &kept[(part * m + i) * k];
+      merged.insert(merged.end(), c, c + kept_count[part * m + i]);
+    }
+    const auto take = std::min<int64_t>(k, static_cast<int64_t>(merged.size()));
+    std::partial_sort(merged.begin(), merged.begin() + take, merged.end(), ranks_before);
+    for (int64_t r = 0; r < take; ++r) {
+      idx[i * k + r] = merged[r].index;
+      score[i * k + r] = merged[r].score;
+    }
+    // k > n: the slots no row of b fills are marked, not left as garbage.
+    for (int64_t r = take; r < k; ++r) {
+      idx[i * k + r] = -1;
+      score[i * k + r] = std::numeric_limits<float>::quiet_NaN();
+    }
+  }
+}
+
+template <typename T>
+void topk_fused(const float* a, const T* b, int64_t m, int64_t n, int64_t d, float scale,
+                int64_t k, int32_t* idx, float* score) {
+  const Isa isa = detected_isa();
+  const int64_t parts = thread_count();
+  const std::vector<float> packed = pack_queries(a, m, d, group_queries_on(isa));
+  std::vector<Candidate> kept(static_cast<size_t>(parts * m * k));
+  std::vector<int64_t> kept_count(static_cast<size_t>(parts * m), 0);
+  const FusedJob job{packed.data(), m, n, d, k, scale, kept.data(), kept_count.data(), parts};
+  parallel_for(parts, [&](int64_t part_begin, int64_t part_end) {
+    for (int64_t part = part_begin; part < part_end; ++part) {
+      // Whole chunks per part, so only the last chunk of b is short.
+      const int64_t chunks = (n + kChunkRows - 1) / kChunkRows;
+      const int64_t j0 = std::min(n, chunks * part / parts * kChunkRows);
+      const int64_t j1 = std::min(n, chunks * (part + 1) / parts * kChunkRows);
+      if (j0 < j1) fused_rows_on(isa, &job, b, part, j0, j1);
+    }
+  });
+  merge_parts(kept, kept_count, parts, m, k, idx, score);
+}
+
 template <typename T>
 void topk_any(const float* a, const T* b, int64_t m, int64_t n, int64_t d, float scale,
               int64_t k, int32_t* idx, float* score) {
   if (m <= 0 || k <= 0) return;
+  if (m >= kFusedMinQueries) {
+    topk_fused(a, b, m, n, d, scale, k, idx, score);
+    return;
+  }
   GemmEpilogue epi;
   epi.scale = scale;
   const int64_t parts = thread_count();
@@ -66,25 +333,7 @@ void topk_any(const float* a, const T* b, int64_t m, int64_t n, int64_t d, float
       for (int64_t i = 0; i < m; ++i) kept_count[part * m + i] = heaps[i].size();
     }
   });
-  std::vector<Candidate> merged;
-  for (int64_t i = 0; i < m; ++i) {
-    merged.clear();
-    for (int64_t part = 0; part < parts; ++part) {
-      const Candidate* c = &kept[(part * m + i) * k];
-      merged.insert(merged.end(), c, c + kept_count[part * m + i]);
-    }
-    const auto take = std::min<int64_t>(k, static_cast<int64_t>(merged.size()));
-    std::partial_sort(merged.begin(), merged.begin() + take, merged.end(), ranks_before);
-    for (int64_t r = 0; r < take; ++r) {
-      idx[i * k + r] = merged[r].index;
-      score[i * k + r] = merged[r].score;
-    }
-    // k > n: the slots no row of b fills are marked, not left as garbage.
-    for (int64_t r = take; r < k; ++r) {
-      idx[i * k + r] = -1;
-      score[i * k + r] = std::numeric_limits<float>::quiet_NaN();
-    }
-  }
+  merge_parts(kept, kept_count, parts, m, k, idx, score);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <utility>
 
 namespace clipkit::cpu {
@@ -29,6 +30,12 @@ class TopK {
   TopK(Candidate* storage, int64_t k) : heap_(storage), k_(k) {}
 
   int64_t size() const { return size_; }
+
+  // Scores that cannot enter compare !(score <= bar()): NaN (everything may enter) until k
+  // numbers are kept, then the worst kept score (ties with it lose, see push_in_order).
+  float bar() const {
+    return size_ < k_ ? std::numeric_limits<float>::quiet_NaN() : heap_[0].score;
+  }
 
   // Candidates must arrive in increasing index order: a tie with the worst kept one then
   // always loses, which makes the common rejection a single float comparison.

@@ -1,8 +1,10 @@
 // The photo catalog as the library sees it: one interface, one implementation per database
-// engine (sqlite/ today). Every method is async so that an engine reached over a network fits
+// engine (sqlite/, postgres/). Every method is async so that an engine reached over a network fits
 // the same seam as the in-process SQLite file.
 import path from 'node:path';
 import { UsageError } from '../../errors.js';
+import { POSTGRES_URL, redactUrl } from './postgres/connect.js';
+import { PgCatalog } from './postgres/catalog.js';
 import { SqliteCatalog } from './sqlite/catalog.js';
 import type { Catalog, OpenCatalogOptions } from './types.js';
 
@@ -10,10 +12,17 @@ export * from './types.js';
 
 const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 
-/** Opens the catalog at `location`: a SQLite file path. */
+/** True when `location` names a PostgreSQL catalog rather than a SQLite file. */
+export function isPostgresUrl(location: string): boolean {
+  return POSTGRES_URL.test(location);
+}
+
+/** Opens the catalog at `location`: a SQLite file path, or a postgres:// URL. */
 export async function openCatalog(location: string, opts: OpenCatalogOptions = {}): Promise<Catalog> {
+  if (isPostgresUrl(location)) return PgCatalog.open(location, opts);
   if (URL_SCHEME.test(location)) {
-    throw new UsageError(`--db ${location.replace(/:[^:@/]*@/, ':***@')}: unsupported catalog URL; give a SQLite file path`);
+    throw new UsageError(`--db ${redactUrl(location)}: unsupported catalog URL; give a SQLite file path or postgres://…`);
   }
+  if (opts.index === 'hnsw') throw new UsageError('--index hnsw needs a PostgreSQL catalog (--db postgres://…)');
   return SqliteCatalog.open(path.resolve(location), opts);
 }

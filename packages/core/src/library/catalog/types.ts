@@ -97,6 +97,18 @@ export type MatrixAllocator = (length: number, store: StoreFormat) => Float32Arr
 export const plainArrays: MatrixAllocator = (length, store) =>
   store === 'f16' ? new Uint16Array(length) : new Float32Array(length);
 
+/** One content as `Catalog.dump` hands it out. */
+export interface DumpedContent {
+  id: number;
+  hash: string;
+  /** Little-endian values in the catalog's store format; null for a content that failed. */
+  embedding: Uint8Array | null;
+  precision: Precision | null;
+  error: { code: string; message: string } | null;
+  /** Its files present on disk (missing ones are not copied). */
+  files: FileStat[];
+}
+
 /** Held by an import while it writes; released when it ends, or by the engine when it dies. */
 export interface WriterLease {
   release(): Promise<void>;
@@ -105,6 +117,9 @@ export interface WriterLease {
 export interface Catalog {
   /** Where the catalog lives, fit for messages: a file path, or a URL without its password. */
   readonly path: string;
+
+  /** The engine, and how it stores embeddings (for `clipkit info --db`). */
+  readonly storage: CatalogStorage;
 
   close(): Promise<void>;
 
@@ -160,11 +175,86 @@ export interface Catalog {
   /** Every embedding of a content that still has a file on disk, in one matrix from `alloc`. */
   embeddings(alloc?: MatrixAllocator): Promise<EmbeddingMatrix>;
 
+  /**
+   * Engines that can: when the change from token `since` to `now` only added contents, the
+   * embeddings of those contents (rows to append to the matrix loaded at `since`); else null.
+   */
+  embeddingsAdded?(since: string, now: string, alloc?: MatrixAllocator): Promise<EmbeddingMatrix | null>;
+
   /** 'ok', or what the engine's own consistency check found. */
   integrityCheck(): Promise<string>;
 
+  /**
+   * Up to `limit` contents with an id above `afterId`, ascending, each with its present files:
+   * what `clipkit catalog copy` moves (embedding bytes as stored, nothing re-encoded).
+   */
+  dump(afterId: number, limit: number): Promise<DumpedContent[]>;
+
   /** The right to import: taken at once or refused with CatalogBusyError, never waited for. */
   acquireWriter(): Promise<WriterLease>;
+
+  /** Present on catalogs that several importers fill at once (PostgreSQL), in place of the lock. */
+  readonly workQueue?: WorkQueue;
+
+  /** Present where the engine searches an index itself (pgvector HNSW): the k nearest contents. */
+  nearest?(query: Float32Array, k: number): Promise<Array<{ contentId: number; score: number }>>;
+}
+
+export interface CatalogStorage {
+  engine: 'sqlite' | 'postgres';
+  /** 'blob' (SQLite), 'halfvec' (pgvector) or 'bytea' (PostgreSQL without pgvector). */
+  vectors: 'blob' | 'halfvec' | 'bytea';
+  /** Why this storage: e.g. the pgvector version, or why the extension could not be created. */
+  detail: string;
+}
+
+/** Work of shared importers under each root (`clipkit status`). */
+export interface QueueStatus {
+  pending: number;
+  claimed: number;
+  /** Files handed back because another importer was encoding the same content. */
+  waiting: number;
+  workers: Array<{
+    id: string;
+    root: string;
+    /** Files this importer holds under a live lease now. */
+    claimed: number;
+    done: number;
+    failed: number;
+    state: 'running' | 'finished' | 'gone';
+    lastSeenSecondsAgo: number;
+  }>;
+}
+
+/** A file as the scan found it: `fsPath` holds the name's bytes (names need not be UTF-8). */
+export interface QueuedFile extends FileStat {
+  fsPath: Buffer;
+}
+
+/**
+ * Shared imports: every importer scans, the scan queues new or changed files, and importers claim
+ * them in batches under a lease their heartbeat renews; a dead importer's lease expires and its
+ * batch goes to another. Files are settled (leave the queue) by the batch write that stores them.
+ */
+export interface WorkQueue {
+  /** Registers this importer and starts renewing its leases every leaseSeconds / 3. */
+  begin(root: string, leaseSeconds: number): Promise<void>;
+  /** Queues the files of one scan chunk that are new or changed; revives unchanged missing ones. */
+  enqueue(files: readonly QueuedFile[]): Promise<{ changed: number; revived: number }>;
+  /** Claims up to max queued files under the root: none when all are done or leased by others. */
+  claim(max: number): Promise<QueuedFile[]>;
+  /** Files under the root that others hold or that wait, and seconds until the first lease ends. */
+  outstanding(): Promise<{ files: number; waitSeconds: number }>;
+  /** True when this importer may encode the content (no live importer is encoding it). */
+  claimContent(hash: string): Promise<boolean>;
+  /** Hands a claimed file back for later: its content is being encoded by another importer. */
+  defer(path: string): Promise<void>;
+  /** Takes files that need no catalog row (not images, vanished, unreadable) off the queue. */
+  settle(paths: readonly string[], failed: number): Promise<void>;
+  /** Stops renewing and marks this importer finished. */
+  end(): Promise<void>;
+  /** Pending / claimed / waiting files and every importer's progress. */
+  status(): Promise<QueueStatus>;
 }
 
 export interface OpenCatalogOptions {
@@ -174,4 +264,8 @@ export interface OpenCatalogOptions {
   readOnly?: boolean;
   /** Bounds how long a short write waits behind an importer's batch commit. */
   busyTimeoutMs?: number;
+  /** PostgreSQL: how long a lost connection is retried before the command fails (default 30 s). */
+  retrySeconds?: number;
+  /** PostgreSQL: 'hnsw' searches a pgvector HNSW index on the server instead of the exact matrix. */
+  index?: 'exact' | 'hnsw';
 }
