@@ -176,6 +176,7 @@ const cases: Case[] = [
     says: /--threads.*integer from 1 to 1024/,
   })),
   { name: 'classify --batch-size 0', args: () => classify(path.join(photos, 'p0.jpg'), '--batch-size', '0'), rc: 2, says: /--batch-size/ },
+  ...['0', '1e10', '86401'].map((s): Case => ({ name: `import --lease-seconds ${s}`, args: () => ['import', photos, ...lib(), '--lease-seconds', s, '--json'], rc: 2, says: /--lease-seconds.*integer from 1 to 86400/, untouched: () => [catalog] })),
   { name: 'import --batch-size 1e9', args: () => ['import', photos, ...lib(), '--batch-size', '1000000000', '--json'], rc: 2, says: /--batch-size/, untouched: () => [catalog] },
   { name: 'encode --threads -1', args: () => ['encode', '--model', model, '--texts-jsonl', W('templates.txt'), '--threads', '-1', '--out', W('o.npy')], rc: 2, says: /--threads must be an integer from 1 to 1024/ },
   { name: 'encode --batch-size NaN', args: () => ['encode', '--model', model, '--texts-jsonl', W('templates.txt'), '--batch-size', 'NaN', '--out', W('o.npy')], rc: 2, says: /--batch-size/ },
