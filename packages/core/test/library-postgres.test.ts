@@ -235,8 +235,8 @@ describe.skipIf(skip)('clipkit import / search with --db postgres://', () => {
     expect(hnsw.code, hnsw.stderr).toBe(0);
     expect((JSON.parse(hnsw.stdout) as Array<{ score: number }>)[0]?.score).toBeCloseTo(1, 2);
 
-    const status = await run(['status', '--db', url, '--json']);
-    expect(status.code).toBe(0);
+    const status = await run(['status', '--json'], { CLIPKIT_DB: url }); // the catalog from the environment
+    expect(status.code, status.stderr).toBe(0);
     const report = JSON.parse(status.stdout) as { queue: { pending: number; claimed: number; workers: Array<{ done: number; state: string }> } };
     expect(report.queue).toMatchObject({ pending: 0, claimed: 0 });
     expect(report.queue.workers.map((w) => w.state)).toEqual(['finished', 'finished']);
