@@ -132,8 +132,13 @@ function parseOpenAiGz(path: string, compressed: Buffer): { encoder: Map<string,
   return { encoder, merges };
 }
 
-/** Checks the invariants encode/decode rely on, so they can never meet an unknown symbol. */
-function validate(path: string, encoder: Map<string, number>, merges: ReadonlyArray<readonly [string, string]>): void {
+/**
+ * Checks the invariants encode/decode rely on, so they can never meet an unknown symbol. A fault
+ * in the tokens is reported against vocabPath, a merge that makes an unknown token against
+ * mergesPath (the same file for tokenizer.json and OpenAI's .gz).
+ */
+function validate(vocabPath: string, mergesPath: string, encoder: Map<string, number>, merges: ReadonlyArray<readonly [string, string]>): void {
+  const path = vocabPath;
   for (const special of [START_OF_TEXT, END_OF_TEXT]) {
     if (!encoder.has(special)) throw malformed(path, `vocabulary has no ${special} token`);
   }
@@ -152,26 +157,26 @@ function validate(path: string, encoder: Map<string, number>, merges: ReadonlyAr
     }
   }
   for (const [i, [a, b]] of merges.entries()) {
-    if (!encoder.has(a + b)) throw malformed(path, `merge ${i + 1} ("${a} ${b}") makes ${JSON.stringify(a + b)}, which is not in the vocabulary`);
+    if (!encoder.has(a + b)) throw malformed(mergesPath, `merge ${i + 1} ("${a} ${b}") makes ${JSON.stringify(a + b)}, which is not in the vocabulary`);
   }
 }
 
 async function loadHfFiles(vocabPath: string, mergesPath: string): Promise<Vocabulary> {
   const encoder = parseVocabObject(vocabPath, parseJson(vocabPath, await readOrThrow(vocabPath)));
   const merges = parseMergesTxt(mergesPath, (await readOrThrow(mergesPath)).toString('utf8'));
-  validate(mergesPath, encoder, merges);
+  validate(vocabPath, mergesPath, encoder, merges);
   return { encoder, merges, source: vocabPath };
 }
 
 async function loadTokenizerJson(path: string): Promise<Vocabulary> {
   const { encoder, merges } = parseTokenizerJson(path, parseJson(path, await readOrThrow(path)));
-  validate(path, encoder, merges);
+  validate(path, path, encoder, merges);
   return { encoder, merges, source: path };
 }
 
 async function loadOpenAiGz(path: string): Promise<Vocabulary> {
   const { encoder, merges } = parseOpenAiGz(path, await readOrThrow(path));
-  validate(path, encoder, merges);
+  validate(path, path, encoder, merges);
   return { encoder, merges, source: path };
 }
 

@@ -130,6 +130,18 @@ describe('vocabulary errors name the file and the problem', () => {
     await expectError(path, 'VOCAB_MALFORMED', /token "a b" has " ", which is no byte symbol/);
   });
 
+  it('names vocab.json for a token it lacks and merges.txt for a merge it cannot make', async () => {
+    const dir = bad('hf-incomplete');
+    const mergeLines = ['#version: 0.2', ...vocab.merges.map(([a, b]) => `${a} ${b}`)].join('\n');
+    const without = (token: string) => Object.fromEntries(Object.entries(vocabObject(vocab)).filter(([t]) => t !== token));
+    writeFileSync(join(dir, 'merges.txt'), mergeLines);
+    writeFileSync(join(dir, 'vocab.json'), JSON.stringify(without('<|startoftext|>')));
+    await expectError(dir, 'VOCAB_MALFORMED', /vocab\.json: vocabulary has no <\|startoftext\|> token/);
+    const [a, b] = vocab.merges[0]!;
+    writeFileSync(join(dir, 'vocab.json'), JSON.stringify(without(a + b)));
+    await expectError(dir, 'VOCAB_MALFORMED', /merges\.txt: merge 1 .* not in the vocabulary/);
+  });
+
   it('a .gz file that is not gzip, or has a broken merge line', async () => {
     const dir = bad('gz');
     writeFileSync(join(dir, 'broken.txt.gz'), 'plain text');
