@@ -99,6 +99,11 @@ describe.skipIf(!browser)('clipkit serve in Chromium', () => {
     await page.goto(url);
     await page.keyboard.press('/'); // keyboard: "/" focuses the search box
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('q');
+    // "Search by image…" is one tab stop (its hidden file input is not a second, invisible one).
+    await page.focus('#image-label');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('labels');
+    await page.focus('#q');
     const query = '"a red square" + "sunset"';
     await page.keyboard.type(query);
     await page.keyboard.press('Enter');
