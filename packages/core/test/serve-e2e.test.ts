@@ -112,6 +112,7 @@ describe.skipIf(!browser)('clipkit serve in Chromium', () => {
     const { results } = await api<{ results: Array<{ id: number }> }>(`/api/search?${new URLSearchParams({ q: query, k: '50' })}`);
     expect(await gridIds()).toEqual(results.map((r) => r.id));
     expect(new URL(page.url()).searchParams.get('q')).toBe(query);
+    expect(await page.locator('#status').innerText()).toBe(`${results.length} results for ${query}.`);
     await page.screenshot({ path: path.join(shots, '1-search.png') });
     const readme = process.env.CLIPKIT_README_SCREENSHOT;
     if (readme) {

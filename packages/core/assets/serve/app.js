@@ -107,7 +107,8 @@ async function loadMore() {
 function searchText(/** @type {string} */ query) {
   q.value = query;
   document.title = `${query} – clipkit`;
-  return showResults(`“${query}”`, (offset) => api(`/api/search?${new URLSearchParams({ q: query, k: String(PAGE), offset: String(offset) })}`));
+  // The query language quotes its texts already.
+  return showResults(query, (offset) => api(`/api/search?${new URLSearchParams({ q: query, k: String(PAGE), offset: String(offset) })}`));
 }
 
 function searchImage(/** @type {Blob} */ file, /** @type {string} */ name) {
