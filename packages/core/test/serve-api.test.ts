@@ -186,6 +186,21 @@ describe('JSON API', () => {
     expect((await get(`/api/thumb/${id}`, { headers: { 'If-None-Match': '"stale"' } })).status).toBe(200);
   });
 
+  it('GET /api/thumb/:id still answers when the thumbnail cache cannot be written (read-only catalog folder)', async () => {
+    const id = await idOf(lib.images[9] as string);
+    // A cache folder below a regular file cannot be created, whoever runs the test (root too).
+    const blocked = path.join(work, 'not-a-folder');
+    fs.writeFileSync(blocked, '');
+    const readOnly = await serve(library, { port: 0, thumbnailDir: path.join(blocked, 'thumbs') });
+    try {
+      const res = await fetch(new URL(`/api/thumb/${id}`, readOnly.url));
+      expect(res.status).toBe(200);
+      expect((await sharp(Buffer.from(await res.arrayBuffer())).metadata()).format).toBe('webp');
+    } finally {
+      await readOnly.close();
+    }
+  });
+
   it('follows an import running in another process: new photos appear without a restart', async () => {
     const before = (await json<{ counts: { files: number } }>('/api/status')).counts.files;
     const groupsBefore = await library.duplicates(0.999);
