@@ -375,6 +375,33 @@ for (const engine of ['sqlite', 'postgres'] as const) {
           expect((await json<{ id: number }>(`/api/file/${id}`)).id).toBe(id);
           expect((await get(`/api/thumb/${id}`)).status).toBe(200);
         });
+
+        it('answers 503 with the server named (no password) while the database is unavailable, and recovers', async () => {
+          const quick = await Library.openExisting(db, { retrySeconds: 0 });
+          const handle = await serve(quick, { port: 0 });
+          const at = (p: string) => fetch(new URL(p, handle.url));
+          try {
+            const id = (await idOf(lib.images[5] as string)).toString();
+            await sql(adminUrl as string, `ALTER DATABASE ${dbName()} ALLOW_CONNECTIONS false`);
+            try {
+              await dropConnections();
+              for (const p of ['/api/search?q=beach&k=5', `/api/file/${id}`, '/api/status']) {
+                const res = await at(p);
+                expect(res.status, p).toBe(503);
+                const { error } = (await res.json()) as { error: { code: string; message: string } };
+                expect(error.code, p).toBe('CATALOG_UNAVAILABLE');
+                expect(error.message, p).toContain(`127.0.0.1:${new URL(db).port}`);
+                expect(error.message, p).not.toContain(`:${new URL(db).password}@`);
+              }
+            } finally {
+              await sql(adminUrl as string, `ALTER DATABASE ${dbName()} ALLOW_CONNECTIONS true`);
+            }
+            expect((await at('/api/search?q=beach&k=5')).status).toBe(200);
+          } finally {
+            await handle.close();
+            await quick.close();
+          }
+        });
       });
     }
 

@@ -9,7 +9,9 @@ import sharp, { type Metadata } from 'sharp';
 import {
   AccessDeniedError,
   CatalogBusyError,
+  CatalogError,
   CatalogMismatchError,
+  CatalogUnavailableError,
   ClipkitError,
   ImageDecodeError,
   ImageTooLargeError,
@@ -227,6 +229,9 @@ const STATUS: Array<[new (...args: never[]) => ClipkitError, number]> = [
   [ImageDecodeError, 422],
   [CatalogMismatchError, 409],
   [CatalogBusyError, 503],
+  // The catalog's server is down or refuses connections: try again later, not a bad request.
+  [CatalogUnavailableError, 503],
+  [CatalogError, 500],
 ];
 
 function errorResponse(c: Context, err: Error): Response {
