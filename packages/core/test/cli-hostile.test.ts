@@ -123,6 +123,12 @@ beforeAll(async () => {
   fs.rmSync(path.join(fifoWeights, 'model.safetensors'));
   execFileSync('mkfifo', [path.join(fifoWeights, 'model.safetensors')]);
 
+  const fifoOnnx = W('fifo-onnx');
+  fs.cpSync(model, fifoOnnx, { recursive: true });
+  fs.rmSync(path.join(fifoOnnx, 'model.safetensors'));
+  fs.mkdirSync(path.join(fifoOnnx, 'onnx'));
+  for (const f of ['vision_model.onnx', 'text_model.onnx']) execFileSync('mkfifo', [path.join(fifoOnnx, 'onnx', f)]);
+
   // A hub that answers HTML, like a captive portal.
   hub = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
@@ -244,6 +250,14 @@ const cases: Case[] = [
     rc: 1,
     says: backend === 'native' ? /model\.safetensors: cannot open \(not a regular file: a FIFO\)/ : /fifo-weights/,
     untouched: () => [catalog],
+  })),
+  // onnxruntime opens its files itself; the FIFO must be refused before it does.
+  ...(['search', 'classify'] as const).map((cmd): Case => ({
+    name: `onnx/vision_model.onnx is a FIFO (${cmd})`,
+    args: () => (cmd === 'search' ? ['search', 'x', '--db', catalog] : ['classify', path.join(photos, 'p0.jpg'), '--labels', 'a,b']).concat(['--model', W('fifo-onnx'), '--backend', 'onnx']),
+    rc: 1,
+    says: /vision_model\.onnx: cannot open \(not a regular file: a FIFO\)/,
+    untouched: () => (cmd === 'search' ? [catalog] : []),
   })),
   { name: 'pull from a hub that answers HTML', args: () => ['pull', 'owner/model'], env: () => ({ CLIPKIT_OFFLINE: '', CLIPKIT_HUB_URL: hubUrl }), rc: 1, says: /answered something that is not JSON \(text\/html\)/ },
 
