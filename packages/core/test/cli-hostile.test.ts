@@ -123,6 +123,9 @@ beforeAll(async () => {
   fs.rmSync(path.join(fifoWeights, 'model.safetensors'));
   execFileSync('mkfifo', [path.join(fifoWeights, 'model.safetensors')]);
 
+  fs.cpSync(model, W('fifo-vocab'), { recursive: true });
+  fs.rmSync(W('fifo-vocab', 'vocab.json'));
+  execFileSync('mkfifo', [W('fifo-vocab', 'vocab.json')]);
   const fifoOnnx = W('fifo-onnx');
   fs.cpSync(model, fifoOnnx, { recursive: true });
   fs.rmSync(path.join(fifoOnnx, 'model.safetensors'));
@@ -251,6 +254,7 @@ const cases: Case[] = [
     says: backend === 'native' ? /model\.safetensors: cannot open \(not a regular file: a FIFO\)/ : /fifo-weights/,
     untouched: () => [catalog],
   })),
+  { name: 'vocab.json is a FIFO', args: () => ['classify', path.join(photos, 'p0.jpg'), '--labels', 'a,b', '--model', W('fifo-vocab')], rc: 1, says: /vocab\.json: cannot read: not a regular file/ },
   // onnxruntime opens its files itself; the FIFO must be refused before it does.
   ...(['search', 'classify'] as const).map((cmd): Case => ({
     name: `onnx/vision_model.onnx is a FIFO (${cmd})`,
