@@ -120,6 +120,9 @@ describe('JSON API', () => {
     expect(group?.files.length).toBeGreaterThanOrEqual(2);
     for (const f of group?.files ?? []) expect((await json<{ path: string }>(`/api/file/${f.id}`)).path).toBe(f.path);
     expect((await get('/api/duplicates?threshold=7')).status).toBe(400);
+    expect((await get('/api/duplicates?threshold=abc')).status).toBe(400);
+    // An empty threshold (a cleared form field) is the default, as an empty k is, not 0 (one group of everything).
+    expect(await json('/api/duplicates?threshold=')).toEqual(await json('/api/duplicates'));
   });
 
   it('POST /api/classify scores stored embeddings against labels (probabilities sum to 1, best first)', async () => {
@@ -143,6 +146,15 @@ describe('JSON API', () => {
     // A cross-site form or text/plain POST (no CORS preflight) is refused.
     const plain = await get('/api/classify', { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: JSON.stringify(body) });
     expect(plain.status).toBe(415);
+    // The JSON body is bounded like an upload: a huge one is refused, not buffered. (On its own
+    // connection: the server closes one whose body it did not read, and fetch would reuse it.)
+    const huge = await rawRequest(server.url, '/api/classify', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Connection: 'close' },
+      body: Buffer.from(JSON.stringify({ ids, labels: ['x'.repeat(2 * 1024 * 1024)] })),
+    });
+    expect(huge.status).toBe(413);
+    expect((JSON.parse(huge.body.toString()) as { error: { code: string } }).error.code).toBe('BODY_TOO_LARGE');
   });
 
   it('GET /api/file/:id and /api/image/:id: details, the original bytes, Content-Type from the real format', async () => {
@@ -172,6 +184,21 @@ describe('JSON API', () => {
     expect(again.status).toBe(304);
     expect(again.headers.get('etag')).toBe(etag);
     expect((await get(`/api/thumb/${id}`, { headers: { 'If-None-Match': '"stale"' } })).status).toBe(200);
+  });
+
+  it('GET /api/thumb/:id still answers when the thumbnail cache cannot be written (read-only catalog folder)', async () => {
+    const id = await idOf(lib.images[9] as string);
+    // A cache folder below a regular file cannot be created, whoever runs the test (root too).
+    const blocked = path.join(work, 'not-a-folder');
+    fs.writeFileSync(blocked, '');
+    const readOnly = await serve(library, { port: 0, thumbnailDir: path.join(blocked, 'thumbs') });
+    try {
+      const res = await fetch(new URL(`/api/thumb/${id}`, readOnly.url));
+      expect(res.status).toBe(200);
+      expect((await sharp(Buffer.from(await res.arrayBuffer())).metadata()).format).toBe('webp');
+    } finally {
+      await readOnly.close();
+    }
   });
 
   it('follows an import running in another process: new photos appear without a restart', async () => {
