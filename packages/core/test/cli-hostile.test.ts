@@ -123,6 +123,15 @@ beforeAll(async () => {
   fs.rmSync(path.join(fifoWeights, 'model.safetensors'));
   execFileSync('mkfifo', [path.join(fifoWeights, 'model.safetensors')]);
 
+  fs.cpSync(model, W('fifo-vocab'), { recursive: true });
+  fs.rmSync(W('fifo-vocab', 'vocab.json'));
+  execFileSync('mkfifo', [W('fifo-vocab', 'vocab.json')]);
+  const fifoOnnx = W('fifo-onnx');
+  fs.cpSync(model, fifoOnnx, { recursive: true });
+  fs.rmSync(path.join(fifoOnnx, 'model.safetensors'));
+  fs.mkdirSync(path.join(fifoOnnx, 'onnx'));
+  for (const f of ['vision_model.onnx', 'text_model.onnx']) execFileSync('mkfifo', [path.join(fifoOnnx, 'onnx', f)]);
+
   // A hub that answers HTML, like a captive portal.
   hub = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
@@ -238,12 +247,21 @@ const cases: Case[] = [
   { name: 'preprocess --out a full device', args: () => ['preprocess', path.join(photos, 'p0.jpg'), '--out', '/dev/full'], rc: 1, says: /\/dev\/full: cannot write \(ENOSPC\)/ },
   { name: 'encode --out a folder', args: () => ['encode', '--model', model, '--texts-jsonl', W('one-text.jsonl'), '--out', W('folder.jpg')], rc: 1, says: /folder\.jpg: cannot write \(EISDIR\)/ },
   { name: 'encode --input-ids with an id outside the vocabulary', args: () => ['encode', '--model', model, '--input-ids', W('ids-oov.npy'), '--out', W('o.npy')], rc: 2, says: /--input-ids .*ids-oov\.npy: ids\[0\]\[0\] = 100000 is outside the vocabulary/ },
-  ...(['native', 'onnx'] as const).map((backend): Case => ({
-    name: `model.safetensors is a FIFO (--backend ${backend})`,
-    args: () => ['search', 'x', '--db', catalog, '--model', W('fifo-weights'), '--backend', backend],
+  {
+    name: 'model.safetensors is a FIFO',
+    args: () => ['search', 'x', '--db', catalog, '--model', W('fifo-weights'), '--backend', 'native'],
     rc: 1,
-    says: backend === 'native' ? /model\.safetensors: cannot open \(not a regular file: a FIFO\)/ : /fifo-weights/,
+    says: /model\.safetensors: cannot open \(not a regular file: a FIFO\)/,
     untouched: () => [catalog],
+  },
+  { name: 'vocab.json is a FIFO', args: () => ['classify', path.join(photos, 'p0.jpg'), '--labels', 'a,b', '--model', W('fifo-vocab')], rc: 1, says: /vocab\.json: cannot read: not a regular file/ },
+  // onnxruntime opens its files itself; the FIFO must be refused before it does.
+  ...(['search', 'classify'] as const).map((cmd): Case => ({
+    name: `onnx/vision_model.onnx is a FIFO (${cmd})`,
+    args: () => (cmd === 'search' ? ['search', 'x', '--db', catalog] : ['classify', path.join(photos, 'p0.jpg'), '--labels', 'a,b']).concat(['--model', W('fifo-onnx'), '--backend', 'onnx']),
+    rc: 1,
+    says: /vision_model\.onnx: cannot open \(not a regular file: a FIFO\)/,
+    untouched: () => (cmd === 'search' ? [catalog] : []),
   })),
   { name: 'pull from a hub that answers HTML', args: () => ['pull', 'owner/model'], env: () => ({ CLIPKIT_OFFLINE: '', CLIPKIT_HUB_URL: hubUrl }), rc: 1, says: /answered something that is not JSON \(text\/html\)/ },
 

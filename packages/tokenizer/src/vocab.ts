@@ -2,7 +2,8 @@
 //   - a Hugging Face model directory with vocab.json + merges.txt (or tokenizer.json),
 //   - a tokenizer.json file ({ model: { type: 'BPE', vocab, merges } }),
 //   - OpenAI's bpe_simple_vocab_16e6.txt.gz (merges only; ids follow from their order).
-import { readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { byteSymbolsInVocabOrder, bytesToUnicode } from './bpe.js';
@@ -23,13 +24,20 @@ export interface Vocabulary {
   readonly source: string;
 }
 
+/** The file's bytes; opened O_NONBLOCK and refused unless regular, so a FIFO cannot block the load. */
 async function readOrThrow(path: string): Promise<Buffer> {
+  let fh: FileHandle | undefined;
   try {
-    return await readFile(path);
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    if (!(await fh.stat()).isFile()) throw new TokenizerError('VOCAB_NOT_FOUND', 'cannot read: not a regular file', path);
+    return await fh.readFile();
   } catch (err) {
+    if (err instanceof TokenizerError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new TokenizerError('VOCAB_NOT_FOUND', 'no such file', path, { cause: err });
     throw new TokenizerError('VOCAB_NOT_FOUND', `cannot read: ${(err as Error).message}`, path, { cause: err });
+  } finally {
+    await fh?.close();
   }
 }
 

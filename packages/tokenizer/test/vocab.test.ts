@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -140,6 +141,13 @@ describe('vocabulary errors name the file and the problem', () => {
     const [a, b] = vocab.merges[0]!;
     writeFileSync(join(dir, 'vocab.json'), JSON.stringify(without(a + b)));
     await expectError(dir, 'VOCAB_MALFORMED', /merges\.txt: merge 1 .* not in the vocabulary/);
+  });
+
+  it('merges.txt that is a FIFO: refused at once, not waited on', async () => {
+    const dir = bad('fifo');
+    writeFileSync(join(dir, 'vocab.json'), JSON.stringify(vocabObject(vocab)));
+    execFileSync('mkfifo', [join(dir, 'merges.txt')]);
+    await expectError(join(dir, 'vocab.json'), 'VOCAB_NOT_FOUND', /merges\.txt: cannot read: not a regular file/);
   });
 
   it('a .gz file that is not gzip, or has a broken merge line', async () => {
