@@ -169,6 +169,22 @@ describe.skipIf(skip)('PostgreSQL catalog', () => {
     }
   });
 
+  it('a work queue refuses a lease outside 1–86400 whole seconds before registering a worker', async () => {
+    const url = await freshDatabase(adminUrl as string, 'lease');
+    const c = (await openCatalog(url, { create: true })) as PgCatalog;
+    try {
+      for (const bad of [Number.POSITIVE_INFINITY, 0.001, 0, 86401, Number.NaN]) {
+        await expect(c.workQueue.begin('/q', bad)).rejects.toThrow(/leaseSeconds must be an integer from 1 to 86400/);
+      }
+      expect((await sql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM clipkit.workers'))[0]?.n).toBe(0);
+      await c.workQueue.begin('/q', 5);
+      await c.workQueue.end();
+      expect((await sql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM clipkit.workers WHERE finished'))[0]?.n).toBe(1);
+    } finally {
+      await c.close();
+    }
+  });
+
   it('finds the nearest contents through a server-side HNSW index', async () => {
     const url = await freshDatabase(adminUrl as string, 'hnsw');
     const c = await openCatalog(url, { create: true, index: 'hnsw' });

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { CatalogBusyError, CatalogMismatchError, UsageError } from '../../../errors.js';
+import { checkIntRange, LIMITS } from '../../../limits.js';
 import {
   BYTES_PER_VALUE,
   plainArrays,
@@ -529,7 +530,9 @@ class PgWorkQueue implements WorkQueue {
   constructor(private readonly catalog: PgCatalog) {}
 
   async begin(root: string, leaseSeconds: number): Promise<void> {
-    if (!(leaseSeconds > 0)) throw new UsageError(`--lease-seconds must be positive, got ${leaseSeconds}`);
+    // The library API reaches here unchecked: Infinity or 1e-9 would make the heartbeat below
+    // fire every millisecond (setInterval clamps what it cannot take).
+    checkIntRange('leaseSeconds', leaseSeconds, LIMITS.leaseSeconds);
     this.root = root;
     this.range = prefixRange(root);
     this.leaseSeconds = leaseSeconds;
