@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clip } from '../src/clip.js';
 import { CatalogMismatchError, UsageError } from '../src/errors.js';
 import * as addon from '@clipkit/native-cuda';
+import type { Catalog } from '../src/library/catalog/index.js';
 import { SqliteCatalog } from '../src/library/catalog/sqlite/catalog.js';
 import type { LibraryEncoder } from '../src/library/encoder.js';
 import { ImportJob, runImport } from '../src/library/import.js';
@@ -356,6 +357,46 @@ describe('import pipeline', () => {
     for (let i = 1; i < batches; i++) {
       expect(at(`prepare ${i} start`)).toBeLessThan(at(`encode ${i - 1} end`)); // overlap
       if (i >= 2) expect(at(`prepare ${i} start`)).toBeGreaterThan(at(`encode ${i - 2} end`)); // bounded
+    }
+  });
+
+  it('a shared import that fails leaves no read behind to reject unhandled (a claim on a server that went away)', async () => {
+    const dir = path.join(work, 'queue-fail');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'not an image');
+    const file = path.join(dir, 'notes.txt');
+    const st = fs.statSync(file);
+    let claims = 0;
+    // The server goes away: settling the first file fails at once, the claim already in flight
+    // fails a moment later, after the import has failed.
+    const queue = {
+      begin: async () => undefined,
+      enqueue: async (files: readonly unknown[]) => ({ changed: files.length, revived: 0 }),
+      claim: async () => {
+        if (claims++ === 0) return [{ path: file, size: st.size, mtimeMs: st.mtimeMs, fsPath: Buffer.from(file) }];
+        await new Promise((r) => setTimeout(r, 50));
+        throw new Error('claim: connection terminated');
+      },
+      outstanding: async () => ({ files: 0, waitSeconds: 0 }),
+      settle: async () => {
+        throw new Error('settle: connection terminated');
+      },
+      end: async () => undefined,
+    };
+    const sqlite = SqliteCatalog.open(path.join(work, 'queue-fail.db'), { create: true });
+    const catalog = Object.assign(Object.create(sqlite) as SqliteCatalog, { workQueue: queue }) as unknown as Catalog;
+    const encoder = { identity: { projectionDim: 4 }, precision: 'fp32' } as unknown as LibraryEncoder;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown) => unhandled.push(err);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await expect(new ImportJob((job) => runImport(job, catalog, encoder, addon, 'f32', dir))).rejects.toThrow(/settle: connection terminated/);
+      await new Promise((r) => setTimeout(r, 150));
+      expect(claims).toBe(2);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await sqlite.close();
     }
   });
 });

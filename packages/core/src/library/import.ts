@@ -321,76 +321,83 @@ async function importFiles(
     }
   };
   fill();
-  while (reads.length > 0) {
-    const outcome = await (reads.shift() as Promise<ReadOutcome | 'idle' | null>);
-    fill();
-    if (outcome === null) continue;
-    if (outcome === 'idle') {
-      await dispatch();
-      await encoding;
-      await flushLinks();
-      continue;
-    }
-    switch (outcome.kind) {
-      case 'not-image':
-        seen.delete(outcome.path);
-        notImages++;
-        p.total--;
-        await queue?.settle([outcome.path], 0);
-        break;
-      case 'gone':
-        seen.delete(outcome.path);
-        p.total--;
-        await queue?.settle([outcome.path], 0);
-        break;
-      case 'unreadable':
-        errors.push(outcome.error);
-        p.errors++;
-        p.done++;
-        await queue?.settle([outcome.path], 1);
-        break;
-      case 'image':
-      case 'broken': {
-        const { stat, hash } = outcome;
-        // Joining a batch still in flight must happen before any await, while its file list is open.
-        const pending = inflight.get(hash);
-        if (pending) {
-          pending.files.push(stat);
-          p.linked++;
+  try {
+    while (reads.length > 0) {
+      const outcome = await (reads.shift() as Promise<ReadOutcome | 'idle' | null>);
+      fill();
+      if (outcome === null) continue;
+      if (outcome === 'idle') {
+        await dispatch();
+        await encoding;
+        await flushLinks();
+        continue;
+      }
+      switch (outcome.kind) {
+        case 'not-image':
+          seen.delete(outcome.path);
+          notImages++;
+          p.total--;
+          await queue?.settle([outcome.path], 0);
           break;
-        }
-        await committing.get(hash)?.catch(() => undefined); // a failed write fails the import below
-        let existing = await catalog.contentId(hash);
-        if (existing === undefined && queue && outcome.kind === 'image') {
-          // Another importer may be encoding the same bytes: whoever claims the hash encodes it,
-          // the other comes back to the file later. Look again after claiming: the content may
-          // have been stored between the look above and the claim.
-          if (!(await queue.claimContent(hash))) {
-            await queue.defer(stat.path);
-            p.total--;
-            break;
-          }
-          existing = await catalog.contentId(hash);
-        }
-        if (existing !== undefined) {
-          links.push({ files: [stat], contentId: existing });
-          p.linked++;
-          p.done++;
-          if (links.length >= 256) await flushLinks();
-        } else if (outcome.kind === 'broken') {
-          const { error } = outcome;
-          errors.push({ path: stat.path, code: error.code, message: error.message });
-          links.push({ files: [stat], content: { hash, error: { code: error.code, message: error.message } } });
+        case 'gone':
+          seen.delete(outcome.path);
+          p.total--;
+          await queue?.settle([outcome.path], 0);
+          break;
+        case 'unreadable':
+          errors.push(outcome.error);
           p.errors++;
           p.done++;
-        } else {
-          const item: PendingContent = { hash, files: [stat], path: stat.path, bytes: outcome.bytes };
-          inflight.set(hash, item);
-          batch.push(item);
-          if (batch.length >= batchSize) await dispatch();
+          await queue?.settle([outcome.path], 1);
+          break;
+        case 'image':
+        case 'broken': {
+          const { stat, hash } = outcome;
+          // Joining a batch still in flight must happen before any await, while its file list is open.
+          const pending = inflight.get(hash);
+          if (pending) {
+            pending.files.push(stat);
+            p.linked++;
+            break;
+          }
+          await committing.get(hash)?.catch(() => undefined); // a failed write fails the import below
+          let existing = await catalog.contentId(hash);
+          if (existing === undefined && queue && outcome.kind === 'image') {
+            // Another importer may be encoding the same bytes: whoever claims the hash encodes it,
+            // the other comes back to the file later. Look again after claiming: the content may
+            // have been stored between the look above and the claim.
+            if (!(await queue.claimContent(hash))) {
+              await queue.defer(stat.path);
+              p.total--;
+              break;
+            }
+            existing = await catalog.contentId(hash);
+          }
+          if (existing !== undefined) {
+            links.push({ files: [stat], contentId: existing });
+            p.linked++;
+            p.done++;
+            if (links.length >= 256) await flushLinks();
+          } else if (outcome.kind === 'broken') {
+            const { error } = outcome;
+            errors.push({ path: stat.path, code: error.code, message: error.message });
+            links.push({ files: [stat], content: { hash, error: { code: error.code, message: error.message } } });
+            p.errors++;
+            p.done++;
+          } else {
+            const item: PendingContent = { hash, files: [stat], path: stat.path, bytes: outcome.bytes };
+            inflight.set(hash, item);
+            batch.push(item);
+            if (batch.length >= batchSize) await dispatch();
+          }
         }
       }
     }
+  } catch (err) {
+    // Reads still in flight may reject too (a claim on a server that went away): they are
+    // this same failure, and unawaited they would end the process as unhandled rejections.
+    for (const r of reads) r.catch(() => undefined);
+    throw err;
   }
   await dispatch();
   await encoding;
