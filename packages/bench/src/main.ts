@@ -22,6 +22,7 @@ const SUITES: Record<string, SuiteEntry> = {
   library: { load: async () => (await import('./suites/library.js')).benchImport, needsAddon: true },
   serve: { load: async () => (await import('./suites/serve.js')).benchServe, needsAddon: true },
   transformers: { load: async () => (await import('./suites/transformers.js')).benchTransformers, needsAddon: true },
+  postgres: { load: async () => (await import('./suites/postgres.js')).benchPostgres, needsAddon: true },
 };
 
 const USAGE = 'usage: clipkit-bench [--quick | --tiny] [--only SUITE,…] [--out DIR]';

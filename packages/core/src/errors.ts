@@ -82,7 +82,7 @@ export class HubError extends ClipkitError {
   }
 }
 
-/** A file or folder named by the caller cannot be read: missing, unreadable, or no regular file. */
+/** A file or folder named by the caller cannot be read (missing, unreadable, no regular file) or written. */
 export class FileAccessError extends ClipkitError {
   constructor(message: string, path?: string, options?: { cause?: unknown }) {
     super('FILE_ACCESS', message, path, options);

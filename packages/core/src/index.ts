@@ -43,6 +43,7 @@ export type {
   CatalogModel,
   CatalogStorage,
   QueueStatus,
+  CopySummary,
   FileError,
   StoreFormat,
   QueryTerm,

@@ -18,6 +18,12 @@ export const LIMITS = {
   imageSize: { min: 1, max: 8192 },
   /** Tokens per row, start and end tokens included. */
   contextLength: { min: 2, max: 4096 },
+  /** TCP port of `clipkit serve`; 0 asks the system for a free one. */
+  port: { min: 0, max: 65535 },
+  /** PostgreSQL import lease; the heartbeat timer (a third of it) must stay under setInterval's 2^31 ms. */
+  leaseSeconds: { min: 1, max: 86400 },
+  /** Labels printed per image by `classify --top`. */
+  top: { min: 1, max: Number.MAX_SAFE_INTEGER },
 } as const satisfies Record<string, Range>;
 
 /** value if it is an integer in range, else a UsageError naming `name` and the range. */

@@ -1,19 +1,20 @@
 // bf16 against fp32 on the native backend (issue 16): for every row of 64 random images and 64
-// random texts, cosine ≥ 0.9995, on the tiny model and a ViT-B/32-shaped one, on every bf16 path
-// this machine has. The default path runs in process; the lower ones (CLIPKIT_ISA is read once,
-// when the addon loads) run `clipkit encode` in a child process with CLIPKIT_ISA set. A path the
-// CPU lacks is skipped with the reason printed.
+// random texts, cosine ≥ 0.9995, on the tiny model, a ViT-B/32-shaped one and (where present) the
+// shared reference's tiny model, on every bf16 path this machine has. The default path runs in
+// process; the lower ones (CLIPKIT_ISA is read once, when the addon loads) run `clipkit encode`
+// in a child process with CLIPKIT_ISA set. A path the CPU lacks is skipped with the reason printed.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { nativeInfo } from '@clipkit/native-cuda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNativeBackend } from '../src/backends/native/index.js';
 import { openModelDir, type ModelDir } from '../src/model/model-dir.js';
-import { randomInputIds, randomPixels, TINY_TEXT, TINY_VISION, VIT_B32_TEXT, VIT_B32_VISION, writeRandomClipModel } from '../src/testing/random-model.js';
+import { randomInputIds, randomPixels, TINY_TEXT, TINY_VISION, VIT_B32_TEXT, VIT_B32_VISION, writeRandomClipModel, type RandomClipModelOptions } from '../src/testing/random-model.js';
 import type { Backend } from '../src/types.js';
 import { readNpy, writeNpy } from '../src/util/npy.js';
 import { minRowCosine } from './helpers/compare.js';
 import { scratchDir } from './helpers/tmp-dir.js';
+import { skipWithoutTiny, tinyModelDir } from './helpers/tiny-reference.js';
 
 const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'clipkit.js');
 const ROWS = 64;
@@ -49,20 +50,26 @@ interface Fixture {
   fp32: { images: Float32Array; texts: Float32Array };
 }
 
-const MODELS = {
-  tiny: { vision: TINY_VISION, text: TINY_TEXT, projectionDim: 32 },
+type ModelSource = (work: string) => string;
+const generated = (opts: Pick<RandomClipModelOptions, 'vision' | 'text' | 'projectionDim'>): ModelSource => (work) =>
+  writeRandomClipModel(path.join(work, 'model'), { seed: 16, ...opts, hiddenAct: 'quick_gelu' }).dir;
+
+const MODELS: Array<[string, ModelSource]> = [
+  ['tiny', generated({ vision: TINY_VISION, text: TINY_TEXT, projectionDim: 32 })],
   // ViT-B/32 shapes; the vocabulary is cut to 1000 ids: the token table is a gather, which bf16
   // does not touch, and the full one would add 100 MB to write.
-  'ViT-B/32': { vision: VIT_B32_VISION, text: { ...VIT_B32_TEXT, vocabSize: 1000 }, projectionDim: 512 },
-} as const;
+  ['ViT-B/32', generated({ vision: VIT_B32_VISION, text: { ...VIT_B32_TEXT, vocabSize: 1000 }, projectionDim: 512 })],
+  // The PyTorch reference's own tiny model, where present (skipWithoutTiny prints why not).
+  ...(skipWithoutTiny('bf16 fidelity on the shared tiny model') ? [] : [['shared tiny', () => tinyModelDir] as [string, ModelSource]]),
+];
 
-describe.each(Object.entries(MODELS))('bf16 vs fp32 on the %s model', (name, shape) => {
+describe.each(MODELS)('bf16 vs fp32 on the %s model', (name, source) => {
   let fx: Fixture;
   let bf16: Backend;
 
   beforeAll(async () => {
     const work = tmp();
-    const { dir } = writeRandomClipModel(path.join(work, 'model'), { seed: 16, ...shape, hiddenAct: 'quick_gelu' });
+    const dir = source(work);
     const model = openModelDir(dir);
     const { imageSize } = model.config.vision;
     const { contextLength: L, vocabSize } = model.config.text;

@@ -10,7 +10,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Library } from '../src/library/index.js';
-import { writeRandomClipModel } from '../src/testing/random-model.js';
+import { TINY_TEXT, writeRandomClipModel } from '../src/testing/random-model.js';
+import { writeNpy } from '../src/util/npy.js';
 import { encodePicture } from './helpers/photo-library.js';
 import { scratchDir } from './helpers/tmp-dir.js';
 
@@ -88,6 +89,7 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(work, 'text.db'), 'this is not a database\n'.repeat(100));
   fs.writeFileSync(path.join(work, 'empty.jpg'), '');
   fs.writeFileSync(path.join(work, 'templates.txt'), '');
+  fs.writeFileSync(path.join(work, 'one-text.jsonl'), '"a photo"\n');
   // A model whose config asks for a billion layers, and a model "dir" that is a file.
   const bomb = path.join(work, 'bomb');
   fs.cpSync(model, bomb, { recursive: true });
@@ -115,10 +117,20 @@ beforeAll(async () => {
   // Tensors whose headers promise more than the file holds; weights that are a FIFO.
   writeNpyHeader(W('pixels-bomb.npy'), '<f4', '(1000000000, 3, 32, 32)');
   writeNpyHeader(W('ids-bomb.npy'), '<i8', '(9007199254740993, 7)');
+  writeNpy(W('ids-oov.npy'), new Int32Array(TINY_TEXT.contextLength).fill(100_000), [1, TINY_TEXT.contextLength]);
   const fifoWeights = W('fifo-weights');
   fs.cpSync(model, fifoWeights, { recursive: true });
   fs.rmSync(path.join(fifoWeights, 'model.safetensors'));
   execFileSync('mkfifo', [path.join(fifoWeights, 'model.safetensors')]);
+
+  fs.cpSync(model, W('fifo-vocab'), { recursive: true });
+  fs.rmSync(W('fifo-vocab', 'vocab.json'));
+  execFileSync('mkfifo', [W('fifo-vocab', 'vocab.json')]);
+  const fifoOnnx = W('fifo-onnx');
+  fs.cpSync(model, fifoOnnx, { recursive: true });
+  fs.rmSync(path.join(fifoOnnx, 'model.safetensors'));
+  fs.mkdirSync(path.join(fifoOnnx, 'onnx'));
+  for (const f of ['vision_model.onnx', 'text_model.onnx']) execFileSync('mkfifo', [path.join(fifoOnnx, 'onnx', f)]);
 
   // A hub that answers HTML, like a captive portal.
   hub = createServer((_req, res) => {
@@ -173,6 +185,7 @@ const cases: Case[] = [
     says: /--threads.*integer from 1 to 1024/,
   })),
   { name: 'classify --batch-size 0', args: () => classify(path.join(photos, 'p0.jpg'), '--batch-size', '0'), rc: 2, says: /--batch-size/ },
+  ...['0', '1e10', '86401'].map((s): Case => ({ name: `import --lease-seconds ${s}`, args: () => ['import', photos, ...lib(), '--lease-seconds', s, '--json'], rc: 2, says: /--lease-seconds.*integer from 1 to 86400/, untouched: () => [catalog] })),
   { name: 'import --batch-size 1e9', args: () => ['import', photos, ...lib(), '--batch-size', '1000000000', '--json'], rc: 2, says: /--batch-size/, untouched: () => [catalog] },
   { name: 'encode --threads -1', args: () => ['encode', '--model', model, '--texts-jsonl', W('templates.txt'), '--threads', '-1', '--out', W('o.npy')], rc: 2, says: /--threads must be an integer from 1 to 1024/ },
   { name: 'encode --batch-size NaN', args: () => ['encode', '--model', model, '--texts-jsonl', W('templates.txt'), '--batch-size', 'NaN', '--out', W('o.npy')], rc: 2, says: /--batch-size/ },
@@ -195,7 +208,15 @@ const cases: Case[] = [
     says: /--threshold/,
     untouched: () => [catalog],
   })),
-  ...['-1', '65536', 'NaN'].map((p): Case => ({ name: `serve --port ${p}`, args: () => ['serve', '--db', catalog, '--port', p], rc: 2, says: /--port/, untouched: () => [catalog] })),
+  ...['', '0x1', 'Infinity'].map((t): Case => ({
+    name: `duplicates --threshold '${t}'`,
+    args: () => ['duplicates', '--threshold', t, '--db', catalog],
+    rc: 2,
+    says: /--threshold/,
+    untouched: () => [catalog],
+  })),
+  ...['0', '1e3', '0x10', ''].map((k): Case => ({ name: `classify --top '${k}'`, args: () => classify(path.join(photos, 'p0.jpg'), '--top', k), rc: 2, says: /--top.*integer from 1 to/ })),
+  ...['-1', '65536', 'NaN', '', '0x50'].map((p): Case => ({ name: `serve --port ${p}`, args: () => ['serve', '--db', catalog, '--port', p], rc: 2, says: /--port/, untouched: () => [catalog] })),
   { name: 'unknown option', args: () => ['search', 'x', '--kk', '3', ...lib()], rc: 2, says: /unknown option '--kk'/, untouched: () => [catalog] },
 
   // Paths that are FIFOs, folders, dangling links, empty or missing files.
@@ -221,12 +242,26 @@ const cases: Case[] = [
   { name: 'pull a path, not a repo', args: () => ['pull', '../../etc'], rc: 2, says: /"\.\.\/\.\.\/etc" is neither a model directory nor a hub repo id/ },
   { name: 'encode --pixels claiming 10^9 images', args: () => ['encode', '--model', model, '--pixels', W('pixels-bomb.npy'), '--out', W('o.npy')], rc: 1, says: /pixels-bomb\.npy: not a supported \.npy file: shape \[1000000000, 3, 32, 32\] needs/ },
   { name: 'encode --input-ids with a 2^53+1 shape', args: () => ['encode', '--model', model, '--input-ids', W('ids-bomb.npy'), '--out', W('o.npy')], rc: 1, says: /ids-bomb\.npy: not a supported \.npy file: shape is too large/ },
-  ...(['native', 'onnx'] as const).map((backend): Case => ({
-    name: `model.safetensors is a FIFO (--backend ${backend})`,
-    args: () => ['search', 'x', '--db', catalog, '--model', W('fifo-weights'), '--backend', backend],
+  // Output files: write(2) errors carry no path, so the file must be named by whoever writes it.
+  { name: 'encode --out a full device', args: () => ['encode', '--model', model, '--texts-jsonl', W('one-text.jsonl'), '--out', '/dev/full'], rc: 1, says: /\/dev\/full: cannot write \(ENOSPC\)/ },
+  { name: 'preprocess --out a full device', args: () => ['preprocess', path.join(photos, 'p0.jpg'), '--out', '/dev/full'], rc: 1, says: /\/dev\/full: cannot write \(ENOSPC\)/ },
+  { name: 'encode --out a folder', args: () => ['encode', '--model', model, '--texts-jsonl', W('one-text.jsonl'), '--out', W('folder.jpg')], rc: 1, says: /folder\.jpg: cannot write \(EISDIR\)/ },
+  { name: 'encode --input-ids with an id outside the vocabulary', args: () => ['encode', '--model', model, '--input-ids', W('ids-oov.npy'), '--out', W('o.npy')], rc: 2, says: /--input-ids .*ids-oov\.npy: ids\[0\]\[0\] = 100000 is outside the vocabulary/ },
+  {
+    name: 'model.safetensors is a FIFO',
+    args: () => ['search', 'x', '--db', catalog, '--model', W('fifo-weights'), '--backend', 'native'],
     rc: 1,
-    says: backend === 'native' ? /model\.safetensors: cannot open \(not a regular file: a FIFO\)/ : /fifo-weights/,
+    says: /model\.safetensors: cannot open \(not a regular file: a FIFO\)/,
     untouched: () => [catalog],
+  },
+  { name: 'vocab.json is a FIFO', args: () => ['classify', path.join(photos, 'p0.jpg'), '--labels', 'a,b', '--model', W('fifo-vocab')], rc: 1, says: /vocab\.json: cannot read: not a regular file/ },
+  // onnxruntime opens its files itself; the FIFO must be refused before it does.
+  ...(['search', 'classify'] as const).map((cmd): Case => ({
+    name: `onnx/vision_model.onnx is a FIFO (${cmd})`,
+    args: () => (cmd === 'search' ? ['search', 'x', '--db', catalog] : ['classify', path.join(photos, 'p0.jpg'), '--labels', 'a,b']).concat(['--model', W('fifo-onnx'), '--backend', 'onnx']),
+    rc: 1,
+    says: /vision_model\.onnx: cannot open \(not a regular file: a FIFO\)/,
+    untouched: () => (cmd === 'search' ? [catalog] : []),
   })),
   { name: 'pull from a hub that answers HTML', args: () => ['pull', 'owner/model'], env: () => ({ CLIPKIT_OFFLINE: '', CLIPKIT_HUB_URL: hubUrl }), rc: 1, says: /answered something that is not JSON \(text\/html\)/ },
 
@@ -246,6 +281,8 @@ const cases: Case[] = [
       { name: `${cmd} --db SQLite with a files table`, args: () => run(W('files-table.db')), rc: 1, says: /files-table\.db: .*not a clipkit catalog \(tables: files\)/, untouched: () => [W('files-table.db')] },
     ];
   }),
+  // A pseudo file system has no free blocks (it has no blocks): that is no full disk.
+  { name: 'import --db a /proc file', args: () => ['import', photos, '--db', '/proc/version', '--model', model, '--json'], rc: 1, says: /^clipkit: \/proc\/version: (?!.*disk is full)/ },
   { name: 'search a truncated catalog', args: () => ['search', 'x', '--db', W('cut.db'), '--model', model], rc: 1, says: /cut\.db: the catalog file is damaged.*SQLITE_CORRUPT/ },
   { name: 'search an empty catalog', args: () => ['search', 'x', '--db', W('empty.db')], rc: 1, says: /empty\.db: holds no searchable images yet/, untouched: () => [W('empty.db')] },
   { name: 'search an absent catalog', args: () => ['search', 'x', '--db', W('absent.db')], rc: 2, says: /no catalog at .*absent\.db/ },

@@ -112,6 +112,20 @@ describe('--precision', () => {
     expect(Array.from(b.flatMap((r) => Array.from(r)))).not.toEqual(Array.from(a.flatMap((r) => Array.from(r))));
   });
 
+  it('classify runs in bf16 on request, with probabilities close to its fp32 default', async () => {
+    const args = ['classify', lib.images[0]!, lib.images[1]!, '--model', modelDir, '--labels', 'cat,dog,car', '--json'];
+    const fp32 = await run(args);
+    const bf16 = await run([...args, '--precision', 'bf16']);
+    for (const r of [fp32, bf16]) expect(r.code, r.stderr).toBe(0);
+    type Row = { image: string; scores: Array<{ label: string; probability: number }> };
+    const prob = (rows: Row[]) => rows.map((r) => Object.fromEntries(r.scores.map((s) => [s.label, s.probability])));
+    const [a, b] = [prob(JSON.parse(fp32.stdout) as Row[]), prob(JSON.parse(bf16.stdout) as Row[])];
+    expect(b).toHaveLength(2);
+    a.forEach((row, i) => {
+      for (const label of ['cat', 'dog', 'car']) expect(Math.abs(row[label]! - b[i]![label]!), label).toBeLessThan(0.01);
+    });
+  });
+
   it(`import defaults to auto (${AUTO} here); one catalog holds rows of both precisions and search ranks them together`, async () => {
     // The library's first PHOTOS files are distinct pictures: half imported in each precision.
     const db = path.join(work, 'mixed.db');

@@ -68,6 +68,18 @@ async function checkInvariants(url: string, dim: number): Promise<{ okContents: 
   };
 }
 
+/** Why network namespaces cannot be made here (not root, no `ip`), or null when they can. */
+function namespacesUnavailable(): string | null {
+  const probe = `ckprobe${process.pid % 100000}`;
+  try {
+    execFileSync('ip', ['netns', 'add', probe], { stdio: 'ignore' });
+    execFileSync('ip', ['netns', 'del', probe], { stdio: 'ignore' });
+    return null;
+  } catch (err) {
+    return `cannot create a network namespace (needs root and iproute2): ${(err as Error).message.split('\n')[0]}`;
+  }
+}
+
 describe.skipIf(skip)('PostgreSQL catalog', () => {
   for (const engine of ['halfvec', 'bytea'] as const) {
     it(`stores, links, reconciles and loads embeddings like the SQLite catalog (${engine})`, async () => {
@@ -85,7 +97,7 @@ describe.skipIf(skip)('PostgreSQL catalog', () => {
           { files: [stat('/l/a.jpg'), stat('/l/copy.jpg')], content: { hash: 'h1', embedding: f16(1, 0, 0, 0) } },
           { files: [stat('/l/x.jpg')], content: { hash: 'hx', error: { code: 'IMAGE_DECODE', message: 'bad' } } },
           { files: [stat('/l/sub/b.jpg')], content: { hash: 'h2', embedding: f16(0, 0, 0, 1) } },
-          { files: [stat('/l2/c.jpg')], content: { hash: 'h3', embedding: f16(0, 1, 0, 0) } },
+          { files: [stat('/l2/c.jpg')], content: { hash: 'h3', embedding: f16(0, 1, 0, 0), precision: 'bf16' } },
         ]);
         expect(await c.counts()).toEqual({ files: 5, missing: 0, contents: 4, ok: 4, errors: 1 });
         expect((await c.file('/l/copy.jpg'))?.contentId).toBe(await c.contentId('h1'));
@@ -108,7 +120,8 @@ describe.skipIf(skip)('PostgreSQL catalog', () => {
         expect(refs.map((f) => f.path)).toEqual(['/l/a.jpg', '/l/copy.jpg']);
         expect(await c.fileById(refs[0]?.id as number)).toMatchObject({ path: '/l/a.jpg', contentId: h1, hash: 'h1', embedded: true });
         expect(await c.fileById(999_999)).toBeUndefined();
-        expect(await c.precisions()).toEqual({ fp32: 4 });
+        // Rows of both precisions side by side, in one matrix (above) and counted per precision.
+        expect(await c.precisions()).toEqual({ fp32: 3, bf16: 1 });
         await c.addRoot('/l');
         await c.addRoot('/l');
         expect(await c.roots()).toEqual(['/l']);
@@ -170,7 +183,9 @@ describe.skipIf(skip)('PostgreSQL catalog', () => {
     } finally {
       await c.close();
     }
-    await expect(openCatalog(plainUrl as string, { index: 'hnsw' })).rejects.toThrow(/needs pgvector/);
+    // A database whose role may not create the extension (bytea vectors) cannot serve --index hnsw.
+    const plain = await freshDatabase(plainUrl as string, 'hnswplain');
+    await expect(openCatalog(plain, { create: true, index: 'hnsw' })).rejects.toThrow(/needs pgvector/);
   });
 });
 
@@ -196,7 +211,7 @@ describe.skipIf(skip)('clipkit import / search with --db postgres://', () => {
   it('two importers started together store every file once, encode each content once, and search like SQLite', async () => {
     const url = await freshDatabase(adminUrl as string, 'two');
     const args = ['import', lib.root, '--db', url, '--model', modelDir, '--batch-size', '8', '--json'];
-    const slow = { CLIPKIT_TEST_SLOW_BATCH_MS: '150' };
+    const slow = { CLIPKIT_TEST_SLOW_BATCH_MS: '300' };
     const [a, b] = await Promise.all([run(args, slow), run(args, slow)]);
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);
@@ -222,8 +237,8 @@ describe.skipIf(skip)('clipkit import / search with --db postgres://', () => {
     expect(hnsw.code, hnsw.stderr).toBe(0);
     expect((JSON.parse(hnsw.stdout) as Array<{ score: number }>)[0]?.score).toBeCloseTo(1, 2);
 
-    const status = await run(['status', '--db', url, '--json']);
-    expect(status.code).toBe(0);
+    const status = await run(['status', '--json'], { CLIPKIT_DB: url }); // the catalog from the environment
+    expect(status.code, status.stderr).toBe(0);
     const report = JSON.parse(status.stdout) as { queue: { pending: number; claimed: number; workers: Array<{ done: number; state: string }> } };
     expect(report.queue).toMatchObject({ pending: 0, claimed: 0 });
     expect(report.queue.workers.map((w) => w.state)).toEqual(['finished', 'finished']);
@@ -253,7 +268,9 @@ describe.skipIf(skip)('clipkit import / search with --db postgres://', () => {
     expect(done.code, done.stderr).toBe(0);
     expect(await checkInvariants(url, DIM)).toEqual({ okContents: lib.uniqueImages, files: lib.images.length + lib.broken.length });
     const stored = new Set((await sql<{ path: string }>(url, 'SELECT path FROM clipkit.files')).map((r) => r.path));
-    for (const { path: p } of held) expect(stored.has(p), p).toBe(true);
+    // Every photo the victim held is stored now (a non-photo it held, notes.txt, is only dequeued).
+    const photos = new Set([...lib.images, ...lib.broken]);
+    for (const { path: p } of held) if (photos.has(p)) expect(stored.has(p), p).toBe(true);
     expect(await sql(url, 'SELECT * FROM clipkit.queue')).toEqual([]);
     const status = await run(['status', '--db', url]);
     expect(status.stdout).toMatch(/queue: 0 pending, 0 claimed/);
@@ -281,6 +298,112 @@ describe.skipIf(skip)('clipkit import / search with --db postgres://', () => {
       expect((await run(args)).code).toBe(0);
     }
     expect(await checkInvariants(url, DIM)).toEqual({ okContents: lib.uniqueImages, files: lib.images.length + lib.broken.length });
+  });
+
+  const netnsWhy = skip ? null : namespacesUnavailable();
+  if (netnsWhy) console.warn(`[library-postgres] network-namespace test skipped: ${netnsWhy}`);
+  it.skipIf(skip || netnsWhy !== null)('workers in their own network namespaces: cutting one link moves its leased work to the other', async () => {
+    const url = await freshDatabase(adminUrl as string, 'netns');
+    const port = new URL(url).port;
+    const tag = `ck${process.pid % 10000}`;
+    const nets = [
+      { ns: `${tag}a`, host: `${tag}ah`, peer: `${tag}an`, hostIp: '10.231.1.1', nsIp: '10.231.1.2' },
+      { ns: `${tag}b`, host: `${tag}bh`, peer: `${tag}bn`, hostIp: '10.231.2.1', nsIp: '10.231.2.2' },
+    ];
+    const ip = (...a: string[]) => execFileSync('ip', a, { stdio: 'ignore' });
+    const workers: Array<ReturnType<typeof clipkit>> = [];
+    try {
+      for (const n of nets) {
+        ip('netns', 'add', n.ns);
+        ip('link', 'add', n.host, 'type', 'veth', 'peer', 'name', n.peer);
+        ip('link', 'set', n.peer, 'netns', n.ns);
+        ip('addr', 'add', `${n.hostIp}/30`, 'dev', n.host);
+        ip('link', 'set', n.host, 'up');
+        ip('netns', 'exec', n.ns, 'ip', 'addr', 'add', `${n.nsIp}/30`, 'dev', n.peer);
+        ip('netns', 'exec', n.ns, 'ip', 'link', 'set', n.peer, 'up');
+      }
+      // Each worker reaches the server over its own link, at the host's address on that link.
+      const start = (n: (typeof nets)[number]) => {
+        const db = url.replace(/@[^/]+\//, `@${n.hostIp}:${port}/`);
+        const child = spawn('ip', ['netns', 'exec', n.ns, process.execPath, BIN, 'import', lib.root, '--db', db, '--model', modelDir,
+          '--batch-size', '8', '--lease-seconds', '3', '--json'], {
+          env: { ...process.env, CLIPKIT_TEST_SLOW_BATCH_MS: '300' }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const done = new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+        const w = { child, done };
+        workers.push(w);
+        return w;
+      };
+      const [a, b] = [start(nets[0] as (typeof nets)[number]), start(nets[1] as (typeof nets)[number])];
+      // Wait until the first worker holds a claimed batch, seen from the server, then cut its link.
+      const workerOf = (w: typeof a) => `%:${w.child.pid}:%`;
+      const until = Date.now() + 90_000;
+      let held: Array<{ path: string }> = [];
+      while (Date.now() < until && held.length === 0) {
+        held = await sql<{ path: string }>(url, `SELECT path FROM clipkit.queue WHERE worker LIKE $1 AND state = 'claimed'`, [workerOf(a)]).catch(() => []);
+        if (held.length === 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(held.length, 'worker a never claimed a batch').toBeGreaterThan(0);
+      ip('link', 'set', (nets[0] as (typeof nets)[number]).host, 'down');
+
+      const finished = await b.done;
+      expect(finished.code, finished.stderr).toBe(0);
+      expect(await checkInvariants(url, DIM)).toEqual({ okContents: lib.uniqueImages, files: lib.images.length + lib.broken.length });
+      const stored = new Set((await sql<{ path: string }>(url, 'SELECT path FROM clipkit.files')).map((r) => r.path));
+      // Every photo the victim held is stored now (a non-photo it held, notes.txt, is only dequeued).
+    const photos = new Set([...lib.images, ...lib.broken]);
+    for (const { path: p } of held) if (photos.has(p)) expect(stored.has(p), p).toBe(true);
+      expect(await sql(url, 'SELECT * FROM clipkit.queue')).toEqual([]);
+    } finally {
+      for (const w of workers) w.child.kill('SIGKILL');
+      await Promise.all(workers.map((w) => w.done));
+      for (const n of nets) {
+        try {
+          ip('link', 'del', n.host);
+        } catch {
+          // never created
+        }
+        try {
+          ip('netns', 'del', n.ns);
+        } catch {
+          // never created
+        }
+      }
+    }
+  });
+
+  it('catalog copy moves a catalog SQLite → PostgreSQL → SQLite without the model, searching alike', async () => {
+    const sqlite = path.join(work, 'copy-src.db');
+    expect((await run(['import', lib.root, '--db', sqlite, '--model', modelDir, '--json'])).code).toBe(0);
+    const url = await freshDatabase(adminUrl as string, 'copy');
+    const back = path.join(work, 'copy-back.db');
+    // Copies never load a model: hide it, and any attempt to encode would fail.
+    const hidden = { CLIPKIT_CACHE: path.join(work, 'no-cache'), CLIPKIT_OFFLINE: '1' };
+    const there = await run(['catalog', 'copy', '--from', sqlite, '--to', url, '--json'], hidden);
+    expect(there.code, there.stderr).toBe(0);
+    const counts = async (db: string) => JSON.parse((await run(['status', '--db', db, '--json'])).stdout).counts as Record<string, number>;
+    expect(JSON.parse(there.stdout)).toMatchObject({ contents: (await counts(sqlite)).contents, store: 'f16' });
+    const again = await run(['catalog', 'copy', '--from', url, '--to', back, '--json'], hidden);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await counts(url)).toEqual(await counts(sqlite));
+    expect(await counts(back)).toEqual(await counts(sqlite));
+    const query = ['--image', lib.images[7] as string];
+    const a = await scores(sqlite, query);
+    for (const db of [url, back]) {
+      const b = await scores(db, query);
+      expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+      for (const [p, v] of b) expect(Math.abs(v - (a.get(p) as number))).toBeLessThan(1e-3);
+    }
+    // Into a catalog of another model: refused in one line.
+    const otherModel = writeRandomClipModel(path.join(work, 'other-copy'), { seed: 5, initStd: 0.1, projectionDim: 16 }).dir;
+    const otherDb = path.join(work, 'other-model.db');
+    expect((await run(['import', path.join(lib.root, 'edits'), '--db', otherDb, '--model', otherModel])).code).toBe(0);
+    const other = await run(['catalog', 'copy', '--from', otherDb, '--to', url]);
+    expect(other.code).toBe(1);
+    expect(other.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^clipkit: .*refusing to mix/)]);
   });
 
   it('bad URLs, passwords, a database without pgvector rights and another model: one-line errors', async () => {

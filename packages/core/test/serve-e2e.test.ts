@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Library } from '../src/library/index.js';
 import { writeRandomClipModel } from '../src/testing/random-model.js';
-import { makePhotoLibrary, type PhotoLibrary } from './helpers/photo-library.js';
+import { makePhotoLibrary, picture, type PhotoLibrary } from './helpers/photo-library.js';
 import { scratchDir } from './helpers/tmp-dir.js';
 
 const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'clipkit.js');
@@ -40,6 +40,7 @@ if (!browser) console.warn(`[serve-e2e] skipped: ${browserOrReason as string}`);
 
 describe.skipIf(!browser)('clipkit serve in Chromium', () => {
   let lib: PhotoLibrary;
+  let tiff: string;
   let db: string;
   let server: ChildProcess;
   let url: string;
@@ -50,6 +51,10 @@ describe.skipIf(!browser)('clipkit serve in Chromium', () => {
   beforeAll(async () => {
     const modelDir = writeRandomClipModel(path.join(work, 'model'), { seed: 11, initStd: 0.1 }).dir;
     lib = await makePhotoLibrary(path.join(work, 'photos'), { photos: 40, seed: 6, size: 96 });
+    // A TIFF scan: catalogued and thumbnailed, but not a format browsers display.
+    tiff = path.join(lib.root, 'scans', 'scan.tiff');
+    fs.mkdirSync(path.dirname(tiff), { recursive: true });
+    await sharp(picture(77, 96), { raw: { width: 96, height: 96, channels: 3 } }).tiff().toFile(tiff);
     db = path.join(work, 'clipkit.db');
     const library = await Library.open(db, { model: modelDir });
     try {
@@ -94,6 +99,11 @@ describe.skipIf(!browser)('clipkit serve in Chromium', () => {
     await page.goto(url);
     await page.keyboard.press('/'); // keyboard: "/" focuses the search box
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('q');
+    // "Search by image…" is one tab stop (its hidden file input is not a second, invisible one).
+    await page.focus('#image-label');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('labels');
+    await page.focus('#q');
     const query = '"a red square" + "sunset"';
     await page.keyboard.type(query);
     await page.keyboard.press('Enter');
@@ -102,6 +112,7 @@ describe.skipIf(!browser)('clipkit serve in Chromium', () => {
     const { results } = await api<{ results: Array<{ id: number }> }>(`/api/search?${new URLSearchParams({ q: query, k: '50' })}`);
     expect(await gridIds()).toEqual(results.map((r) => r.id));
     expect(new URL(page.url()).searchParams.get('q')).toBe(query);
+    expect(await page.locator('#status').innerText()).toBe(`${results.length} results for ${query}.`);
     await page.screenshot({ path: path.join(shots, '1-search.png') });
     const readme = process.env.CLIPKIT_README_SCREENSHOT;
     if (readme) {
@@ -132,6 +143,17 @@ describe.skipIf(!browser)('clipkit serve in Chromium', () => {
     const { results } = await api<{ results: Array<{ id: number }> }>(`/api/similar/${third}?k=50`);
     expect(await gridIds()).toEqual(results.map((r) => r.id));
     await page.screenshot({ path: path.join(shots, '3-similar.png') });
+  });
+
+  it('opens a TIFF larger as its thumbnail (browsers cannot display the original)', async () => {
+    const id = await idOf(tiff);
+    await page.goto(`${url}?similar=${id}`);
+    await page.waitForFunction((want) => (document.querySelector('#grid .tile') as HTMLElement | null)?.dataset.id === String(want), id);
+    await page.locator('#grid .tile .open').first().click();
+    await page.waitForSelector('#detail[open] #detail-facts dd');
+    await page.waitForFunction(() => (document.getElementById('detail-image') as HTMLImageElement).naturalWidth > 0);
+    expect(await page.locator('#detail-original').getAttribute('href')).toBe(`/api/image/${id}`);
+    await page.keyboard.press('Escape');
   });
 
   it('searches by an uploaded image: that photo comes first', async () => {

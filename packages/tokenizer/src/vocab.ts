@@ -2,7 +2,8 @@
 //   - a Hugging Face model directory with vocab.json + merges.txt (or tokenizer.json),
 //   - a tokenizer.json file ({ model: { type: 'BPE', vocab, merges } }),
 //   - OpenAI's bpe_simple_vocab_16e6.txt.gz (merges only; ids follow from their order).
-import { readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { byteSymbolsInVocabOrder, bytesToUnicode } from './bpe.js';
@@ -23,13 +24,20 @@ export interface Vocabulary {
   readonly source: string;
 }
 
+/** The file's bytes; opened O_NONBLOCK and refused unless regular, so a FIFO cannot block the load. */
 async function readOrThrow(path: string): Promise<Buffer> {
+  let fh: FileHandle | undefined;
   try {
-    return await readFile(path);
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    if (!(await fh.stat()).isFile()) throw new TokenizerError('VOCAB_NOT_FOUND', 'cannot read: not a regular file', path);
+    return await fh.readFile();
   } catch (err) {
+    if (err instanceof TokenizerError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new TokenizerError('VOCAB_NOT_FOUND', 'no such file', path, { cause: err });
     throw new TokenizerError('VOCAB_NOT_FOUND', `cannot read: ${(err as Error).message}`, path, { cause: err });
+  } finally {
+    await fh?.close();
   }
 }
 
@@ -132,8 +140,13 @@ function parseOpenAiGz(path: string, compressed: Buffer): { encoder: Map<string,
   return { encoder, merges };
 }
 
-/** Checks the invariants encode/decode rely on, so they can never meet an unknown symbol. */
-function validate(path: string, encoder: Map<string, number>, merges: ReadonlyArray<readonly [string, string]>): void {
+/**
+ * Checks the invariants encode/decode rely on, so they can never meet an unknown symbol. A fault
+ * in the tokens is reported against vocabPath, a merge that makes an unknown token against
+ * mergesPath (the same file for tokenizer.json and OpenAI's .gz).
+ */
+function validate(vocabPath: string, mergesPath: string, encoder: Map<string, number>, merges: ReadonlyArray<readonly [string, string]>): void {
+  const path = vocabPath;
   for (const special of [START_OF_TEXT, END_OF_TEXT]) {
     if (!encoder.has(special)) throw malformed(path, `vocabulary has no ${special} token`);
   }
@@ -152,26 +165,26 @@ function validate(path: string, encoder: Map<string, number>, merges: ReadonlyAr
     }
   }
   for (const [i, [a, b]] of merges.entries()) {
-    if (!encoder.has(a + b)) throw malformed(path, `merge ${i + 1} ("${a} ${b}") makes ${JSON.stringify(a + b)}, which is not in the vocabulary`);
+    if (!encoder.has(a + b)) throw malformed(mergesPath, `merge ${i + 1} ("${a} ${b}") makes ${JSON.stringify(a + b)}, which is not in the vocabulary`);
   }
 }
 
 async function loadHfFiles(vocabPath: string, mergesPath: string): Promise<Vocabulary> {
   const encoder = parseVocabObject(vocabPath, parseJson(vocabPath, await readOrThrow(vocabPath)));
   const merges = parseMergesTxt(mergesPath, (await readOrThrow(mergesPath)).toString('utf8'));
-  validate(mergesPath, encoder, merges);
+  validate(vocabPath, mergesPath, encoder, merges);
   return { encoder, merges, source: vocabPath };
 }
 
 async function loadTokenizerJson(path: string): Promise<Vocabulary> {
   const { encoder, merges } = parseTokenizerJson(path, parseJson(path, await readOrThrow(path)));
-  validate(path, encoder, merges);
+  validate(path, path, encoder, merges);
   return { encoder, merges, source: path };
 }
 
 async function loadOpenAiGz(path: string): Promise<Vocabulary> {
   const { encoder, merges } = parseOpenAiGz(path, await readOrThrow(path));
-  validate(path, encoder, merges);
+  validate(path, path, encoder, merges);
   return { encoder, merges, source: path };
 }
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -128,6 +129,25 @@ describe('vocabulary errors name the file and the problem', () => {
     await expectError(path, 'VOCAB_MALFORMED', /merge 1 .* not in the vocabulary/);
     writeFileSync(path, JSON.stringify({ model: { vocab: { ...vocabObject(vocab), 'a b': 9999 }, merges: mergeLines } }));
     await expectError(path, 'VOCAB_MALFORMED', /token "a b" has " ", which is no byte symbol/);
+  });
+
+  it('names vocab.json for a token it lacks and merges.txt for a merge it cannot make', async () => {
+    const dir = bad('hf-incomplete');
+    const mergeLines = ['#version: 0.2', ...vocab.merges.map(([a, b]) => `${a} ${b}`)].join('\n');
+    const without = (token: string) => Object.fromEntries(Object.entries(vocabObject(vocab)).filter(([t]) => t !== token));
+    writeFileSync(join(dir, 'merges.txt'), mergeLines);
+    writeFileSync(join(dir, 'vocab.json'), JSON.stringify(without('<|startoftext|>')));
+    await expectError(dir, 'VOCAB_MALFORMED', /vocab\.json: vocabulary has no <\|startoftext\|> token/);
+    const [a, b] = vocab.merges[0]!;
+    writeFileSync(join(dir, 'vocab.json'), JSON.stringify(without(a + b)));
+    await expectError(dir, 'VOCAB_MALFORMED', /merges\.txt: merge 1 .* not in the vocabulary/);
+  });
+
+  it('merges.txt that is a FIFO: refused at once, not waited on', async () => {
+    const dir = bad('fifo');
+    writeFileSync(join(dir, 'vocab.json'), JSON.stringify(vocabObject(vocab)));
+    execFileSync('mkfifo', [join(dir, 'merges.txt')]);
+    await expectError(join(dir, 'vocab.json'), 'VOCAB_NOT_FOUND', /merges\.txt: cannot read: not a regular file/);
   });
 
   it('a .gz file that is not gzip, or has a broken merge line', async () => {

@@ -58,7 +58,7 @@ function importSizes(opts: BenchOptions): [number, number] {
   return opts.quick ? [2 * BATCH, 6 * BATCH] : [2 * BATCH, 12 * BATCH];
 }
 
-async function cachedPhotos(opts: BenchOptions): Promise<Photos> {
+export async function cachedPhotos(opts: BenchOptions): Promise<Photos> {
   const count = importSizes(opts)[1];
   const spec = opts.tiny ? { count, width: 640, height: 480 } : { count, width: 4000, height: 3000 };
   const dir = path.join(cacheRoot, `library-photos-${spec.count}x${spec.width}x${spec.height}-v3`);

@@ -13,6 +13,7 @@ const more = /** @type {HTMLButtonElement} */ ($('more'));
 const q = /** @type {HTMLInputElement} */ ($('q'));
 const imageInput = /** @type {HTMLInputElement} */ ($('image-input'));
 const detail = /** @type {HTMLDialogElement} */ ($('detail'));
+const detailImage = /** @type {HTMLImageElement} */ ($('detail-image'));
 
 /** What the grid shows now; `next` fetches the following page. */
 let current = { label: '', next: /** @type {null | ((offset: number) => Promise<any>)} */ (null), offset: 0 };
@@ -106,7 +107,8 @@ async function loadMore() {
 function searchText(/** @type {string} */ query) {
   q.value = query;
   document.title = `${query} – clipkit`;
-  return showResults(`“${query}”`, (offset) => api(`/api/search?${new URLSearchParams({ q: query, k: String(PAGE), offset: String(offset) })}`));
+  // The query language quotes its texts already.
+  return showResults(query, (offset) => api(`/api/search?${new URLSearchParams({ q: query, k: String(PAGE), offset: String(offset) })}`));
 }
 
 function searchImage(/** @type {Blob} */ file, /** @type {string} */ name) {
@@ -157,7 +159,8 @@ async function showDuplicates(/** @type {string} */ threshold) {
 async function showDetail(/** @type {number} */ id) {
   const facts = $('detail-facts');
   facts.replaceChildren();
-  /** @type {HTMLImageElement} */ ($('detail-image')).src = `/api/image/${id}`;
+  detailImage.dataset.fallback = `/api/thumb/${id}`;
+  detailImage.src = `/api/image/${id}`;
   /** @type {HTMLAnchorElement} */ ($('detail-original')).href = `/api/image/${id}`;
   $('detail-similar').onclick = () => {
     detail.close();
@@ -167,7 +170,7 @@ async function showDetail(/** @type {number} */ id) {
   try {
     const f = await api(`/api/file/${id}`);
     $('detail-title').textContent = fileName(f.path);
-    /** @type {HTMLImageElement} */ ($('detail-image')).alt = fileName(f.path);
+    detailImage.alt = fileName(f.path);
     const rows = [
       ['Path', f.path],
       ['Size', `${(f.size / 1024).toFixed(1)} KiB`],
@@ -282,6 +285,12 @@ for (const id of ['nav-search', 'nav-duplicates']) {
     navigate(/** @type {HTMLAnchorElement} */ ($(id)).href);
   });
 }
+// Most browsers cannot display TIFF, HEIC or JPEG XL originals: show the thumbnail instead.
+detailImage.addEventListener('error', () => {
+  const fallback = detailImage.dataset.fallback;
+  delete detailImage.dataset.fallback;
+  if (fallback) detailImage.src = fallback;
+});
 more.addEventListener('click', () => void loadMore());
 // Infinite scroll: the "More" button loads itself when it comes into view.
 new IntersectionObserver((entries) => {

@@ -2,11 +2,13 @@
 // output names come from the sessions' metadata, so the Hugging Face/Xenova export
 // (pixel_values → image_embeds, input_ids int64 → text_embeds) and the Immich/open_clip export
 // (image, text int32) both work; anything else is refused before the first run.
+import { closeSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 import { ModelFormatError, UsageError } from '../errors.js';
 import type { ModelDir } from '../model/model-dir.js';
 import { requireFiles } from '../model/model-dir.js';
 import type { Backend, DeviceName, PixelBatch } from '../types.js';
+import { fsReason, openRegularFileSync } from '../util/files.js';
 import { checkBatchOptions, checkInputIds, checkPixelBatch, DEFAULT_BATCH_SIZE } from './inputs.js';
 
 export interface OnnxBackendOptions {
@@ -70,6 +72,12 @@ export async function createOnnxBackend(model: ModelDir, opts: OnnxBackendOption
 }
 
 async function openSession(file: string, options: ort.InferenceSession.SessionOptions, device: DeviceName): Promise<ort.InferenceSession> {
+  // onnxruntime opens the path itself, and a FIFO there would block it forever.
+  try {
+    closeSync(openRegularFileSync(file));
+  } catch (err) {
+    throw new ModelFormatError(`cannot open (${fsReason(err)})`, file, { cause: err });
+  }
   try {
     return await ort.InferenceSession.create(file, options);
   } catch (err) {

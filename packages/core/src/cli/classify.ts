@@ -6,7 +6,7 @@ import type { BackendName, DeviceName, PrecisionOption, TemplateSet } from '../t
 import { fsReason, readRegularFileSync } from '../util/files.js';
 import { action } from './action.js';
 import { LIMITS } from '../limits.js';
-import { intIn, positiveInt } from './library-options.js';
+import { intIn } from './library-options.js';
 import { precisionOption } from './precision-option.js';
 
 interface ClassifyCliOptions {
@@ -35,7 +35,7 @@ export function register(program: Command): void {
     .addOption(precisionOption('fp32'))
     .option('--threads <n>', `compute threads (${LIMITS.threads.min}–${LIMITS.threads.max})`, intIn(LIMITS.threads))
     .option('--batch-size <n>', `images per encoder batch (${LIMITS.batchSize.min}–${LIMITS.batchSize.max})`, intIn(LIMITS.batchSize))
-    .option('--top <k>', 'print only the k most likely labels per image', positiveInt)
+    .option('--top <k>', 'print only the k most likely labels per image', intIn(LIMITS.top))
     .option('--json', 'print [{image, scores: [{label, probability, logit}]}] on stdout')
     .action(
       action(async (images: string[], opts: ClassifyCliOptions) => {

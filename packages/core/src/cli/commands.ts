@@ -10,7 +10,8 @@ import { register as importPhotos } from './import.js';
 import { register as search } from './search.js';
 import { register as duplicates } from './duplicates.js';
 import { register as status } from './status.js';
+import { register as catalog } from './catalog.js';
 import { register as tokenize } from './tokenize.js';
 import { register as serve } from './serve.js';
 
-export const commands: Array<(program: Command) => void> = [encode, classify, pull, info, preprocess, importPhotos, search, duplicates, status, serve, tokenize];
+export const commands: Array<(program: Command) => void> = [encode, classify, pull, info, preprocess, importPhotos, search, duplicates, status, catalog, serve, tokenize];

@@ -2,6 +2,7 @@
 // (JSON lines) written as a float32 [n, projection_dim] .npy.
 import type { Command } from 'commander';
 import { createBackend } from '../backends/create.js';
+import { checkInputIds } from '../backends/inputs.js';
 import { Clip } from '../clip.js';
 import { normalizeRows } from '../embeddings.js';
 import { UsageError } from '../errors.js';
@@ -62,12 +63,22 @@ function readInputIds(file: string, model: ModelDir): { ids: Int32Array; n: numb
   if (arr.dtype === 'float32' || arr.shape.length !== 2 || n === undefined || len !== L) {
     throw new UsageError(`--input-ids ${file}: expected int64 or int32 [n, ${L}], got ${arr.dtype} [${arr.shape.join(', ')}]`);
   }
-  if (arr.dtype === 'int32') return { ids: arr.data, n };
-  const ids = new Int32Array(arr.data.length);
-  for (let i = 0; i < ids.length; i++) {
-    const v = arr.data[i] as bigint;
-    if (v < -(2n ** 31n) || v >= 2n ** 31n) throw new UsageError(`--input-ids ${file}: id ${v} at [${Math.floor(i / L)}][${i % L}] does not fit int32`);
-    ids[i] = Number(v);
+  let ids: Int32Array;
+  if (arr.dtype === 'int32') {
+    ids = arr.data;
+  } else {
+    ids = new Int32Array(arr.data.length);
+    for (let i = 0; i < ids.length; i++) {
+      const v = arr.data[i] as bigint;
+      if (v < -(2n ** 31n) || v >= 2n ** 31n) throw new UsageError(`--input-ids ${file}: id ${v} at [${Math.floor(i / L)}][${i % L}] does not fit int32`);
+      ids[i] = Number(v);
+    }
+  }
+  // The backend checks the vocabulary too, but cannot say which file the id came from.
+  try {
+    checkInputIds(ids, n, model.config);
+  } catch (err) {
+    throw new UsageError(`--input-ids ${file}: ${(err as Error).message}`, { cause: err });
   }
   return { ids, n };
 }

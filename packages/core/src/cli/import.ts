@@ -7,7 +7,7 @@ import { action } from './action.js';
 import { precisionOption } from './precision-option.js';
 import { reportProgress } from './import-progress.js';
 import { LIMITS } from '../limits.js';
-import { addLibraryOptions, intIn, libraryOptions, positiveInt, withLibrary, type LibraryCliOptions } from './library-options.js';
+import { addLibraryOptions, intIn, libraryOptions, withLibrary, type LibraryCliOptions } from './library-options.js';
 
 interface ImportCliOptions extends LibraryCliOptions {
   store?: StoreFormat;
@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .option('--hidden', 'also import hidden folders and files')
     .option('--follow-links', 'also follow symlinks that lead outside DIR (default: report and skip them)')
     .option('--prune', 'delete catalog entries of files that disappeared (default: mark them missing)')
-    .option('--lease-seconds <n>', 'PostgreSQL: a claimed batch goes to another importer after this long without a heartbeat', positiveInt, 60)
+    .option('--lease-seconds <n>', `PostgreSQL: a claimed batch goes to another importer after this long without a heartbeat (${LIMITS.leaseSeconds.min}–${LIMITS.leaseSeconds.max} s)`, intIn(LIMITS.leaseSeconds), 60)
     .action(
       action(async (dir: string, opts: ImportCliOptions) => {
         await openRoot(dir); // a wrong DIR fails before the catalog is created

@@ -54,14 +54,11 @@ export function intIn(range: Range): (value: string) => number {
   };
 }
 
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
-}
+/** A decimal number as written by hand; Number() alone also takes '' (0), '0x1' and 'Infinity'. */
+const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
 
 export function similarity(value: string): number {
-  const n = Number(value);
+  const n = DECIMAL.test(value) ? Number(value) : Number.NaN;
   if (!Number.isFinite(n) || n <= -1 || n > 1) throw new InvalidArgumentError('must be a number in (-1, 1]');
   return n;
 }

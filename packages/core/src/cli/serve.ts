@@ -1,9 +1,10 @@
 // clipkit serve: the catalog as a local web page and JSON API, until Ctrl-C.
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { Library } from '../library/index.js';
 import { DEFAULT_PORT, serve } from '../serve/index.js';
 import { action } from './action.js';
-import { addLibraryOptions, libraryOptions, type LibraryCliOptions } from './library-options.js';
+import { LIMITS } from '../limits.js';
+import { addLibraryOptions, intIn, libraryOptions, type LibraryCliOptions } from './library-options.js';
 import { precisionOption } from './precision-option.js';
 
 interface ServeCliOptions extends LibraryCliOptions {
@@ -12,16 +13,10 @@ interface ServeCliOptions extends LibraryCliOptions {
   token?: string;
 }
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be an integer in [0, 65535]');
-  return n;
-}
-
 export function register(program: Command): void {
   addLibraryOptions(program.command('serve').description('browse and search the catalog in a web page (JSON API included)'))
     .addOption(precisionOption('auto'))
-    .option('--port <n>', 'TCP port (0: any free one)', port, DEFAULT_PORT)
+    .option('--port <n>', `TCP port (${LIMITS.port.min}–${LIMITS.port.max}; 0: any free one)`, intIn(LIMITS.port), DEFAULT_PORT)
     .option('--host <addr>', 'address to bind; anything but loopback requires a token', '127.0.0.1')
     .option('--token <t>', 'require this token on every request (generated and printed when --host is not loopback)')
     .action(

@@ -20,6 +20,7 @@ import {
   type QueueStatus,
   type StoreFormat,
 } from './catalog/index.js';
+import { copyCatalog, type CopySummary } from './catalog-copy.js';
 import { findDuplicates, type DuplicateGroup } from './duplicates.js';
 import type { LibraryEncoder } from './encoder.js';
 import { FileAccess, type FileInfo, type OpenedFile } from './file-access.js';
@@ -90,6 +91,11 @@ export class Library {
   static async open(dbPath: string, opts: LibraryOptions = {}): Promise<Library> {
     checkPrecision(opts.precision ?? 'auto');
     return new Library(await openCatalog(dbPath, { create: true, index: opts.index, retrySeconds: opts.retrySeconds }), opts);
+  }
+
+  /** Copies a catalog's contents, embeddings and files into another (SQLite ⇄ PostgreSQL), no model needed. */
+  static copyCatalog(from: string, to: string): Promise<CopySummary> {
+    return copyCatalog(from, to, kernels);
   }
 
   /** Opens an existing catalog only (search, duplicates): a wrong --db is an error, not a new file. */
@@ -269,6 +275,7 @@ export type { StageTiming } from './stage-clock.js';
 export type { SearchHit } from './search.js';
 export type { FileInfo, OpenedFile } from './file-access.js';
 export type { DuplicateGroup } from './duplicates.js';
+export type { CopySummary } from './catalog-copy.js';
 export type { CatalogCounts, CatalogModel, CatalogStorage, FileError, FileRef, QueueStatus, StoreFormat } from './catalog/index.js';
 export type { ImageFormat } from './scan.js';
 export type { QueryTerm } from './query.js';

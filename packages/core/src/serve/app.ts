@@ -9,7 +9,9 @@ import sharp, { type Metadata } from 'sharp';
 import {
   AccessDeniedError,
   CatalogBusyError,
+  CatalogError,
   CatalogMismatchError,
+  CatalogUnavailableError,
   ClipkitError,
   ImageDecodeError,
   ImageTooLargeError,
@@ -35,6 +37,8 @@ export interface AppConfig {
 }
 
 const DEFAULT_K = 50;
+/** Largest POST /api/classify body: 1024 ids and 100 labels fit many times over. */
+const MAX_JSON_BYTES = 1024 * 1024;
 
 const CONTENT_TYPES: Record<ImageFormat, string> = {
   jpeg: 'image/jpeg',
@@ -106,13 +110,20 @@ export function createApp(library: Library, config: AppConfig): Hono {
 
   app.get('/api/duplicates', async (c) => {
     const raw = c.req.query('threshold');
-    const threshold = raw === undefined ? 0.95 : Number(raw);
+    const threshold = raw === undefined || raw === '' ? 0.95 : Number(raw);
     const groups = await library.duplicates(threshold);
     return c.json({
       groups: groups.map((g) => ({ minScore: g.minScore, files: g.ids.map((id, i) => ({ id, path: g.paths[i] as string })) })),
     });
   });
 
+  app.use(
+    '/api/classify',
+    bodyLimit({
+      maxSize: MAX_JSON_BYTES,
+      onError: (c) => c.json({ error: { code: 'BODY_TOO_LARGE', message: `POST /api/classify: the body is over ${MAX_JSON_BYTES} bytes` } }, 413),
+    }),
+  );
   app.post('/api/classify', async (c) => {
     // Only application/json: a form or text/plain POST from another site's page is refused
     // (those need no CORS preflight, this type does).
@@ -218,6 +229,9 @@ const STATUS: Array<[new (...args: never[]) => ClipkitError, number]> = [
   [ImageDecodeError, 422],
   [CatalogMismatchError, 409],
   [CatalogBusyError, 503],
+  // The catalog's server is down or refuses connections: try again later, not a bad request.
+  [CatalogUnavailableError, 503],
+  [CatalogError, 500],
 ];
 
 function errorResponse(c: Context, err: Error): Response {

@@ -22,6 +22,7 @@ export function defaultThumbnailDir(dbPath: string): string {
 
 export class Thumbnails {
   private readonly making = new Map<string, Promise<Buffer>>();
+  private warned = false;
 
   constructor(
     private readonly library: Library,
@@ -67,11 +68,24 @@ export class Thumbnails {
     } catch (err) {
       throw new ImageDecodeError(`cannot make a thumbnail of file ${id}: ${(err as Error).message}`, opened.info.path, { cause: err });
     }
-    // Write then rename: a reader never sees half a file, and two servers may share the folder.
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await fs.writeFile(tmp, thumb);
-    await fs.rename(tmp, file);
+    await this.cache(file, thumb);
     return thumb;
+  }
+
+  /** Stores a thumbnail; a cache that cannot be written (read-only folder, full disk) costs speed, not the page. */
+  private async cache(file: string, thumb: Buffer): Promise<void> {
+    // Write then rename: a reader never sees half a file, and two servers may share the folder.
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    try {
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      await fs.writeFile(tmp, thumb);
+      await fs.rename(tmp, file);
+    } catch (err) {
+      await fs.rm(tmp, { force: true }).catch(() => {});
+      if (!this.warned) {
+        this.warned = true;
+        process.stderr.write(`clipkit serve: thumbnails are not cached, ${this.dir} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})\n`);
+      }
+    }
   }
 }

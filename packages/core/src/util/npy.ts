@@ -1,7 +1,7 @@
 // NumPy .npy files (format versions 1-3): read float32 / int32 / int64, write float32; C order,
 // little-endian only. A malformed or unsupported file is a ModelFormatError naming it.
 import { writeFileSync } from 'node:fs';
-import { ModelFormatError } from '../errors.js';
+import { FileAccessError, ModelFormatError } from '../errors.js';
 import { fsReason, readRegularFileSync } from './files.js';
 
 export type NpyArray =
@@ -93,6 +93,13 @@ export function encodeNpy(data: Float32Array | Int32Array, shape: readonly numbe
   return out;
 }
 
+/** Writes the array to path; a failure (full disk, a folder, no permission) is a FileAccessError naming it. */
 export function writeNpy(path: string, data: Float32Array | Int32Array, shape: readonly number[]): void {
-  writeFileSync(path, encodeNpy(data, shape));
+  const bytes = encodeNpy(data, shape);
+  try {
+    writeFileSync(path, bytes);
+  } catch (err) {
+    // write(2) errors carry no path, so without this the CLI could not say which file failed.
+    throw new FileAccessError(`cannot write (${fsReason(err)})`, path, { cause: err });
+  }
 }

@@ -74,6 +74,7 @@ describe('bf16 tensors', () => {
 });
 
 describe('linear with a bf16 weight', () => {
+  const bf16Path = native.nativeInfo().cpu.bf16;
   // Odd shapes (off 14/32-row, 32-column and 32-k tiles), m = 1, k = 1, and CLIP's.
   const shapes: Array<[number, number, number]> = [
     [1, 1, 1], [1, 33, 65], [7, 100, 1], [50, 96, 64], [65, 47, 300], [77, 512, 512], [130, 70, 513],
@@ -96,7 +97,11 @@ describe('linear with a bf16 weight', () => {
         expect(relError(out, linearRef(x, wf, bias, residual, m, n, k, act))).toBeLessThan(1e-2);
         const inPlace = residual.slice();
         await native.linearAsync(x, w, bias, inPlace, { m, n, k, activation: act, residual: inPlace });
-        expect(inPlace).toEqual(out);
+        // The bf16 GEMMs add the residual in their epilogue, so in place is bit-identical; the
+        // fp32 kernels (no bf16 path: CLIPKIT_ISA=avx512, CPUs without bf16) accumulate onto an
+        // aliased residual, another summation order.
+        if (bf16Path !== null) expect(inPlace).toEqual(out);
+        else expect(relError(inPlace, ref)).toBeLessThan(tol);
       }
       const chained = f(m * n);
       await native.chainAsync([['linear', x, w, bias, chained, { m, n, k, activation: 'gelu' }]]);
@@ -131,7 +136,9 @@ describe('nativeInfo bf16 fields', () => {
     if (info.cpu.bf16 === null) expect(info.cpu.bf16Note).toMatch(/\w/);
   });
 
-  it.skipIf(isaCap !== undefined || !cpuFlags)('follows the CPU flags when CLIPKIT_ISA is unset', () => {
+  const flagsSkip = isaCap !== undefined ? `CLIPKIT_ISA=${isaCap} is set` : !cpuFlags ? 'no CPU flags in /proc/cpuinfo' : null;
+  if (flagsSkip) console.warn(`[bf16] "follows the CPU flags" skipped: ${flagsSkip}`);
+  it.skipIf(flagsSkip !== null)('follows the CPU flags when CLIPKIT_ISA is unset', () => {
     if (hasAmx) {
       // Only a failed self-test or a refused arch_prctl may lower it, and the note says which.
       if (info.cpu.bf16 !== 'amx') expect(info.cpu.bf16Note).toMatch(/AMX|amx/);
@@ -165,7 +172,9 @@ describe('bf16 in a fresh process', () => {
     expect(r.stderr.match(/no bf16 GEMM usable here/g)).toHaveLength(1);
   });
 
-  it.skipIf(!/\bavx512_bf16\b/.test(cpuFlags))('CLIPKIT_ISA=avx512_bf16 keeps AVX512_BF16 and prints nothing', () => {
+  const noAvx512Bf16 = !/\bavx512_bf16\b/.test(cpuFlags);
+  if (noAvx512Bf16) console.warn('[bf16] CLIPKIT_ISA=avx512_bf16 case skipped: this CPU has no avx512_bf16 flag');
+  it.skipIf(noAvx512Bf16)('CLIPKIT_ISA=avx512_bf16 keeps AVX512_BF16 and prints nothing', () => {
     const r = run('avx512_bf16');
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ bf16: 'avx512_bf16', note: /\bamx_bf16\b/.test(cpuFlags) ? expect.stringMatching(/CLIPKIT_ISA/) : null });

@@ -97,6 +97,18 @@ export type MatrixAllocator = (length: number, store: StoreFormat) => Float32Arr
 export const plainArrays: MatrixAllocator = (length, store) =>
   store === 'f16' ? new Uint16Array(length) : new Float32Array(length);
 
+/** One content as `Catalog.dump` hands it out. */
+export interface DumpedContent {
+  id: number;
+  hash: string;
+  /** Little-endian values in the catalog's store format; null for a content that failed. */
+  embedding: Uint8Array | null;
+  precision: Precision | null;
+  error: { code: string; message: string } | null;
+  /** Its files present on disk (missing ones are not copied). */
+  files: FileStat[];
+}
+
 /** Held by an import while it writes; released when it ends, or by the engine when it dies. */
 export interface WriterLease {
   release(): Promise<void>;
@@ -171,6 +183,12 @@ export interface Catalog {
 
   /** 'ok', or what the engine's own consistency check found. */
   integrityCheck(): Promise<string>;
+
+  /**
+   * Up to `limit` contents with an id above `afterId`, ascending, each with its present files:
+   * what `clipkit catalog copy` moves (embedding bytes as stored, nothing re-encoded).
+   */
+  dump(afterId: number, limit: number): Promise<DumpedContent[]>;
 
   /** The right to import: taken at once or refused with CatalogBusyError, never waited for. */
   acquireWriter(): Promise<WriterLease>;

@@ -19,6 +19,7 @@ import {
   type QueuedFile,
   type CatalogModel,
   type CatalogStorage,
+  type DumpedContent,
   type QueueStatus,
   type EmbeddingMatrix,
   type FileError,
@@ -33,7 +34,7 @@ import {
 import type { Precision } from '../../../types.js';
 import { checkModelIdentity } from '../identity.js';
 import { createPool, describeFailure, isTransient, redactUrl, withRetry, type RetryPolicy } from './connect.js';
-import { CopyRowReader, encodeCopyRows, vectorToWire } from './copy.js';
+import { CopyRowReader, encodeCopyRows, halfvecToF16, vectorToWire } from './copy.js';
 import { migrations, SCHEMA_VERSION, type VectorColumn } from './schema.js';
 
 /** pgvector's first release with halfvec. */
@@ -441,6 +442,31 @@ export class PgCatalog implements Catalog {
     return r.bad === 0 && r.orphans === 0 ? 'ok' : `${r.bad} contents inconsistent, ${r.orphans} files without content`;
   }
 
+  async dump(afterId: number, limit: number): Promise<DumpedContent[]> {
+    const model = (this.bound ??= await this.model());
+    const bytesPerRow = (model?.projectionDim ?? 0) * BYTES_PER_VALUE.f16;
+    const { rows } = await this.query<{
+      id: number; hash: string; status: string; error_code: string | null; error: string | null; precision: Precision | null;
+      embedding: Buffer | null; files: Array<{ path: string; size: number; mtime_ms: number }> | null;
+    }>(
+      `SELECT c.id, c.hash, c.status, c.error_code, c.error, c.precision,
+              ${this.vectors.column === 'halfvec' ? 'halfvec_send(c.embedding)' : 'c.embedding'} AS embedding,
+              (SELECT json_agg(json_build_object('path', f.path, 'size', f.size, 'mtime_ms', f.mtime_ms) ORDER BY f.path)
+                 FROM clipkit.files f WHERE f.content_id = c.id AND NOT f.missing) AS files
+       FROM clipkit.contents c WHERE c.id > $1 ORDER BY c.id LIMIT $2`,
+      [afterId, limit],
+    );
+    const reader = (wire: Buffer): Uint8Array => (this.vectors.column === 'halfvec' ? halfvecToF16(wire, bytesPerRow) : new Uint8Array(wire));
+    return rows.map((r) => ({
+      id: r.id,
+      hash: r.hash,
+      embedding: r.embedding ? reader(r.embedding) : null,
+      precision: r.precision,
+      error: r.status === 'error' ? { code: r.error_code ?? 'ERROR', message: r.error ?? '' } : null,
+      files: (r.files ?? []).map((f) => ({ path: f.path, size: Number(f.size), mtimeMs: f.mtime_ms })),
+    }));
+  }
+
   /** PostgreSQL needs no writer lock: importers share the work through workQueue instead. */
   async acquireWriter(): Promise<WriterLease> {
     return { release: async () => undefined };
@@ -454,7 +480,8 @@ export class PgCatalog implements Catalog {
     this.hnswReady = true;
     const literal = `[${Array.from(query, (v) => (Number.isFinite(v) ? v : 0)).join(',')}]`;
     return this.tx(async (c) => {
-      await c.query(`SET LOCAL hnsw.ef_search = ${Math.max(40, k * 2)}`);
+      // pgvector's default ef_search (40) trades too much recall away for top-k lists of photos.
+      await c.query(`SET LOCAL hnsw.ef_search = ${Math.min(1000, Math.max(100, k * 4))}`);
       await c.query(`SET LOCAL hnsw.iterative_scan = relaxed_order`);
       const { rows } = await c.query<{ id: number; score: number }>(
         `SELECT c.id, -(c.embedding <#> $1::halfvec) AS score FROM clipkit.contents c

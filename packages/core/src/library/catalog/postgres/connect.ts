@@ -60,6 +60,11 @@ export function describeFailure(err: unknown, where: string): Error {
   if (code === '28P01' || code === '28000') {
     return new CatalogUnavailableError(`PostgreSQL server ${where} refused the login: ${e.message}`, undefined, { cause: err });
   }
+  // The server is up but takes no connections to this database now (too many, or an admin
+  // closed it): the catalog is unavailable, as when the server is down.
+  if (code === '53300' || (code === '55000' && /not currently accepting connections/i.test(e.message ?? ''))) {
+    return new CatalogUnavailableError(`PostgreSQL server ${where}: ${e.message}`, undefined, { cause: err });
+  }
   if (code === '3D000') return new CatalogUnavailableError(`PostgreSQL server ${where}: ${e.message}`, undefined, { cause: err });
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return new CatalogUnavailableError(`cannot reach PostgreSQL server ${where}: unknown host`, undefined, { cause: err });

@@ -58,6 +58,14 @@ export function vectorToWire(f16: Uint8Array, column: VectorColumn): Uint8Array 
   return out;
 }
 
+/** halfvec's binary form (halfvec_send) → little-endian f16 bytes. */
+export function halfvecToF16(wire: Uint8Array, bytesPerRow: number): Uint8Array {
+  if (wire.byteLength !== 4 + bytesPerRow) throw new RangeError(`halfvec has ${wire.byteLength - 4} value bytes, expected ${bytesPerRow}`);
+  const out = Buffer.from(wire.subarray(4));
+  out.swap16();
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
 /**
  * Parses a binary COPY TO STDOUT of (id int4, embedding) as chunks arrive, calling onRow with the
  * id and the embedding's little-endian f16 bytes (a view valid only during the call).
@@ -65,14 +73,14 @@ export function vectorToWire(f16: Uint8Array, column: VectorColumn): Uint8Array 
 export class CopyRowReader {
   private pending: Buffer = Buffer.alloc(0);
   private headerDone = false;
-  private readonly scratch: Uint8Array;
+  private readonly scratch: Buffer;
 
   constructor(
     private readonly column: VectorColumn,
     private readonly bytesPerRow: number,
     private readonly onRow: (id: number, f16: Uint8Array) => void,
   ) {
-    this.scratch = new Uint8Array(bytesPerRow);
+    this.scratch = Buffer.alloc(bytesPerRow);
   }
 
   push(chunk: Buffer): void {
@@ -112,11 +120,9 @@ export class CopyRowReader {
       throw new RangeError(`embedding of content ${id} has ${body.byteLength} bytes, expected ${this.bytesPerRow}`);
     }
     if (this.column === 'bytea') return body;
-    const out = this.scratch;
-    for (let i = 0; i < body.byteLength; i += 2) {
-      out[i] = body[i + 1] as number;
-      out[i + 1] = body[i] as number;
-    }
-    return out;
+    // Big-endian halves to little-endian: Buffer.swap16 is native, ~20× a JS loop.
+    this.scratch.set(body);
+    this.scratch.swap16();
+    return this.scratch;
   }
 }

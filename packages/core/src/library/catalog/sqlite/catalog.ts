@@ -22,6 +22,7 @@ import {
   type ModelIdentity,
   type OpenCatalogOptions,
   type CatalogStorage,
+  type DumpedContent,
   type StoreFormat,
   type StoredFile,
   type WriterLease,
@@ -312,6 +313,23 @@ export class SqliteCatalog implements Catalog {
 
   async integrityCheck(): Promise<string> {
     return String(this.db.pragma('integrity_check', { simple: true }));
+  }
+
+  async dump(afterId: number, limit: number): Promise<DumpedContent[]> {
+    const contents = this.stmt(
+      `SELECT id, hash, status, error_code, error, embedding, precision FROM contents WHERE id > ? ORDER BY id LIMIT ?`,
+    ).all(afterId, limit) as Array<{
+      id: number; hash: string; status: string; error_code: string | null; error: string | null; embedding: Buffer | null; precision: Precision | null;
+    }>;
+    const files = this.stmt('SELECT path, size, mtime_ms FROM files WHERE content_id = ? AND missing = 0 ORDER BY path');
+    return contents.map((c) => ({
+      id: c.id,
+      hash: c.hash,
+      embedding: c.embedding ? new Uint8Array(c.embedding) : null,
+      precision: c.precision,
+      error: c.status === 'error' ? { code: c.error_code ?? 'ERROR', message: c.error ?? '' } : null,
+      files: (files.all(c.id) as Array<{ path: string; size: number; mtime_ms: number }>).map((f) => ({ path: f.path, size: f.size, mtimeMs: f.mtime_ms })),
+    }));
   }
 
   /** One importer per file: a second one is refused at once (see writer-lock.ts). */

@@ -30,7 +30,9 @@ function diagnose(file: string): string | undefined {
     if (code === 'ENOENT') return `the catalog's folder ${dir} does not exist`;
   }
   try {
-    if (fs.statfsSync(dir).bavail === 0) return REMEDY.SQLITE_FULL;
+    // A pseudo file system (/proc, /sys) has no blocks at all, so none available says nothing.
+    const st = fs.statfsSync(dir);
+    if (st.blocks > 0 && st.bavail === 0) return REMEDY.SQLITE_FULL;
   } catch {
     // statfs unsupported: fall back to SQLite's own word
   }
