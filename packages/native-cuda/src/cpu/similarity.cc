@@ -90,8 +90,9 @@ struct PartState {
 };
 
 template <typename V, int QV, int R>
-CLIPKIT_INLINE void fused_tile(const FusedJob& job, const float* at, const float* bp, int64_t j0,
-                               int64_t valid, int64_t q0, int64_t queries, PartState& st) {
+CLIPKIT_INLINE void fused_tile(const FusedJob& job, const float* at, const float* const* rows,
+                               int64_t j0, int64_t valid, int64_t q0, int64_t queries,
+                               PartState& st) {
   using Reg = typename V::R;
   constexpr int64_t G = group_queries<V>();
   Reg acc[R][QV];
@@ -100,6 +101,9 @@ CLIPKIT_INLINE void fused_tile(const FusedJob& job, const float* at, const float
 #pragma GCC unroll 4
     for (int v = 0; v < QV; ++v) acc[r][v] = V::zero();
   }
+  const float* row[R];
+#pragma GCC unroll 32
+  for (int r = 0; r < R; ++r) row[r] = rows[r];
   const int64_t d = job.d;
   for (int64_t p = 0; p < d; ++p) {
     Reg av[QV];
@@ -107,7 +111,7 @@ CLIPKIT_INLINE void fused_tile(const FusedJob& job, const float* at, const float
     for (int v = 0; v < QV; ++v) av[v] = V::load(at + p * G + v * V::W);
 #pragma GCC unroll 32
     for (int r = 0; r < R; ++r) {
-      const Reg br = V::set1(bp[p * kChunkRows + r]);
+      const Reg br = V::set1(row[r][p]);
 #pragma GCC unroll 4
       for (int v = 0; v < QV; ++v) acc[r][v] = V::fma(av[v], br, acc[r][v]);
     }
@@ -139,43 +143,17 @@ CLIPKIT_INLINE void fused_tile(const FusedJob& job, const float* at, const float
   }
 }
 
-// The chunk's rows (packed [d][kChunkRows]) against one query group, in R-row tiles.
+// A chunk's rows (rows[r]; the missing ones repeat the last real row) against one query group,
+// in R-row tiles.
 template <typename V, int QV>
-CLIPKIT_INLINE void fused_group(const FusedJob& job, const float* at, const float* chunk,
+CLIPKIT_INLINE void fused_group(const FusedJob& job, const float* at, const float* const* rows,
                                 int64_t j0, int64_t count, int64_t q0, int64_t queries,
                                 PartState& st) {
   constexpr int R = FusedTile<V>::kAcc / QV;
   static_assert(kChunkRows % R == 0, "a chunk holds whole tiles");
   for (int64_t r = 0; r < count; r += R) {
-    fused_tile<V, QV, R>(job, at, chunk + r, j0 + r, std::min<int64_t>(R, count - r), q0,
-                         queries, st);
-  }
-}
-
-// Rows [0, count) of src (float or half, rows d apart) → dst[d][kChunkRows] floats, missing
-// rows zero. Vector loads of each row into an L1 staging block, then a transpose out of it.
-template <typename V, typename T>
-CLIPKIT_INLINE void pack_chunk(const T* src, int64_t d, int64_t count, float* dst) {
-  alignas(64) float block[kChunkRows][V::W];
-  for (int64_t p0 = 0; p0 < d; p0 += V::W) {
-    const int64_t width = std::min<int64_t>(V::W, d - p0);
-    for (int64_t r = 0; r < kChunkRows; ++r) {
-      const T* row = src + r * d + p0;
-      typename V::R v = V::zero();
-      if (r < count) {
-        if constexpr (std::is_same_v<T, float>) {
-          v = width == V::W ? V::load(row) : V::load_partial(row, width);
-        } else {
-          v = width == V::W ? V::load_half(row) : V::load_half_partial(row, width);
-        }
-      }
-      V::store(block[r], v);
-    }
-    for (int64_t i = 0; i < width; ++i) {
-      float* out = dst + (p0 + i) * kChunkRows;
-#pragma GCC unroll 24
-      for (int64_t r = 0; r < kChunkRows; ++r) out[r] = block[r][i];
-    }
+    fused_tile<V, QV, R>(job, at, rows + r, j0 + r, std::min<int64_t>(R, count - r), q0, queries,
+                         st);
   }
 }
 
@@ -188,19 +166,35 @@ CLIPKIT_INLINE void fused_rows(const FusedJob* job, const T* b, int64_t part, in
   st.heaps.reserve(static_cast<size_t>(m));
   for (int64_t i = 0; i < m; ++i) st.heaps.emplace_back(&job->kept[(part * m + i) * k], k);
   st.bars.assign(static_cast<size_t>(m), std::numeric_limits<float>::quiet_NaN());
-  thread_local Scratch chunk_scratch;
-  float* chunk = chunk_scratch.floats(static_cast<size_t>(kChunkRows * d));
+  // Half rows are widened into a chunk that stays in L1/L2; float rows are read in place.
+  thread_local Scratch widened_scratch;
+  float* widened = std::is_same_v<T, float>
+                       ? nullptr
+                       : widened_scratch.floats(static_cast<size_t>(kChunkRows * d));
+  const float* rows[kChunkRows];
   for (int64_t j0 = j_begin; j0 < j_end; j0 += kChunkRows) {
     const int64_t count = std::min(kChunkRows, j_end - j0);
-    pack_chunk<V>(b + j0 * d, d, count, chunk);
+    for (int64_t r = 0; r < count; ++r) {
+      const T* src = b + (j0 + r) * d;
+      if constexpr (std::is_same_v<T, float>) {
+        rows[r] = src;
+      } else {
+        float* dst = widened + r * d;
+        int64_t p = 0;
+        for (; p + V::W <= d; p += V::W) V::store(dst + p, V::load_half(src + p));
+        if (p < d) V::store_partial(dst + p, V::load_half_partial(src + p, d - p), d - p);
+        rows[r] = dst;
+      }
+    }
+    for (int64_t r = count; r < kChunkRows; ++r) rows[r] = rows[count - 1];
     for (int64_t q0 = 0; q0 < m; q0 += G) {
       const float* at = job->packed_a + q0 * d;
       const int64_t queries = std::min(G, m - q0);
       switch ((queries + V::W - 1) / V::W) {
-        case 1: fused_group<V, 1>(*job, at, chunk, j0, count, q0, queries, st); break;
-        case 2: if constexpr (FusedTile<V>::kMaxQV >= 2) fused_group<V, 2>(*job, at, chunk, j0, count, q0, queries, st); break;
-        case 3: if constexpr (FusedTile<V>::kMaxQV >= 3) fused_group<V, 3>(*job, at, chunk, j0, count, q0, queries, st); break;
-        default: if constexpr (FusedTile<V>::kMaxQV >= 4) fused_group<V, 4>(*job, at, chunk, j0, count, q0, queries, st); break;
+        case 1: fused_group<V, 1>(*job, at, rows, j0, count, q0, queries, st); break;
+        case 2: if constexpr (FusedTile<V>::kMaxQV >= 2) fused_group<V, 2>(*job, at, rows, j0, count, q0, queries, st); break;
+        case 3: if constexpr (FusedTile<V>::kMaxQV >= 3) fused_group<V, 3>(*job, at, rows, j0, count, q0, queries, st); break;
+        default: if constexpr (FusedTile<V>::kMaxQV >= 4) fused_group<V, 4>(*job, at, rows, j0, count, q0, queries, st); break;
       }
     }
   }
