@@ -5,6 +5,27 @@
 import { CatalogMismatchError } from '../../errors.js';
 import type { CatalogModel, ModelIdentity, StoreFormat } from './types.js';
 
+/** The `model` table's row, the same in both engines' schemas. */
+export interface ModelRow {
+  model_id: string;
+  projection_dim: number;
+  config_hash: string;
+  weights_sha256: string | null;
+  store: StoreFormat;
+  model_dir: string | null;
+}
+
+export function modelFromRow(row: ModelRow): CatalogModel {
+  return {
+    id: row.model_id,
+    projectionDim: row.projection_dim,
+    configHash: row.config_hash,
+    weightsHash: row.weights_sha256,
+    store: row.store,
+    dir: row.model_dir,
+  };
+}
+
 /** Throws CatalogMismatchError naming both models unless `model` may join the catalog at `path`. */
 export function checkModelIdentity(current: CatalogModel | null, model: ModelIdentity, path: string, store?: StoreFormat): void {
   if (!current) return;

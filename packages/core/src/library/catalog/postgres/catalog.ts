@@ -33,7 +33,7 @@ import {
   type WriterLease,
 } from '../types.js';
 import type { Precision } from '../../../types.js';
-import { checkModelIdentity } from '../identity.js';
+import { checkModelIdentity, modelFromRow, type ModelRow } from '../identity.js';
 import { createPool, describeFailure, isTransient, redactUrl, withRetry, type RetryPolicy } from './connect.js';
 import { CopyRowReader, encodeCopyRows, halfvecToF16, vectorToWire } from './copy.js';
 import { migrations, SCHEMA_VERSION, type VectorColumn } from './schema.js';
@@ -49,15 +49,6 @@ export interface VectorSupport {
   /** pgvector's version when it is installed in the database. */
   extension: string | null;
   reason: string;
-}
-
-interface ModelRow {
-  model_id: string;
-  projection_dim: number;
-  config_hash: string;
-  store: StoreFormat;
-  model_dir: string | null;
-  weights_sha256: string | null;
 }
 
 export class PgCatalog implements Catalog {
@@ -160,14 +151,7 @@ export class PgCatalog implements Catalog {
     const { rows } = await this.query<ModelRow>('SELECT * FROM clipkit.model');
     const row = rows[0];
     if (!row) return null;
-    return {
-      id: row.model_id,
-      projectionDim: row.projection_dim,
-      configHash: row.config_hash,
-      weightsHash: row.weights_sha256,
-      store: row.store,
-      dir: row.model_dir,
-    };
+    return modelFromRow(row);
   }
 
   async checkModel(model: ModelIdentity, store?: StoreFormat): Promise<void> {
@@ -194,14 +178,7 @@ export class PgCatalog implements Catalog {
         }
         return { ...model, store: 'f16' as const };
       }
-      const bound: CatalogModel = {
-        id: current.model_id,
-        projectionDim: current.projection_dim,
-        configHash: current.config_hash,
-        weightsHash: current.weights_sha256,
-        store: current.store,
-        dir: current.model_dir,
-      };
+      const bound = modelFromRow(current);
       checkModelIdentity(bound, model, this.path); // again, under the lock
       const dir = model.dir ?? bound.dir;
       const weightsHash = bound.weightsHash ?? model.weightsHash ?? null;

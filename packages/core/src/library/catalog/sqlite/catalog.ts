@@ -27,19 +27,10 @@ import {
   type StoredFile,
   type WriterLease,
 } from '../types.js';
-import { checkModelIdentity } from '../identity.js';
+import { checkModelIdentity, modelFromRow, type ModelRow } from '../identity.js';
 import { catalogError, withSqliteErrors } from './errors.js';
 import { migrations, SCHEMA_VERSION } from './schema.js';
 import { WriterLock } from './writer-lock.js';
-
-interface ModelRow {
-  model_id: string;
-  projection_dim: number;
-  config_hash: string;
-  weights_sha256: string | null;
-  store: StoreFormat;
-  model_dir: string | null;
-}
 
 export class SqliteCatalog implements Catalog {
   readonly storage: CatalogStorage = { engine: 'sqlite', vectors: 'blob', detail: 'embeddings as f32 or f16 blobs' };
@@ -105,14 +96,7 @@ export class SqliteCatalog implements Catalog {
   async model(): Promise<CatalogModel | null> {
     const row = this.db.prepare('SELECT * FROM model').get() as ModelRow | undefined;
     if (!row) return null;
-    return {
-      id: row.model_id,
-      projectionDim: row.projection_dim,
-      configHash: row.config_hash,
-      weightsHash: row.weights_sha256,
-      store: row.store,
-      dir: row.model_dir,
-    };
+    return modelFromRow(row);
   }
 
   /**
