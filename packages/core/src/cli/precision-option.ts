@@ -6,7 +6,7 @@ import { PRECISION_CHOICES } from '../backends/precision.js';
 import type { PrecisionOption } from '../types.js';
 
 export function precisionOption(defaultValue: PrecisionOption): Option {
-  return new Option('--precision <mode>', 'arithmetic of the native encoders: fp32, bf16, or auto (bf16 where this CPU has AMX or AVX512_BF16)')
+  return new Option('--precision <mode>', 'arithmetic of the native encoders: fp32, bf16, or auto (bf16 where there is a bf16 path: AMX or AVX512_BF16 on the CPU, compute capability 8.0+ with --device cuda)')
     .choices(PRECISION_CHOICES)
     .default(defaultValue);
 }
