@@ -23,6 +23,7 @@ const SUITES: Record<string, SuiteEntry> = {
   serve: { load: async () => (await import('./suites/serve.js')).benchServe, needsAddon: true },
   transformers: { load: async () => (await import('./suites/transformers.js')).benchTransformers, needsAddon: true },
   postgres: { load: async () => (await import('./suites/postgres.js')).benchPostgres, needsAddon: true },
+  'postgres-search': { load: async () => (await import('./suites/postgres-search.js')).benchPostgresSearch, needsAddon: true },
 };
 
 const USAGE = 'usage: clipkit-bench [--quick | --tiny] [--only SUITE,…] [--out DIR]';

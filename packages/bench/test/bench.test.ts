@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const pkgRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SUITES = ['kernels', 'tokenizer', 'preprocess', 'encoders', 'library', 'serve', 'transformers', 'postgres'];
+const SUITES = ['kernels', 'tokenizer', 'preprocess', 'encoders', 'library', 'serve', 'transformers', 'postgres', 'postgres-search'];
 
 interface Row {
   name: string;

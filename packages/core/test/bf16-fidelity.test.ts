@@ -9,10 +9,10 @@ import { nativeInfo } from '@clipkit/native-cuda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNativeBackend } from '../src/backends/native/index.js';
 import { openModelDir, type ModelDir } from '../src/model/model-dir.js';
+import { minRowCosine } from '../src/testing/cosine.js';
 import { randomInputIds, randomPixels, TINY_TEXT, TINY_VISION, VIT_B32_TEXT, VIT_B32_VISION, writeRandomClipModel, type RandomClipModelOptions } from '../src/testing/random-model.js';
 import type { Backend } from '../src/types.js';
 import { readNpy, writeNpy } from '../src/util/npy.js';
-import { minRowCosine } from './helpers/compare.js';
 import { scratchDir } from './helpers/tmp-dir.js';
 import { skipWithoutTiny, tinyModelDir } from './helpers/tiny-reference.js';
 

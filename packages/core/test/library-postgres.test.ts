@@ -9,9 +9,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CatalogMismatchError, UsageError } from '../src/errors.js';
 import { openCatalog, type Catalog, type ModelIdentity } from '../src/library/catalog/index.js';
 import { PgCatalog } from '../src/library/catalog/postgres/catalog.js';
+import { freshDatabase, sql } from '../src/testing/postgres.js';
 import { writeRandomClipModel } from '../src/testing/random-model.js';
 import { makePhotoLibrary, type PhotoLibrary } from './helpers/photo-library.js';
-import { adminUrl, freshDatabase, plainUrl, skipWithoutPostgres, sql } from './helpers/postgres.js';
+import { adminUrl, plainUrl, skipWithoutPostgres } from './helpers/postgres.js';
 import { scratchDir } from './helpers/tmp-dir.js';
 
 const skip = skipWithoutPostgres('library-postgres');

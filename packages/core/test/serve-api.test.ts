@@ -9,11 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Library } from '../src/library/index.js';
 import { serve, type ServeHandle } from '../src/serve/index.js';
 import { defaultThumbnailDir } from '../src/serve/thumbs.js';
+import { freshDatabase, sql } from '../src/testing/postgres.js';
 import { writeRandomClipModel } from '../src/testing/random-model.js';
 import { encodePicture, makePhotoLibrary, type PhotoLibrary } from './helpers/photo-library.js';
 import { blackPng } from './helpers/png16.js';
 import { rawRequest } from './helpers/serve-client.js';
-import { adminUrl, freshDatabase, skipWithoutPostgres, sql } from './helpers/postgres.js';
+import { adminUrl, skipWithoutPostgres } from './helpers/postgres.js';
 import { scratchDir } from './helpers/tmp-dir.js';
 
 const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'clipkit.js');

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBackend, openModelDir, writeNpy, type Backend, type ModelDir, type Precision } from '@clipkit/core';
-import { randomInputIds, randomPixels, TINY_TEXT, TINY_VISION, VIT_B32_TEXT, VIT_B32_VISION, writeRandomClipModel } from '@clipkit/core/testing';
+import { minRowCosine, randomInputIds, randomPixels, TINY_TEXT, TINY_VISION, VIT_B32_TEXT, VIT_B32_VISION, writeRandomClipModel } from '@clipkit/core/testing';
 import { nativeInfo } from '@clipkit/native-cuda';
 import { median } from '../harness.js';
 import type { BenchOptions, BenchRow, SuiteOutput } from '../types.js';
@@ -123,30 +123,14 @@ async function fidelity(model: ModelDir, fp32: Backend, bf16: Backend, shape: st
   const dim = model.config.projectionDim;
   const pixels = { data: randomPixels(n, imageSize, 64), n, size: imageSize };
   const ids = randomInputIds(n, { contextLength: L, vocabSize, seed: 64 });
-  const images = minCosine(await bf16.encodeImages(pixels), await fp32.encodeImages(pixels), dim);
-  const texts = minCosine(await bf16.encodeTexts(ids, n), await fp32.encodeTexts(ids, n), dim);
+  const images = minRowCosine(await bf16.encodeImages(pixels), await fp32.encodeImages(pixels), dim).cosine;
+  const texts = minRowCosine(await bf16.encodeTexts(ids, n), await fp32.encodeTexts(ids, n), dim).cosine;
   return {
     name: `${shape} bf16 fidelity: min cosine to fp32, ${n} images and ${n} texts`,
     unit: 'cosine',
     value: Math.min(images, texts),
     note: `images ${images.toFixed(6)}, texts ${texts.toFixed(6)}`,
   };
-}
-
-function minCosine(a: Float32Array, b: Float32Array, dim: number): number {
-  let min = 1;
-  for (let r = 0; r * dim < a.length; r++) {
-    let ab = 0;
-    let aa = 0;
-    let bb = 0;
-    for (let j = r * dim; j < (r + 1) * dim; j++) {
-      ab += a[j]! * b[j]!;
-      aa += a[j]! ** 2;
-      bb += b[j]! ** 2;
-    }
-    min = Math.min(min, ab / Math.sqrt(aa * bb));
-  }
-  return min;
 }
 
 const ONE_SHOT = { small: 32, large: 96 };

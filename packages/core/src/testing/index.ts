@@ -24,8 +24,11 @@ export { referenceEncodeImages, referenceEncodeTexts } from './reference-forward
 export type { WeightLookup, ReferenceOutput } from './reference-forward.js';
 export { writeSyntheticCatalog } from './synthetic-catalog.js';
 export type { SyntheticCatalogOptions } from './synthetic-catalog.js';
-export { fillCatalog, clusteredUnitVectors } from './catalog-fill.js';
+export { fillCatalog, clusteredUnitVectors, catalogQueries } from './catalog-fill.js';
 export type { FillOptions } from './catalog-fill.js';
 export { openCatalog } from '../library/catalog/index.js';
 export type { Catalog } from '../library/catalog/index.js';
 export { PgCatalog } from '../library/catalog/postgres/catalog.js';
+export { freshDatabase, dropDatabase, sql } from './postgres.js';
+export { hnswGraphBytesPerRow } from '../library/catalog/postgres/hnsw-memory.js';
+export { minRowCosine } from './cosine.js';

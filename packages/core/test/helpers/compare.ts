@@ -26,23 +26,3 @@ export function expectClose(out: ArrayLike<number>, ref: ArrayLike<number>, boun
   expect(d.rel <= bounds.rel && d.maxAbs <= bounds.maxAbs, `${what}: rel ${d.rel.toExponential(2)} (≤ ${bounds.rel}), max abs ${d.maxAbs.toExponential(2)} (≤ ${bounds.maxAbs})`).toBe(true);
   return d;
 }
-
-/** The smallest cosine between row i of a and row i of b ([n, dim] each), and its row. */
-export function minRowCosine(a: Float32Array, b: Float32Array, dim: number): { cosine: number; row: number } {
-  expect(a.length).toBe(b.length);
-  let min = { cosine: Infinity, row: -1 };
-  for (let r = 0; r * dim < a.length; r++) {
-    let ab = 0;
-    let aa = 0;
-    let bb = 0;
-    for (let j = r * dim; j < (r + 1) * dim; j++) {
-      ab += a[j]! * b[j]!;
-      aa += a[j]! ** 2;
-      bb += b[j]! ** 2;
-    }
-    const c = ab / Math.sqrt(aa * bb);
-    // A NaN row becomes and stays the minimum, so it fails any bound.
-    if (!Number.isNaN(min.cosine) && (Number.isNaN(c) || c < min.cosine)) min = { cosine: c, row: r };
-  }
-  return min;
-}

@@ -36,6 +36,7 @@ import type { Precision } from '../../../types.js';
 import { checkModelIdentity, modelFromRow, type ModelRow } from '../identity.js';
 import { createPool, describeFailure, isTransient, redactUrl, withRetry, type RetryPolicy } from './connect.js';
 import { CopyRowReader, encodeCopyRows, halfvecToF16, vectorToWire } from './copy.js';
+import { hnswBuildMemory } from './hnsw-memory.js';
 import { migrations, SCHEMA_VERSION, type VectorColumn } from './schema.js';
 
 /** pgvector's first release with halfvec. */
@@ -482,12 +483,18 @@ export class PgCatalog implements Catalog {
       `SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = 'clipkit' AND indexname = 'contents_hnsw'`,
     );
     if ((rows[0]?.n ?? 0) > 0) return 0;
-    const t0 = performance.now();
-    await this.run(async (c) => {
-      await c.query(`SET maintenance_work_mem = '512MB'`);
+    return this.tx(async (c) => {
+      const { rows: sized } = await c.query<{ n: number; current: string }>(
+        `SELECT (SELECT count(*) FROM clipkit.contents WHERE embedding IS NOT NULL)::int AS n,
+                pg_size_bytes(current_setting('maintenance_work_mem'))::text AS current`,
+      );
+      const { n = 0, current = '0' } = sized[0] ?? {};
+      const kB = Math.ceil(hnswBuildMemory(n, model.projectionDim, Number(current)) / 1024);
+      await c.query(`SET LOCAL maintenance_work_mem = '${kB}kB'`);
+      const t0 = performance.now();
       await c.query('CREATE INDEX IF NOT EXISTS contents_hnsw ON clipkit.contents USING hnsw (embedding halfvec_ip_ops)');
+      return (performance.now() - t0) / 1000;
     });
-    return (performance.now() - t0) / 1000;
   }
 
   private vectorType(dim: number): string {
