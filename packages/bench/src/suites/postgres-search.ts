@@ -10,7 +10,7 @@ import * as addon from '@clipkit/native-cuda';
 import { catalogQueries, dropDatabase, fillCatalog, freshDatabase, hnswGraphBytesPerRow, openCatalog, PgCatalog, sql, type Catalog } from '@clipkit/core/testing';
 import pg from 'pg';
 import { median } from '../harness.js';
-import { hugeShare, mappingsOfSize, newMapping } from '../huge-pages.js';
+import { hugePageShares } from '../huge-pages.js';
 import type { BenchOptions, BenchRow, SuiteOutput } from '../types.js';
 import { benchServerUrl } from './postgres.js';
 
@@ -30,8 +30,8 @@ export async function benchPostgresSearch(opts: BenchOptions): Promise<SuiteOutp
   const url = await freshDatabase(adminUrl, 'bench_search');
   const catalogs: Catalog[] = [];
   try {
-    let t0 = performance.now();
     const fill = { rows: n, dim, seed: 7, store: 'f16' as const };
+    let t0 = performance.now();
     await fillCatalog([url, litePath], fill);
     const fillSeconds = (performance.now() - t0) / 1e3;
     // A catalog in use has long been vacuumed (hint bits set, statistics taken); a fresh bulk
@@ -45,18 +45,15 @@ export async function benchPostgresSearch(opts: BenchOptions): Promise<SuiteOutp
     const engines = ['SQLite', 'PostgreSQL'] as const;
     for (const location of [litePath, url]) catalogs.push(await openCatalog(location, { readOnly: true }));
     const matrices: Array<Matrix | null> = [null, null];
-    const mappings: Array<string | null> = [null, null];
     const loadMs: number[][] = [[], []];
     const bytes = n * dim * 2;
     const loadTurns = opts.quick ? 2 : 3;
     for (let turn = 0; turn < loadTurns; turn++) {
       for (const e of turn % 2 ? [1, 0] : [0, 1]) {
         matrices[e] = null;
-        const before = mappingsOfSize(bytes);
         const t = performance.now();
         matrices[e] = await catalogs[e]!.embeddings(hostArrays);
         loadMs[e]!.push(performance.now() - t);
-        mappings[e] = newMapping(before, bytes);
       }
     }
     const [lite, pgm] = matrices as [Matrix, Matrix];
@@ -72,33 +69,45 @@ export async function benchPostgresSearch(opts: BenchOptions): Promise<SuiteOutp
     }
 
     // 2) Exact top-10: the same kernel over the same values, so any gap is placement or noise.
-    const perTurn = opts.quick ? 10 : 20;
-    const turns = opts.quick ? 4 : 6;
-    // New photos of the kinds in the catalog: every other one timed, the rest warm HNSW up.
-    const drawn = catalogQueries(fill, 2 * perTurn);
+    //    Many short turns, alternating, each turn the same queries on both sides: the load of a
+    //    shared machine drifts within seconds, and a per-turn ratio cancels what both sides saw.
+    const count = opts.quick ? 20 : 50;
+    const perTurn = 10;
+    const turns = opts.quick ? 6 : 12;
+    // New photos of the kinds in the catalog: every other one searched, the rest warm HNSW up.
+    const drawn = catalogQueries(fill, 2 * count);
     const q = (i: number, warm = 0) => drawn.subarray((2 * i + warm) * dim, (2 * i + warm + 1) * dim);
     const topk = (m: Matrix, i: number) => addon.similarityTopK(q(i), m.data, { m: 1, n: m.rows, d: dim, k: 10 });
-    for (let i = 0; i < perTurn; i++) sameTop(topk(lite, i), topk(pgm, i), i); // also the warm-up
+    const exactTop: number[][] = [];
+    for (let i = 0; i < count; i++) {
+      const top = sameTop(topk(lite, i), topk(pgm, i), i); // also the warm-up
+      exactTop.push(Array.from(top.indices, (r) => pgm.contentIds[r] as number));
+    }
     const searchMs: number[][] = [[], []];
     for (let turn = 0; turn < turns; turn++) {
+      const first = (turn * perTurn) % count;
       for (const e of turn % 2 ? [1, 0] : [0, 1]) {
         const m = matrices[e] as Matrix;
         const t = performance.now();
-        for (let i = 0; i < perTurn; i++) topk(m, i);
+        for (let i = first; i < first + perTurn; i++) topk(m, i % count);
         searchMs[e]!.push((performance.now() - t) / perTurn);
       }
     }
+    const turnRatios = searchMs[0]!.map((ms, t) => ms / searchMs[1]![t]!);
     for (const [e, engine] of engines.entries()) {
       const spread = `${Math.min(...searchMs[e]!).toFixed(1)}–${Math.max(...searchMs[e]!).toFixed(1)} ms`;
       rows.push({
         name: `exact top-10 over ${shape} loaded from ${engine}`,
         unit: 'ms',
         value: median(searchMs[e]!),
-        note: `median of ${turns} alternating turns of ${perTurn} queries (${spread}); 2 MiB pages ${hugeShare(mappings[e] ?? null, bytes)}`,
+        note:
+          `median of ${turns} alternating turns of ${perTurn} queries (${spread})` +
+          (e > 0 ? `; median of the per-turn ratios ${median(turnRatios).toFixed(3)}×` : ''),
         ...(e > 0 ? { baseline: `exact top-10 over ${shape} loaded from SQLite` } : {}),
       });
     }
-    const exactTop = Array.from({ length: perTurn }, (_, i) => Array.from(topk(pgm, i).indices, (r) => pgm.contentIds[r] as number));
+    const shares = hugePageShares(bytes);
+    if (shares?.length) notes.push(`mappings of the matrices' size (${(bytes / 2 ** 20).toFixed(0)} MiB) on 2 MiB pages: ${shares.join(', ')}`);
     matrices.fill(null);
     for (const c of catalogs.splice(0)) await c.close();
 
@@ -117,17 +126,17 @@ export async function benchPostgresSearch(opts: BenchOptions): Promise<SuiteOutp
       note: `maintenance_work_mem ${Math.max(64, graphMb)} MB (the graph in memory), server's default parallel workers`,
     });
     // Other queries first, so the timed ones do not find their own paths cached.
-    for (let i = 0; i < perTurn; i++) await hnsw.nearest(q(i, 1), 10);
+    for (let i = 0; i < count; i++) await hnsw.nearest(q(i, 1), 10);
     const times: number[] = [];
     let hits = 0;
-    for (let i = 0; i < perTurn; i++) {
+    for (let i = 0; i < count; i++) {
       const t = performance.now();
       const top = await hnsw.nearest(q(i), 10);
       times.push(performance.now() - t);
       const truth = new Set(exactTop[i]);
       hits += top.filter((h) => truth.has(h.contentId)).length;
     }
-    const recall = hits / (10 * perTurn);
+    const recall = hits / (10 * count);
     rows.push({
       name: `HNSW top-10 query over ${shape} (server-side, p50)`,
       unit: 'ms',
@@ -135,7 +144,7 @@ export async function benchPostgresSearch(opts: BenchOptions): Promise<SuiteOutp
       baseline: `exact top-10 over ${shape} loaded from PostgreSQL`,
       note: `recall@10 vs exact ${recall.toFixed(3)}, ef_search 100`,
     });
-    notes.push(`HNSW recall@10 against clipkit's exact top-10: ${recall.toFixed(3)} over ${perTurn} queries drawn from the catalog's clusters.`);
+    notes.push(`HNSW recall@10 against clipkit's exact top-10: ${recall.toFixed(3)} over ${count} queries drawn from the catalog's clusters.`);
   } finally {
     for (const c of catalogs) await c.close();
     await dropDatabase(adminUrl, url).catch(() => undefined);
@@ -153,8 +162,9 @@ function sameMatrix(a: Matrix, b: Matrix): void {
   }
 }
 
-function sameTop(a: { indices: Int32Array; scores: Float32Array }, b: { indices: Int32Array; scores: Float32Array }, query: number): void {
+function sameTop(a: addon.TopK, b: addon.TopK, query: number): addon.TopK {
   if (a.indices.join() !== b.indices.join() || a.scores.join() !== b.scores.join()) {
     throw new Error(`query ${query}: exact top-10 differs between the SQLite and the PostgreSQL matrix`);
   }
+  return a;
 }
