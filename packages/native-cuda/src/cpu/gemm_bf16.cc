@@ -213,16 +213,37 @@ const PathState& check(Bf16Path path) {
   return s;
 }
 
-struct Choice {
-  Bf16Path path;
-  std::string note;
-};
+// The fastest path the caps allow: the hardware's, lowered by CLIPKIT_ISA, use_bf16_path() and a
+// dispatch level below AVX-512 (which has none).
+Bf16Path capped_path() {
+  if (detected_isa() != Isa::Avx512) return Bf16Path::None;
+  const auto use_cap = static_cast<Bf16Path>(g_use_cap.load(std::memory_order_relaxed));
+  return lower(bf16_hardware(), lower(env_cap().cap, use_cap));
+}
 
-Choice choose() {
+Bf16Path below(Bf16Path p) { return static_cast<Bf16Path>(rank(p) - 1); }
+
+}  // namespace
+
+Bf16Path bf16_hardware() {
+  if (bf16::cpu_has_amx() && bf16::cpu_has_avx512_bf16()) return Bf16Path::Amx;
+  if (bf16::cpu_has_avx512_bf16()) return Bf16Path::Avx512Bf16;
+  return Bf16Path::None;
+}
+
+// Runs on every bf16 linear call (PackedBf16Cache::get), so it builds no strings: the reasons
+// are put together only when bf16_note() asks.
+Bf16Path bf16_path() {
+  for (Bf16Path p = capped_path(); p != Bf16Path::None; p = below(p)) {
+    if (check(p).ok) return p;
+  }
+  return Bf16Path::None;
+}
+
+std::string bf16_note() {
   const Bf16Path hw = bf16_hardware();
   const EnvCap& env = env_cap();
   const auto use_cap = static_cast<Bf16Path>(g_use_cap.load(std::memory_order_relaxed));
-  Bf16Path cap = lower(hw, lower(env.cap, use_cap));
   std::string note;
   if (hw == Bf16Path::None) {
     note = "this CPU has neither AMX nor AVX512_BF16";
@@ -233,26 +254,14 @@ Choice choose() {
   } else if (rank(use_cap) < rank(hw)) {
     note = std::string("capped at ") + bf16_path_name(use_cap) + " (use_bf16_path)";
   }
-  if (detected_isa() != Isa::Avx512) cap = Bf16Path::None;
-  for (Bf16Path p = cap; p != Bf16Path::None; p = static_cast<Bf16Path>(rank(p) - 1)) {
+  for (Bf16Path p = capped_path(); p != Bf16Path::None; p = below(p)) {
     const PathState& s = check(p);
-    if (s.ok) return {p, note};
-    note = s.why + "; using " + bf16_path_name(static_cast<Bf16Path>(rank(p) - 1));
-    if (rank(p) - 1 == rank(Bf16Path::None)) note += " (fp32 kernels)";
+    if (s.ok) return note;
+    note = s.why + "; using " + bf16_path_name(below(p));
+    if (below(p) == Bf16Path::None) note += " (fp32 kernels)";
   }
-  return {Bf16Path::None, note};
+  return note;
 }
-
-}  // namespace
-
-Bf16Path bf16_hardware() {
-  if (bf16::cpu_has_amx() && bf16::cpu_has_avx512_bf16()) return Bf16Path::Amx;
-  if (bf16::cpu_has_avx512_bf16()) return Bf16Path::Avx512Bf16;
-  return Bf16Path::None;
-}
-
-Bf16Path bf16_path() { return choose().path; }
-std::string bf16_note() { return choose().note; }
 
 void use_bf16_path(Bf16Path cap) { g_use_cap.store(rank(cap), std::memory_order_relaxed); }
 
