@@ -126,6 +126,17 @@ describe.each(['onnx', 'native'] as const)('Clip with the %s backend', (backend)
     expect(custom!.reduce((a, s) => a + s.probability, 0)).toBeCloseTo(1, 10);
   });
 
+  it('refuses a PixelBatch holding NaN or ±Inf, naming the first one (not NaN embeddings)', async () => {
+    const s = config.vision.imageSize;
+    const bad = new Float32Array(pixels.data);
+    bad[2 * 3 * s * s + 1 * s * s + 4 * s + 7] = NaN;
+    const err = await clip.encodeImages({ ...pixels, data: bad }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toBe('pixels[2][1][4][7] is NaN: pixel values must be finite');
+    bad[0] = Infinity;
+    await expect(clip.classify({ ...pixels, data: bad }, labels)).rejects.toThrow(/^pixels\[0\]\[0\]\[0\]\[0\] is Infinity: pixel values must be finite$/);
+  });
+
   it('rejects empty or duplicate labels and templates without {}', async () => {
     await expect(clip.classify(pixels, [])).rejects.toThrow(UsageError);
     await expect(clip.classify(pixels, ['cat', 'cat'])).rejects.toThrow(/"cat" appears twice/);
