@@ -6,7 +6,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clip } from '../src/clip.js';
-import { ImageDecodeError, UsageError } from '../src/errors.js';
+import { ImageDecodeError, ModelFormatError, UsageError } from '../src/errors.js';
 import { ImagePreprocessor } from '../src/image/preprocess.js';
 import { IMAGENET80_TEMPLATES } from '../src/templates.js';
 import { randomPixels, writeRandomClipModel } from '../src/testing/index.js';
@@ -150,5 +150,20 @@ describe('Clip lifecycle', () => {
     const clip = await Clip.load(dir, { backend: 'onnx' });
     clip.dispose();
     await expect(clip.encodeTexts(['x'])).rejects.toThrow(/disposed/);
+  });
+});
+
+describe('Clip tokenizer files', () => {
+  it('refuses a model whose merges.txt has no merges, naming the file (not byte-only tokens)', async () => {
+    const { dir: broken } = writeRandomClipModel(path.join(root, 'no-merges'), { seed: 5 });
+    writeFileSync(path.join(broken, 'merges.txt'), '#version: 0.2\n');
+    const clip = await Clip.load(broken, { backend: 'native' });
+    try {
+      const err = await clip.encodeTexts(['a dog']).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ModelFormatError);
+      expect((err as Error).message).toContain(`${path.join(broken, 'merges.txt')}: has no merges`);
+    } finally {
+      clip.dispose();
+    }
   });
 });
