@@ -15,11 +15,11 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "clipkit/bf16.h"
+#include "gemm.h"
 #include "gemm_bf16.h"
 #include "scratch.h"
 #include "threadpool.h"
@@ -317,11 +317,7 @@ std::shared_ptr<const PackedBf16Weight> pack_linear_weight_bf16(const uint16_t* 
 void linear_bf16(const float* x, const PackedBf16Weight& w, const float* bias,
                  const float* residual, float* out, int64_t m, int64_t n, int64_t k,
                  Activation act) {
-  if (n != w.n || k != w.k) {
-    throw std::invalid_argument("linear_bf16: weight was packed as " + std::to_string(w.n) +
-                                "x" + std::to_string(w.k) + ", called with n=" +
-                                std::to_string(n) + " k=" + std::to_string(k));
-  }
+  check_packed_shape("linear_bf16", w.n, w.k, n, k);
   if (m <= 0 || n <= 0) return;
   if (w.path == Bf16Path::None) {
     thread_local Scratch rounded;

@@ -201,6 +201,12 @@ TEST(gemm_bf16_packed_shape_mismatch_throws) {
   CHECK_THROWS(cpu::linear_bf16(x.data(), *packed, nullptr, nullptr, out.data(), 2, 6, 3,
                                 Activation::None),
                std::invalid_argument);
+  try {
+    cpu::linear_bf16(x.data(), *packed, nullptr, nullptr, out.data(), 2, 6, 3, Activation::None);
+  } catch (const std::invalid_argument& e) {
+    CHECK_EQ(std::string(e.what()),
+             std::string("linear_bf16: weight was packed as 6x4, called with n=6 k=3"));
+  }
 }
 
 TEST(gemm_bf16_note_explains_path_under_every_cap) {
