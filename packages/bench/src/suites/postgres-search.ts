@@ -95,7 +95,7 @@ export async function benchPostgresSearch(opts: BenchOptions): Promise<SuiteOutp
     }
     const turnRatios = searchMs[0]!.map((ms, t) => ms / searchMs[1]![t]!);
     for (const [e, engine] of engines.entries()) {
-      const spread = `${Math.min(...searchMs[e]!).toFixed(1)}–${Math.max(...searchMs[e]!).toFixed(1)} ms`;
+      const spread = `${Math.min(...searchMs[e]!).toPrecision(3)}–${Math.max(...searchMs[e]!).toPrecision(3)} ms`;
       rows.push({
         name: `exact top-10 over ${shape} loaded from ${engine}`,
         unit: 'ms',
@@ -106,7 +106,8 @@ export async function benchPostgresSearch(opts: BenchOptions): Promise<SuiteOutp
         ...(e > 0 ? { baseline: `exact top-10 over ${shape} loaded from SQLite` } : {}),
       });
     }
-    const shares = hugePageShares(bytes);
+    // hostArray maps 2 MiB and more on its own, huge-page-aligned; a smaller matrix sits in the heap.
+    const shares = bytes >= 2 ** 21 ? hugePageShares(bytes) : null;
     if (shares?.length) notes.push(`mappings of the matrices' size (${(bytes / 2 ** 20).toFixed(0)} MiB) on 2 MiB pages: ${shares.join(', ')}`);
     matrices.fill(null);
     for (const c of catalogs.splice(0)) await c.close();
