@@ -14,9 +14,11 @@
 // by the full decoder. Every read is bounds-checked: the input is untrusted.
 //
 // Output differs from libjpeg's 1/8 only in subsampled chroma: libjpeg-turbo scales 4:2:0 chroma
-// up with a 2x2 IDCT, this replicates the chroma DC (luma, gray and 4:4:4 files are identical).
+// up with a 2x2 IDCT inside each block, this interpolates the chroma DCs bilinearly across blocks
+// (luma, gray and 4:4:4 files are identical).
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -480,23 +482,61 @@ bool jpeg_dc_decode(const uint8_t* data, size_t size, uint8_t* out, std::string*
     }
     return true;
   }
+  // Each component at output resolution. A subsampled one (chroma of 4:2:0, 4:2:2) is
+  // interpolated bilinearly between block centres, as libjpeg's "fancy" upsampling does between
+  // samples: replicating one DC per 2x2 output pixels is visibly blockier.
+  std::vector<int16_t> planes[3];
+  const int16_t* plane[3];
+  for (int c = 0; c < 3; ++c) {
+    const Component& cc = f.comp[c];
+    const int sx = f.hmax / cc.h, sy = f.vmax / cc.v;
+    if (sx == 1 && sy == 1) {
+      plane[c] = cc.dc.data();
+      continue;
+    }
+    const int64_t cw = (ow + sx - 1) / sx, ch = (oh + sy - 1) / sy;  // blocks holding image pixels
+    planes[c].resize(static_cast<size_t>(ow * oh));
+    std::vector<int64_t> x0s(static_cast<size_t>(ow)), x1s(static_cast<size_t>(ow));
+    std::vector<float> wxs(static_cast<size_t>(ow));
+    for (int64_t x = 0; x < ow; ++x) {
+      const double px = (x + 0.5) / sx - 0.5;
+      const int64_t x0 = std::clamp<int64_t>(static_cast<int64_t>(std::floor(px)), 0, cw - 1);
+      x0s[static_cast<size_t>(x)] = x0;
+      x1s[static_cast<size_t>(x)] = std::min<int64_t>(x0 + 1, cw - 1);
+      wxs[static_cast<size_t>(x)] = static_cast<float>(std::clamp(px - static_cast<double>(x0), 0.0, 1.0));
+    }
+    for (int64_t r = 0; r < oh; ++r) {
+      const double py = (r + 0.5) / sy - 0.5;
+      const int64_t y0 = std::clamp<int64_t>(static_cast<int64_t>(std::floor(py)), 0, ch - 1);
+      const int64_t y1 = std::min<int64_t>(y0 + 1, ch - 1);
+      const float wy = static_cast<float>(std::clamp(py - static_cast<double>(y0), 0.0, 1.0));
+      const int16_t* a = &cc.dc[static_cast<size_t>(y0 * cc.blocks_w)];
+      const int16_t* b = &cc.dc[static_cast<size_t>(y1 * cc.blocks_w)];
+      int16_t* dst = &planes[c][static_cast<size_t>(r * ow)];
+      for (int64_t x = 0; x < ow; ++x) {
+        const size_t i0 = static_cast<size_t>(x0s[static_cast<size_t>(x)]), i1 = static_cast<size_t>(x1s[static_cast<size_t>(x)]);
+        const float wx = wxs[static_cast<size_t>(x)];
+        const float top = a[i0] + wx * static_cast<float>(a[i1] - a[i0]);
+        const float bottom = b[i0] + wx * static_cast<float>(b[i1] - b[i0]);
+        dst[x] = static_cast<int16_t>(top + wy * (bottom - top) + 0.5f);  // values are 0..255
+      }
+    }
+    plane[c] = planes[c].data();
+  }
   // libjpeg's YCbCr -> RGB (jdcolor.c): 16-bit fixed point, rounded.
   constexpr int kBits = 16;
   constexpr int32_t kHalf = 1 << (kBits - 1);
   auto fix = [](double x) { return static_cast<int32_t>(x * (1 << kBits) + 0.5); };
   const int32_t cr_r = fix(1.40200), cb_b = fix(1.77200), cr_g = fix(0.71414), cb_g = fix(0.34414);
-  const Component &Y = f.comp[0], &Cb = f.comp[1], &Cr = f.comp[2];
-  const int sy_x = f.hmax / Y.h, sy_y = f.vmax / Y.v;
-  const int sb_x = f.hmax / Cb.h, sb_y = f.vmax / Cb.v;
-  const int sr_x = f.hmax / Cr.h, sr_y = f.vmax / Cr.v;
   for (int64_t r = 0; r < oh; ++r) {
     uint8_t* row = out + r * ow * 3;
-    const int16_t* yr = &Y.dc[static_cast<size_t>((r / sy_y) * Y.blocks_w)];
-    const int16_t* br_ = &Cb.dc[static_cast<size_t>((r / sb_y) * Cb.blocks_w)];
-    const int16_t* rr = &Cr.dc[static_cast<size_t>((r / sr_y) * Cr.blocks_w)];
+    // A full-resolution component's grid is padded to whole MCUs: rows are blocks_w apart.
+    const int16_t* yr = plane[0] + r * (plane[0] == f.comp[0].dc.data() ? f.comp[0].blocks_w : ow);
+    const int16_t* br_ = plane[1] + r * (plane[1] == f.comp[1].dc.data() ? f.comp[1].blocks_w : ow);
+    const int16_t* rr = plane[2] + r * (plane[2] == f.comp[2].dc.data() ? f.comp[2].blocks_w : ow);
     for (int64_t x = 0; x < ow; ++x) {
-      const int yy = yr[x / sy_x];
-      const int cb = br_[x / sb_x] - 128, cr = rr[x / sr_x] - 128;
+      const int yy = yr[x];
+      const int cb = br_[x] - 128, cr = rr[x] - 128;
       row[3 * x + 0] = clamp255(yy + ((cr_r * cr + kHalf) >> kBits));
       row[3 * x + 1] = clamp255(yy + ((-cb_g * cb - cr_g * cr + kHalf) >> kBits));
       row[3 * x + 2] = clamp255(yy + ((cb_b * cb + kHalf) >> kBits));

@@ -179,8 +179,11 @@ std::vector<uint8_t> encode(const Spec& s, Rng& rng) {
       p[0] = static_cast<uint8_t>(std::min(255.0, 128 + 90 * std::sin(x / 9.0) * std::cos(y / 13.0) + rng.range(0, 40)));
       if (s.components == 3) {
         const int tx = x / 16, ty = y / 16;
-        p[1] = static_cast<uint8_t>(s.flat_chroma ? 60 + 37 * ((tx * 7 + ty * 3) % 5) : 128 + 60 * std::sin(x / 23.0));
-        p[2] = static_cast<uint8_t>(s.flat_chroma ? 200 - 29 * ((tx + ty * 5) % 6) : 128 + 60 * std::cos(y / 17.0 + x / 31.0));
+        // Flat chroma: one colour per 16x16 tile at full resolution; constant when subsampled
+        // (both decoders then agree up to rounding: interpolating a constant changes nothing).
+        const bool tiles = s.h0 == 1 && s.v0 == 1;
+        p[1] = static_cast<uint8_t>(s.flat_chroma ? (tiles ? 60 + 37 * ((tx * 7 + ty * 3) % 5) : 97) : 128 + 60 * std::sin(x / 23.0));
+        p[2] = static_cast<uint8_t>(s.flat_chroma ? (tiles ? 200 - 29 * ((tx + ty * 5) % 6) : 171) : 128 + 60 * std::cos(y / 17.0 + x / 31.0));
       }
     }
   }
@@ -261,12 +264,12 @@ TEST(jpeg_dc_decode_equals_libjpeg_at_one_eighth) {
 TEST(jpeg_dc_decode_subsampled_photo_chroma_stays_close_to_libjpeg) {
   // Chroma with detail: libjpeg scales 4:2:0 chroma up by a 2x2 IDCT, this decoder replicates
   // the block's DC: where chroma changes by ~40 levels across a 16-pixel block, a channel can
-  // differ by up to ~1.8 x half that (31 measured); a layout bug differs by hundreds.
+  // differ by up to ~1.8 x half that (25 measured); a layout bug differs by hundreds.
   Rng rng(82);
   const Spec s{400, 300, 3, 2, 2, 90, 0, true, false, false};
   const std::vector<uint8_t> j = encode(s, rng);
   const int worst = dc_vs_libjpeg(j, s);
-  CHECK_MSG(worst >= 0 && worst <= 40, "max difference " + std::to_string(worst));
+  CHECK_MSG(worst >= 0 && worst <= 32, "max difference " + std::to_string(worst));
 }
 
 TEST(jpeg_progressive_goes_to_libjpeg) {
