@@ -49,6 +49,8 @@ export type JpegPreprocessResult =
       /** The image as displayed (EXIF orientation applied unless ignored). */
       width: number;
       height: number;
+      /** Seconds of the call spent in resize + crop + normalise (the rest decoded). */
+      preprocessSeconds: number;
     }
   /** Not decoded (slot untouched): another JPEG process, CMYK, corrupt data, too many pixels... */
   | { decoded: false; reason: string };

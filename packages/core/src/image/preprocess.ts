@@ -111,8 +111,15 @@ export class ImagePreprocessor {
         let source: ImageInput = input;
         if (nativeJpeg && (typeof input === 'string' || input instanceof Uint8Array)) {
           const bytes = typeof input === 'string' ? await readImageFile(input) : input;
-          const shrunk = clocks ? await clocks.decode.time(() => jpegIntoSlot(bytes, data, jpegOpts, i)) : await jpegIntoSlot(bytes, data, jpegOpts, i);
-          if (shrunk) return;
+          // One fused call: its time is the decode stage's, its kernel seconds the preprocess
+          // stage's; a declined file counts once, where sharp decodes it.
+          const endDecode = clocks?.decode.begin();
+          const shrunk = await jpegIntoSlot(bytes, data, jpegOpts, i);
+          endDecode?.(shrunk === null ? 0 : 1);
+          if (shrunk !== null) {
+            clocks?.preprocess.credit(shrunk.preprocessSeconds);
+            return;
+          }
           source = bytes;
         }
         const decode = () => (source === input ? decodeImage(input, decodeOpts) : decodeEncoded(source as Uint8Array, describeInput(input), decodeOpts));
@@ -169,16 +176,17 @@ const JPEG_MAGIC = [0xff, 0xd8, 0xff];
 
 /**
  * Fast mode's JPEG path: the addon decodes at the largest DCT scale that keeps the shorter side
- * >= the target, straight into slot `slot`. False when it declined (not a JPEG, CMYK, damaged,
+ * >= the target, straight into slot `slot`. Null when it declined (not a JPEG, CMYK, damaged,
  * over maxPixels, out of memory): the caller decodes with sharp, which names the problem.
  */
-async function jpegIntoSlot(bytes: Uint8Array, out: Float32Array, opts: JpegPreprocessOptions, slot: number): Promise<boolean> {
-  if (bytes.byteLength < 4 || JPEG_MAGIC.some((b, i) => bytes[i] !== b)) return false;
+async function jpegIntoSlot(bytes: Uint8Array, out: Float32Array, opts: JpegPreprocessOptions, slot: number): Promise<{ preprocessSeconds: number } | null> {
+  if (bytes.byteLength < 4 || JPEG_MAGIC.some((b, i) => bytes[i] !== b)) return null;
   try {
-    return (await kernels.preprocessJpegAsync(bytes, out, { ...opts, offset: slot })).decoded;
+    const r = await kernels.preprocessJpegAsync(bytes, out, { ...opts, offset: slot });
+    return r.decoded ? r : null;
   } catch (err) {
     if (err instanceof TypeError || err instanceof RangeError) throw err; // our arguments: a bug
-    return false; // a failure while decoding (e.g. a CUDA error): sharp gets its turn
+    return null; // a failure while decoding (e.g. a CUDA error): sharp gets its turn
   }
 }
 

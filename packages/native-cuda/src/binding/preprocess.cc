@@ -3,6 +3,7 @@
 // DCT scale that keeps the shorter side >= resizeShortest, into one slot) and preprocessCrop (the
 // uint8 RGB crop, for exactness checks).
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <memory>
 #include <new>
@@ -171,6 +172,7 @@ struct JpegOutcome {
   const char* path = "";
   int scale = 1;
   int64_t width = 0, height = 0;  // as displayed (after EXIF orientation)
+  double preprocess_seconds = 0;  // the resize + crop + normalise part
 };
 
 // Largest of 1/8, 1/4, 1/2 that keeps the shorter side >= target (libjpeg rounds sizes up).
@@ -236,12 +238,14 @@ void decode_jpeg_into(const uint8_t* data, size_t size, int64_t max_pixels, bool
     r->reason = "resized size beyond the kernel's limits";
     return;
   }
+  const auto start = std::chrono::steady_clock::now();
   if (device == Device::Cuda) {
     cuda::preprocess(img, p, dst);
     cuda::synchronize();
   } else {
     cpu::preprocess(img, p, dst, nullptr);
   }
+  r->preprocess_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   release_if_large(decoded);
   release_if_large(oriented);
   r->decoded = true;
@@ -285,6 +289,7 @@ Job prepare_jpeg(const CallValues& info, const char* fn) {
       o.Set("scale", outcome->scale);
       o.Set("width", static_cast<double>(outcome->width));
       o.Set("height", static_cast<double>(outcome->height));
+      o.Set("preprocessSeconds", outcome->preprocess_seconds);
     } else {
       o.Set("reason", outcome->reason);
     }
