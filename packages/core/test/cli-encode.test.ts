@@ -1,7 +1,7 @@
 // `clipkit encode` end to end (the built CLI in a child process) on a generated model: the .npy it
 // writes holds what the onnx backend computes for the same inputs.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nativeAvailable } from '@clipkit/native-cuda';
@@ -122,16 +122,26 @@ describe('clipkit encode', () => {
   it.each([
     { name: 'no input', args: [], error: /exactly one of --pixels, --input-ids, --images, --texts-jsonl/ },
     { name: 'pixels of the wrong size', args: ['--pixels', 'px16.npy'], error: /--pixels .*px16.npy: expected float32 \[n, 3, 32, 32\], got float32 \[2, 3, 16, 16\]/ },
+    { name: 'NaN pixels', args: ['--pixels', 'px-nan.npy'], error: /^clipkit: --pixels .*px-nan.npy: pixels\[1\]\[2\]\[3\]\[4\] is NaN: pixel values must be finite\n$/ },
+    { name: 'infinite pixels', args: ['--pixels', 'px-inf.npy'], error: /--pixels .*px-inf.npy: pixels\[0\]\[0\]\[0\]\[5\] is -Infinity: pixel values must be finite/ },
     { name: 'ids of the wrong length', args: ['--input-ids', 'ids8.npy'], error: /--input-ids .*ids8.npy: expected int64 or int32 \[n, 16\], got int64 \[2, 8\]/ },
     { name: 'bad JSON line', args: ['--texts-jsonl', 'bad.jsonl'], error: /bad.jsonl:2: not valid JSON/ },
     { name: 'unknown backend', args: ['--pixels', 'px16.npy', '--backend', 'tpu'], error: /--backend must be native, onnx or auto, got "tpu"/ },
   ])('refuses $name with a usage error', ({ args, error }) => {
     writeNpy(path.join(work, 'px16.npy'), randomPixels(2, 16, 3), [2, 3, 16, 16]);
+    const nan = randomPixels(2, size, 6);
+    nan[1 * 3 * size * size + 2 * size * size + 3 * size + 4] = NaN;
+    nan[1 * 3 * size * size + 2 * size * size + 3 * size + 5] = Infinity; // after the first: not named
+    writeNpy(path.join(work, 'px-nan.npy'), nan, [2, 3, size, size]);
+    const inf = randomPixels(1, size, 7);
+    inf[5] = -Infinity;
+    writeNpy(path.join(work, 'px-inf.npy'), inf, [1, 3, size, size]);
     writeIdsNpy(path.join(work, 'ids8.npy'), randomInputIds(2, { contextLength: 8, vocabSize: 700, seed: 4 }), [2, 8]);
     writeFileSync(path.join(work, 'bad.jsonl'), '"ok"\n{nope\n');
     const full = args.map((a) => (a.endsWith('.npy') || a.endsWith('.jsonl') ? path.join(work, a) : a));
     const r = run(['--model', dir, ...full, '--out', path.join(work, 'never.npy')]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(error);
+    expect(existsSync(path.join(work, 'never.npy'))).toBe(false);
   });
 });

@@ -375,6 +375,40 @@ describe('file names, links and disks that fight back', () => {
     expect((JSON.parse(out) as Array<{ image: string }>)[0]?.image).toBe(`${dir}/caf\\xe9.jpg`);
   });
 
+  it('escapes control characters of file names in everything it prints for a person, not in JSON', async () => {
+    const dir = W('controls');
+    fs.mkdirSync(dir);
+    const red = 'red\x1b[31m\n.jpg';
+    const tab = 'tab\tcopy\r.jpg';
+    const bad = 'bad\x1b]0;title\x07\u009b2J.jpg';
+    fs.copyFileSync(path.join(photos, 'p1.jpg'), path.join(dir, red));
+    fs.copyFileSync(path.join(photos, 'p1.jpg'), path.join(dir, tab));
+    fs.writeFileSync(path.join(dir, bad), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]));
+    const db = W('ctl\x1b[2K.db');
+    const shown = { red: 'red\\x1b[31m\\x0a.jpg', tab: 'tab\\x09copy\\x0d.jpg', bad: 'bad\\x1b]0;title\\x07\\xc2\\x9b2J.jpg', db: 'ctl\\x1b[2K.db' };
+    const runs = {
+      import: await clipkit(['import', dir, '--db', db, '--model', model]),
+      search: await clipkit(['search', '--image', path.join(photos, 'p1.jpg'), '--db', db, '--k', '2']),
+      duplicates: await clipkit(['duplicates', '--db', db]),
+      status: await clipkit(['status', '--db', db]),
+      error: await clipkit(['classify', path.join(dir, bad), '--model', model, '--labels', 'a,b']),
+    };
+    for (const [name, r] of Object.entries(runs)) {
+      // Nothing but line ends reaches the terminal as a control character.
+      expect(r.stdout + r.stderr, name).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+      expect(r.code, `${name}: ${r.stderr}`).toBe(name === 'error' ? 1 : 0);
+    }
+    expect(runs.import.stderr).toContain(`  error: ${dir}/${shown.bad}: `);
+    expect(runs.search.stdout.split('\n').filter((l) => l !== '').map((l) => l.replace(/^\S+ {2}/, '')).sort()).toEqual([`${dir}/${shown.red}`, `${dir}/${shown.tab}`]);
+    expect(runs.duplicates.stdout).toContain(`  ${dir}/${shown.red}\n`);
+    expect(runs.duplicates.stdout).toContain(`  ${dir}/${shown.tab}\n`);
+    expect(runs.status.stdout.split('\n')[0]).toMatch(new RegExp(`^${W(shown.db).replace(/[\\[\]().]/g, '\\$&')} \\(sqlite`));
+    expect(runs.error.stderr).toMatch(new RegExp(`^clipkit: ${path.join(dir, shown.bad).replace(/[\\[\]().]/g, '\\$&')}: `));
+    // --json keeps the real names.
+    const json = await clipkit(['search', '--image', path.join(photos, 'p1.jpg'), '--db', db, '--k', '2', '--json']);
+    expect((JSON.parse(json.stdout) as Array<{ path: string }>).map((h) => h.path).sort()).toEqual([path.join(dir, red), path.join(dir, tab)]);
+  });
+
   it('reports a link out of the folder (up -> ..) and skips it unless --follow-links', async () => {
     const dir = W('linked');
     fs.mkdirSync(dir);

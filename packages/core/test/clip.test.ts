@@ -6,7 +6,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clip } from '../src/clip.js';
-import { ImageDecodeError, UsageError } from '../src/errors.js';
+import { ImageDecodeError, ModelFormatError, UsageError } from '../src/errors.js';
 import { ImagePreprocessor } from '../src/image/preprocess.js';
 import { IMAGENET80_TEMPLATES } from '../src/templates.js';
 import { randomPixels, writeRandomClipModel } from '../src/testing/index.js';
@@ -126,6 +126,17 @@ describe.each(['onnx', 'native'] as const)('Clip with the %s backend', (backend)
     expect(custom!.reduce((a, s) => a + s.probability, 0)).toBeCloseTo(1, 10);
   });
 
+  it('refuses a PixelBatch holding NaN or ±Inf, naming the first one (not NaN embeddings)', async () => {
+    const s = config.vision.imageSize;
+    const bad = new Float32Array(pixels.data);
+    bad[2 * 3 * s * s + 1 * s * s + 4 * s + 7] = NaN;
+    const err = await clip.encodeImages({ ...pixels, data: bad }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toBe('pixels[2][1][4][7] is NaN: pixel values must be finite');
+    bad[0] = Infinity;
+    await expect(clip.classify({ ...pixels, data: bad }, labels)).rejects.toThrow(/^pixels\[0\]\[0\]\[0\]\[0\] is Infinity: pixel values must be finite$/);
+  });
+
   it('rejects empty or duplicate labels and templates without {}', async () => {
     await expect(clip.classify(pixels, [])).rejects.toThrow(UsageError);
     await expect(clip.classify(pixels, ['cat', 'cat'])).rejects.toThrow(/"cat" appears twice/);
@@ -139,5 +150,20 @@ describe('Clip lifecycle', () => {
     const clip = await Clip.load(dir, { backend: 'onnx' });
     clip.dispose();
     await expect(clip.encodeTexts(['x'])).rejects.toThrow(/disposed/);
+  });
+});
+
+describe('Clip tokenizer files', () => {
+  it('refuses a model whose merges.txt has no merges, naming the file (not byte-only tokens)', async () => {
+    const { dir: broken } = writeRandomClipModel(path.join(root, 'no-merges'), { seed: 5 });
+    writeFileSync(path.join(broken, 'merges.txt'), '#version: 0.2\n');
+    const clip = await Clip.load(broken, { backend: 'native' });
+    try {
+      const err = await clip.encodeTexts(['a dog']).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ModelFormatError);
+      expect((err as Error).message).toContain(`${path.join(broken, 'merges.txt')}: has no merges`);
+    } finally {
+      clip.dispose();
+    }
   });
 });

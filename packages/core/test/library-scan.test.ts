@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { hasImageExtension, sniffImage, walk } from '../src/library/scan.js';
-import { storedFsPath } from '../src/util/byte-paths.js';
+import { displayMessage, displayPath, storedFsPath } from '../src/util/byte-paths.js';
 import { scratchDir } from './helpers/tmp-dir.js';
 
 const tmp = scratchDir('scan');
@@ -49,6 +49,17 @@ describe('walk', () => {
     const literal = path.join(root, 'caf\\xe9.jpg');
     fs.writeFileSync(literal, 'a literal backslash');
     expect(storedFsPath(literal)).toBe(literal);
+  });
+
+  it('stores a name that is not UTF-8 with its control characters escaped too, and opens it by its bytes', async () => {
+    const root = tmp();
+    const raw = Buffer.concat([Buffer.from(root), Buffer.from('/x'), Buffer.from([0xff, 0x1b, 0x0a]), Buffer.from('\u0085.jpg')]);
+    fs.writeFileSync(raw, 'controls');
+    const found = [];
+    for await (const f of walk(root)) found.push(f);
+    expect(found.map((f) => path.relative(root, f.path))).toEqual(['x\\xff\\x1b\\x0a\\xc2\\x85.jpg']);
+    expect(Buffer.from(storedFsPath(found[0]!.path)).equals(raw)).toBe(true);
+    expect(displayPath(found[0]!.path)).toBe(found[0]!.path); // already free of control characters
   });
 
   it('reports links that leave the root and skips them, unless followLinks', async () => {
@@ -118,5 +129,18 @@ describe('sniffImage', () => {
   it('knows image extensions case-insensitively', () => {
     expect(hasImageExtension('/x/IMG_1.JPG')).toBe(true);
     expect(hasImageExtension('/x/notes.txt')).toBe(false);
+  });
+});
+
+describe('names and messages shown to a person', () => {
+  it('escapes control characters (C0, DEL, C1) as \\xHH per byte and then backslashes as \\\\', () => {
+    expect(displayPath('/photos/ünïcode \\ ok.jpg')).toBe('/photos/ünïcode \\ ok.jpg');
+    expect(displayPath('/p/a\\b\x1b[31m\n\r\t\x7f\u009b.jpg')).toBe('/p/a\\\\b\\x1b[31m\\x0a\\x0d\\x09\\x7f\\xc2\\x9b.jpg');
+  });
+
+  it('shows the named path escaped, joins line breaks and escapes any other control character', () => {
+    const p = '/p/evil\n\x1b[2K.jpg';
+    expect(displayMessage(`${p}: cannot decode`, p)).toBe('/p/evil\\x0a\\x1b[2K.jpg: cannot decode');
+    expect(displayMessage('first line\n  second\x07 line\n')).toBe('first line second\\x07 line');
   });
 });

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Library } from '../src/library/index.js';
 import { serve, type ServeHandle } from '../src/serve/index.js';
 import { defaultThumbnailDir } from '../src/serve/thumbs.js';
@@ -262,6 +262,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         expect(csp).toContain("frame-ancestors 'none'");
         expect(csp).not.toContain('unsafe-inline');
         expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+        // Plain HTTP: no HSTS, which browsers ignore over http and which would pin a proxy's name.
+        expect(page.headers.get('strict-transport-security')).toBeNull();
         expect((await get('/assets/app.js')).headers.get('content-type')).toMatch(/javascript/);
         expect((await get('/api/status')).headers.get('x-content-type-options')).toBe('nosniff');
         // Other sites' pages cannot embed the photos (<img src="http://127.0.0.1:8377/api/image/1">).
@@ -348,11 +350,34 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         }
       });
 
+      it('logs an internal error without letting control characters reach the terminal', async () => {
+        const logged: string[] = [];
+        const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+          logged.push(String(chunk));
+          return true;
+        });
+        const search = library.search;
+        library.search = (() => Promise.reject(new Error('boom \x1b]0;owned\x07 at /p/\x1b[2Jx.jpg'))) as typeof library.search;
+        try {
+          const res = await get('/api/search?q=x');
+          expect(res.status).toBe(500);
+          expect(((await res.json()) as { error: { code: string } }).error.code).toBe('INTERNAL');
+        } finally {
+          library.search = search;
+          spy.mockRestore();
+        }
+        const text = logged.join('');
+        expect(text).toContain('clipkit serve: GET /api/search: Error: boom \\x1b]0;owned\\x07 at /p/\\x1b[2Jx.jpg');
+        expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+      });
+
       it('a non-loopback bind without --token gets a generated one', async () => {
         const open = await serve(library, { port: 0, host: '0.0.0.0' });
         try {
           expect(open.token).toMatch(/^[\w-]{32}$/);
-          const url = `http://127.0.0.1:${open.port}/api/status`;
+          // The URL to open is the loopback address, not the wildcard bound.
+          expect(open).toMatchObject({ url: `http://127.0.0.1:${open.port}/`, host: '0.0.0.0', allInterfaces: true });
+          const url = new URL('/api/status', open.url).href;
           expect((await fetch(url)).status).toBe(401);
           expect((await fetch(url, { headers: { Authorization: `Bearer ${open.token}` } })).status).toBe(200);
         } finally {
@@ -418,13 +443,36 @@ for (const engine of ['sqlite', 'postgres'] as const) {
           });
           child.on('close', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
         });
-        const { url, token } = JSON.parse(line) as { url: string; token: string | null };
+        const { url, token, allInterfaces } = JSON.parse(line) as { url: string; token: string | null; allInterfaces: boolean };
         expect(token).toBeNull();
+        expect(allInterfaces).toBe(false);
+        expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
         expect((await fetch(url)).status).toBe(200);
         const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
         child.kill('SIGTERM');
         expect(await exited).toBe(0);
         expect(stderr).toBe('');
+
+        // On all interfaces: a URL to open on this machine, and a note on reaching it from others.
+        const wide = spawn(process.execPath, [BIN, 'serve', '--db', db, '--port', '0', '--host', '0.0.0.0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const printed = await new Promise<string>((resolve, reject) => {
+          let out = '';
+          wide.stdout.on('data', (d: Buffer) => {
+            out += d.toString();
+            if (out.split('\n').length > 3) resolve(out);
+          });
+          wide.on('close', (code) => reject(new Error(`exited ${code}: ${out}`)));
+        });
+        const [first, note, once] = printed.split('\n');
+        const opened = new URL((first as string).replace(/^clipkit serve: /, ''));
+        expect(opened.hostname).toBe('127.0.0.1');
+        expect(opened.searchParams.get('token')).toMatch(/^[\w-]{32}$/);
+        expect(note).toBe(`clipkit serve: listening on all interfaces (0.0.0.0 port ${opened.port}): from another machine, use this machine's name or address in place of 127.0.0.1`);
+        expect(once).toBe('clipkit serve: the token above is shown only once');
+        expect((await fetch(opened)).status).toBe(200);
+        const wideExited = new Promise<number | null>((resolve) => wide.on('close', resolve));
+        wide.kill('SIGTERM');
+        expect(await wideExited).toBe(0);
 
         const bad = spawn(process.execPath, [BIN, 'serve', '--db', db, '--port', '70000'], { stdio: ['ignore', 'pipe', 'pipe'] });
         let badErr = '';

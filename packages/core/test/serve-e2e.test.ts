@@ -1,8 +1,9 @@
 // The page of `clipkit serve` in a real browser: Debian's Chromium driven by playwright-core
 // (never a downloaded browser). Types a query, checks the grid shows the API's thumbnails, opens
-// "similar", uploads an image, opens a result and the duplicates view, at desktop and phone
-// width, with no CSP violation or script error. Screenshots go to the test's temp dir; with
-// CLIPKIT_README_SCREENSHOT=FILE the search view is also saved there (npm run screenshot).
+// "similar", uploads an image, opens a result and the duplicates view (selecting copies lists and
+// copies their paths), at desktop and phone width, with no CSP violation or script error.
+// Screenshots go to the test's temp dir; with CLIPKIT_README_SCREENSHOT=FILE the search view is
+// also saved there (npm run screenshot).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -185,6 +186,33 @@ describe.skipIf(!browser)('clipkit serve in Chromium', () => {
     expect(await page.locator('#groups .group').count()).toBe(groups.length);
     expect(groups.length).toBeGreaterThan(0);
     await page.screenshot({ path: path.join(shots, '5-duplicates.png'), fullPage: true });
+  });
+
+  it('lists the paths of the selected duplicates, selects all but the first of each group, copies and clears', async () => {
+    const { groups } = await api<{ groups: Array<{ files: Array<{ id: number; path: string }> }> }>('/api/duplicates?threshold=0.999');
+    const selected = () => page.locator('#dup-selected').inputValue();
+    expect(await page.locator('#dup-actions').isVisible()).toBe(true);
+    expect(await selected()).toBe('');
+    // One box by hand: its path, and the count.
+    const first = groups[0]!.files;
+    await page.locator('#groups .group').nth(0).locator('.tile .select').nth(1).check();
+    expect(await selected()).toBe(first[1]!.path);
+    expect(await page.locator('#dup-count').innerText()).toBe('1');
+    // Keep one photo per group: every other copy's path, in the groups' order.
+    await page.click('#dup-all-but-first');
+    const copies = groups.flatMap((g) => g.files.slice(1).map((f) => f.path));
+    expect(await selected()).toBe(copies.join('\n'));
+    expect(await page.locator('#dup-count').innerText()).toBe(String(copies.length));
+    expect(await page.locator('#groups .tile.selected').count()).toBe(copies.length);
+    expect(await page.locator('#groups .group .grid > .tile:first-child.selected').count()).toBe(0);
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(url).origin });
+    await page.click('#dup-copy');
+    await page.waitForFunction(() => /^Copied \d+ paths?\.$/.test(document.getElementById('dup-status')?.textContent ?? ''));
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(copies.join('\n'));
+    await page.click('#dup-clear');
+    expect(await selected()).toBe('');
+    expect(await page.locator('#groups .tile.selected').count()).toBe(0);
+    expect(await page.locator('#groups .tile .select:checked').count()).toBe(0);
   });
 
   it('is readable at phone width (no horizontal scrolling) and ran without CSP violations or script errors', async () => {

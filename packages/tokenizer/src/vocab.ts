@@ -164,6 +164,9 @@ function validate(vocabPath: string, mergesPath: string, encoder: Map<string, nu
       if (!byteSymbols.has(ch)) throw malformed(path, `token ${JSON.stringify(token)} has ${JSON.stringify(ch)}, which is no byte symbol`);
     }
   }
+  // Without merges every word comes out as single bytes: a truncated or placeholder file, never
+  // CLIP's vocabulary, and the embeddings would be silently meaningless.
+  if (merges.length === 0) throw malformed(mergesPath, 'has no merges (empty or only the #version header); every text would be tokenized to single bytes');
   for (const [i, [a, b]] of merges.entries()) {
     if (!encoder.has(a + b)) throw malformed(mergesPath, `merge ${i + 1} ("${a} ${b}") makes ${JSON.stringify(a + b)}, which is not in the vocabulary`);
   }

@@ -104,6 +104,21 @@ describe('vocabulary errors name the file and the problem', () => {
     await expectError(dir, 'VOCAB_MALFORMED', /merges\.txt: line 3: expected a merge/);
   });
 
+  it('merges.txt that is empty or only the #version header, and merge-less tokenizer.json / .gz', async () => {
+    const dir = bad('no-merge-lines');
+    writeFileSync(join(dir, 'vocab.json'), JSON.stringify(vocabObject(vocab)));
+    for (const content of ['', '#version: 0.2\n', '#version: 0.2\r\n\n']) {
+      writeFileSync(join(dir, 'merges.txt'), content);
+      await expectError(dir, 'VOCAB_MALFORMED', /merges\.txt: has no merges \(empty or only the #version header\)/);
+    }
+    const path = join(bad('no-merges-json'), 'tokenizer.json');
+    writeFileSync(path, JSON.stringify({ model: { type: 'BPE', vocab: vocabObject(vocab), merges: [] } }));
+    await expectError(path, 'VOCAB_MALFORMED', /tokenizer\.json: has no merges/);
+    const gz = join(bad('no-merges-gz'), 'bpe.txt.gz');
+    writeFileSync(gz, gzipSync('"bpe_simple_vocab_16e6.txt#version: 0.2\n'));
+    await expectError(gz, 'VOCAB_MALFORMED', /bpe\.txt\.gz: has no merges/);
+  });
+
   it('tokenizer.json that is not BPE or has bad merges', async () => {
     const dir = bad('tj');
     const path = join(dir, 'tokenizer.json');

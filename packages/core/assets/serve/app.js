@@ -38,6 +38,7 @@ function tile(/** @type {{id: number, path: string, score?: number}} */ r) {
   const li = document.createElement('li');
   li.className = 'tile';
   li.dataset.id = String(r.id);
+  li.dataset.path = r.path;
   const open = document.createElement('button');
   open.type = 'button';
   open.className = 'open';
@@ -67,7 +68,7 @@ function tile(/** @type {{id: number, path: string, score?: number}} */ r) {
   const box = document.createElement('input');
   box.type = 'checkbox';
   box.className = 'select';
-  box.addEventListener('change', () => li.classList.toggle('selected', box.checked));
+  box.addEventListener('change', () => select(li, box.checked));
   pick.append(box, ' Select');
   meta.append(similar, pick);
   const labels = document.createElement('ul');
@@ -75,6 +76,37 @@ function tile(/** @type {{id: number, path: string, score?: number}} */ r) {
   labels.setAttribute('aria-label', 'Label scores');
   li.append(open, meta, labels);
   return li;
+}
+
+/** Marks a tile selected or not: in search results for classifying, among duplicates for their paths. */
+function select(/** @type {HTMLElement} */ li, /** @type {boolean} */ on) {
+  li.classList.toggle('selected', on);
+  /** @type {HTMLInputElement} */ (li.querySelector('.select')).checked = on;
+  if (li.closest('#groups')) showSelectedPaths();
+}
+
+/** The duplicates view lists the paths of the selected copies, to remove or move them elsewhere. */
+function showSelectedPaths() {
+  const paths = [...$('groups').querySelectorAll('.tile.selected')].map((t) => /** @type {HTMLElement} */ (t).dataset.path);
+  /** @type {HTMLTextAreaElement} */ ($('dup-selected')).value = paths.join('\n');
+  $('dup-count').textContent = String(paths.length);
+}
+
+async function copySelectedPaths() {
+  const text = /** @type {HTMLTextAreaElement} */ ($('dup-selected'));
+  const dupStatus = $('dup-status');
+  const n = Number($('dup-count').textContent);
+  if (n === 0) {
+    dupStatus.textContent = 'Select some photos first (the Select box under each).';
+    return;
+  }
+  try {
+    await navigator.clipboard.writeText(text.value);
+    dupStatus.textContent = `Copied ${n} ${n === 1 ? 'path' : 'paths'}.`;
+  } catch {
+    text.select();
+    dupStatus.textContent = 'The browser refused the clipboard: the paths are selected in the box, copy them from there.';
+  }
 }
 
 /** Shows the first page of a result list and remembers how to fetch the next ones. */
@@ -132,6 +164,8 @@ async function showDuplicates(/** @type {string} */ threshold) {
   const dupStatus = $('dup-status');
   /** @type {HTMLInputElement} */ ($('threshold')).value = threshold;
   groups.replaceChildren();
+  showSelectedPaths();
+  $('dup-actions').hidden = true;
   dupStatus.textContent = 'Looking for near-duplicates…';
   dupStatus.classList.remove('error');
   try {
@@ -149,6 +183,7 @@ async function showDuplicates(/** @type {string} */ threshold) {
         return section;
       }),
     );
+    $('dup-actions').hidden = body.groups.length === 0;
     dupStatus.textContent = body.groups.length === 0 ? `No duplicates at similarity ≥ ${threshold}.` : `${body.groups.length} groups of near-duplicates.`;
   } catch (err) {
     dupStatus.textContent = String(/** @type {Error} */ (err).message);
@@ -279,6 +314,15 @@ $('dup-form').addEventListener('submit', (e) => {
   e.preventDefault();
   navigate(`/?${new URLSearchParams({ view: 'duplicates', threshold: /** @type {HTMLInputElement} */ ($('threshold')).value })}`);
 });
+$('dup-all-but-first').addEventListener('click', () => {
+  for (const list of $('groups').querySelectorAll('.grid')) {
+    [...list.children].forEach((li, i) => select(/** @type {HTMLElement} */ (li), i > 0));
+  }
+});
+$('dup-clear').addEventListener('click', () => {
+  for (const li of $('groups').querySelectorAll('.tile.selected')) select(/** @type {HTMLElement} */ (li), false);
+});
+$('dup-copy').addEventListener('click', () => void copySelectedPaths());
 for (const id of ['nav-search', 'nav-duplicates']) {
   $(id).addEventListener('click', (e) => {
     e.preventDefault();

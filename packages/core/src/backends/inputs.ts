@@ -1,5 +1,6 @@
 // Checks of encoder inputs shared by every backend: a wrong shape or an out-of-vocabulary id is
 // the caller's mistake and becomes a UsageError naming the value, before any kernel runs.
+// Non-finite pixels are refused as well: they would come back as NaN embeddings, not an error.
 import { UsageError } from '../errors.js';
 import type { ClipConfig } from '../model/config.js';
 import type { PixelBatch } from '../types.js';
@@ -13,6 +14,17 @@ export function checkPixelBatch(pixels: PixelBatch, config: ClipConfig): void {
   if (!(pixels.data instanceof Float32Array)) throw new UsageError(`pixels.data must be a Float32Array, got ${typeName(pixels.data)}`);
   if (pixels.data.length !== pixels.n * per) {
     throw new UsageError(`pixels.data has ${pixels.data.length} values, expected n·${c}·${s}·${s} = ${pixels.n * per}`);
+  }
+  // A NaN or ±Inf spreads through attention to every value of the image's embedding.
+  const data = pixels.data;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v - v !== 0) {
+      const x = i % s;
+      const y = Math.floor(i / s) % s;
+      const ch = Math.floor(i / (s * s)) % c;
+      throw new UsageError(`pixels[${Math.floor(i / per)}][${ch}][${y}][${x}] is ${v}: pixel values must be finite`);
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 // only with --debug or CLIPKIT_DEBUG=1.
 import { ClipkitError, FileAccessError, UsageError } from '../errors.js';
 import { catalogError } from '../library/catalog/sqlite/errors.js';
+import { displayMessage } from '../util/byte-paths.js';
 
 export const EXIT_ERROR = 1;
 export const EXIT_USAGE = 2;
@@ -29,7 +30,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
 export function reportError(err: unknown): number {
   const typed = toClipkitError(err);
   const line = typed ? typed.message : `internal error: ${describe(err)} (rerun with --debug for the stack trace)`;
-  process.stderr.write(`clipkit: ${oneLine(line)}\n`);
+  process.stderr.write(`clipkit: ${displayMessage(line, typed?.path)}\n`);
   if (debugging) process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   const code = typed instanceof UsageError ? EXIT_USAGE : EXIT_ERROR;
   process.exitCode = code;
@@ -54,8 +55,4 @@ function toClipkitError(err: unknown): ClipkitError | null {
 function describe(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
 }

@@ -2,6 +2,7 @@
 // (either way) with its embeddings as stored: no model is loaded, nothing is re-encoded.
 import type { Command } from 'commander';
 import { Library } from '../library/index.js';
+import { displayPath } from '../util/byte-paths.js';
 import { action } from './action.js';
 
 export function register(program: Command): void {
@@ -19,7 +20,7 @@ export function register(program: Command): void {
           process.stdout.write(`${JSON.stringify(summary)}\n`);
           return;
         }
-        process.stdout.write(`copied ${summary.contents} contents (${summary.files} files, stored ${summary.store}) from ${summary.from} to ${summary.to}\n`);
+        process.stdout.write(`copied ${summary.contents} contents (${summary.files} files, stored ${summary.store}) from ${displayPath(summary.from)} to ${displayPath(summary.to)}\n`);
       }),
     );
 }

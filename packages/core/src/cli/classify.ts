@@ -3,6 +3,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Clip } from '../clip.js';
 import { UsageError } from '../errors.js';
 import type { BackendName, DeviceName, PrecisionOption, TemplateSet } from '../types.js';
+import { displayPath } from '../util/byte-paths.js';
 import { fsReason, readRegularFileSync } from '../util/files.js';
 import { action } from './action.js';
 import { LIMITS } from '../limits.js';
@@ -56,7 +57,7 @@ export function register(program: Command): void {
           }
           for (const row of rows) {
             const best = row.scores.map((s) => `${s.label} ${(100 * s.probability).toFixed(1)}%`).join(', ');
-            process.stdout.write(`${row.image}: ${best}\n`);
+            process.stdout.write(`${displayPath(row.image)}: ${best}\n`);
           }
         } finally {
           clip.dispose();

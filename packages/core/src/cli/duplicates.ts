@@ -1,6 +1,7 @@
 // clipkit duplicates: groups of near-identical photos in the catalog.
 import type { Command } from 'commander';
 import { Library } from '../library/index.js';
+import { displayPath } from '../util/byte-paths.js';
 import { action } from './action.js';
 import { addLibraryOptions, libraryOptions, similarity, withLibrary, type LibraryCliOptions } from './library-options.js';
 
@@ -23,7 +24,7 @@ export function register(program: Command): void {
         }
         groups.forEach((g, i) => {
           process.stdout.write(`group ${i + 1} (${g.paths.length} files, min similarity ${g.minScore.toFixed(4)})\n`);
-          for (const p of g.paths) process.stdout.write(`  ${p}\n`);
+          for (const p of g.paths) process.stdout.write(`  ${displayPath(p)}\n`);
         });
         if (groups.length === 0) process.stdout.write('no duplicates\n');
       }),

@@ -2,7 +2,7 @@
 // (JSON lines) written as a float32 [n, projection_dim] .npy.
 import type { Command } from 'commander';
 import { createBackend } from '../backends/create.js';
-import { checkInputIds } from '../backends/inputs.js';
+import { checkInputIds, checkPixelBatch } from '../backends/inputs.js';
 import { Clip } from '../clip.js';
 import { normalizeRows } from '../embeddings.js';
 import { UsageError } from '../errors.js';
@@ -52,7 +52,14 @@ function readPixels(file: string, model: ModelDir): PixelBatch {
   if (arr.dtype !== 'float32' || n === undefined || rest.length !== 3 || rest[0] !== c || rest[1] !== s || rest[2] !== s) {
     throw new UsageError(`--pixels ${file}: expected float32 [n, ${c}, ${s}, ${s}], got ${arr.dtype} [${arr.shape.join(', ')}]`);
   }
-  return { data: arr.data, n, size: s };
+  const pixels: PixelBatch = { data: arr.data, n, size: s };
+  // The backend checks the values too, but cannot say which file they came from.
+  try {
+    checkPixelBatch(pixels, model.config);
+  } catch (err) {
+    throw new UsageError(`--pixels ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  return pixels;
 }
 
 /** int64 or int32 [n, contextLength] → int32 rows. */

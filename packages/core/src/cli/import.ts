@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { Library, type CatalogCounts, type ImportSummary, type StoreFormat } from '../library/index.js';
 import { openRoot } from '../library/scan.js';
 import type { Precision } from '../types.js';
+import { displayMessage, displayPath } from '../util/byte-paths.js';
 import { action } from './action.js';
 import { precisionOption } from './precision-option.js';
 import { reportProgress } from './import-progress.js';
@@ -39,7 +40,7 @@ export function register(program: Command): void {
         const [summary, counts, precisions] = await withLibrary(open, async (library) => {
           // Said once, when the import creates the catalog's contents.
           if (library.storage.vectors === 'bytea' && !(await library.model())) {
-            process.stderr.write(`clipkit: note: ${library.dbPath} stores vectors as bytea, not pgvector halfvec (${library.storage.detail}); --index hnsw is unavailable\n`);
+            process.stderr.write(`clipkit: note: ${displayPath(library.dbPath)} stores vectors as bytea, not pgvector halfvec (${library.storage.detail}); --index hnsw is unavailable\n`);
           }
           const job = library.import(dir, {
             batchSize: opts.batchSize,
@@ -85,12 +86,12 @@ const ERRORS_SHOWN = 20;
 function printSummary(s: ImportSummary, catalog: CatalogCounts, precisions: Partial<Record<Precision, number>>): void {
   const out = process.stdout;
   out.write(
-    `imported ${s.root}: ${s.files} image files (${s.encoded} encoded, ${s.linked} linked, ${s.unchanged} unchanged, ` +
+    `imported ${displayPath(s.root)}: ${s.files} image files (${s.encoded} encoded, ${s.linked} linked, ${s.unchanged} unchanged, ` +
       `${s.errors.length} errors, ${s.missing} missing) in ${s.seconds.toFixed(1)} s, ${s.imagesPerSecond.toFixed(1)} images/s, ${s.precision}\n`,
   );
   const byPrecision = Object.entries(precisions).map(([p, n]) => `${n} ${p}`);
   const mixed = byPrecision.length > 1 ? ` (${byPrecision.join(', ')})` : '';
   out.write(`catalog: ${catalog.ok} searchable files${mixed}, ${catalog.errors} broken, ${catalog.missing} missing\n`);
-  for (const e of s.errors.slice(0, ERRORS_SHOWN)) process.stderr.write(`  error: ${e.message}\n`);
+  for (const e of s.errors.slice(0, ERRORS_SHOWN)) process.stderr.write(`  error: ${displayMessage(e.message, e.path)}\n`);
   if (s.errors.length > ERRORS_SHOWN) process.stderr.write(`  … and ${s.errors.length - ERRORS_SHOWN} more (see --json)\n`);
 }

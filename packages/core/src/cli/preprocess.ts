@@ -8,6 +8,7 @@ import { ImageDecodeError, UsageError, type ClipkitError } from '../errors.js';
 import { defaultImageConfig, ImagePreprocessor, type ImagePreprocessorOptions } from '../image/preprocess.js';
 import { LIMITS, parseIntRange } from '../limits.js';
 import { writeNpy } from '../util/npy.js';
+import { displayMessage } from '../util/byte-paths.js';
 import { action } from './action.js';
 
 /** The whole output is one float32 array in memory: 4 GiB at most. */
@@ -59,7 +60,7 @@ async function run(args: string[], opts: PreprocessCliOptions): Promise<void> {
     const more = failed.length > 1 ? ` (and ${failed.length - 1} more; --skip-errors writes the rest)` : ' (--skip-errors writes the rest)';
     throw withSuffix(first.error, more);
   }
-  for (const f of failed) process.stderr.write(`clipkit: skipped ${f.error.message}\n`);
+  for (const f of failed) process.stderr.write(`clipkit: skipped ${displayMessage(f.error.message, f.error.path)}\n`);
 
   // Compact the good slots to the front, in input order.
   let n = 0;

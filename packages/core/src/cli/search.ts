@@ -3,6 +3,7 @@
 import { Option, type Command } from 'commander';
 import { CatalogError } from '../errors.js';
 import { Library } from '../library/index.js';
+import { displayPath } from '../util/byte-paths.js';
 import { action } from './action.js';
 import { precisionOption } from './precision-option.js';
 import { LIMITS } from '../limits.js';
@@ -43,7 +44,7 @@ export function register(program: Command): void {
           process.stdout.write(`${JSON.stringify(hits)}\n`);
           return;
         }
-        for (const h of hits) process.stdout.write(`${h.score.toFixed(4)}  ${h.path}\n`);
+        for (const h of hits) process.stdout.write(`${h.score.toFixed(4)}  ${displayPath(h.path)}\n`);
       }),
     );
 }

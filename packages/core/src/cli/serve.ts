@@ -25,8 +25,13 @@ export function register(program: Command): void {
         try {
           const handle = await serve(library, { port: opts.port, host: opts.host, token: opts.token });
           const open = handle.token !== null ? `${handle.url}?token=${encodeURIComponent(handle.token)}` : handle.url;
-          if (opts.json) process.stdout.write(`${JSON.stringify({ url: handle.url, token: handle.token, open })}\n`);
-          else process.stdout.write(`clipkit serve: ${open}\n${handle.token !== null && opts.token === undefined ? 'clipkit serve: the token above is shown only once\n' : ''}`);
+          if (opts.json) process.stdout.write(`${JSON.stringify({ url: handle.url, token: handle.token, open, host: handle.host, allInterfaces: handle.allInterfaces })}\n`);
+          else {
+            const lines = [`clipkit serve: ${open}`];
+            if (handle.allInterfaces) lines.push(`clipkit serve: listening on all interfaces (${opts.host} port ${handle.port}): from another machine, use this machine's name or address in place of ${new URL(handle.url).hostname}`);
+            if (handle.token !== null && opts.token === undefined) lines.push('clipkit serve: the token above is shown only once');
+            process.stdout.write(`${lines.join('\n')}\n`);
+          }
           await new Promise<void>((resolve) => {
             process.once('SIGINT', resolve);
             process.once('SIGTERM', resolve);

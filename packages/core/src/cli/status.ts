@@ -2,6 +2,7 @@
 // files pending / claimed / waiting and each importer's done and failed counts.
 import type { Command } from 'commander';
 import { Library } from '../library/index.js';
+import { displayPath } from '../util/byte-paths.js';
 import { action } from './action.js';
 import { defaultDb, withLibrary } from './library-options.js';
 
@@ -22,12 +23,12 @@ export function register(program: Command): void {
           return;
         }
         const { counts: c, queue: q } = report;
-        const out = [`${report.catalog} (${report.storage.engine}, ${report.storage.vectors})`];
+        const out = [`${displayPath(report.catalog)} (${report.storage.engine}, ${report.storage.vectors})`];
         out.push(`files: ${c.ok} searchable, ${c.errors} broken, ${c.missing} missing; ${c.contents} distinct contents`);
         if (q) {
           out.push(`queue: ${q.pending} pending, ${q.claimed} claimed, ${q.waiting} waiting`);
           for (const w of q.workers) {
-            out.push(`  ${w.id}  ${w.state}  claimed ${w.claimed}  done ${w.done}  failed ${w.failed}  seen ${w.lastSeenSecondsAgo} s ago  ${w.root}`);
+            out.push(`  ${displayPath(w.id)}  ${w.state}  claimed ${w.claimed}  done ${w.done}  failed ${w.failed}  seen ${w.lastSeenSecondsAgo} s ago  ${displayPath(w.root)}`);
           }
         }
         process.stdout.write(`${out.join('\n')}\n`);

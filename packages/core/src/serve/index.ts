@@ -4,7 +4,7 @@ import { serve as listen } from '@hono/node-server';
 import { UsageError } from '../errors.js';
 import type { Library } from '../library/index.js';
 import { createApp } from './app.js';
-import { generateToken, isLoopback } from './security.js';
+import { generateToken, isLoopback, isWildcard } from './security.js';
 import { defaultThumbnailDir } from './thumbs.js';
 
 export const DEFAULT_PORT = 8377;
@@ -27,9 +27,16 @@ export interface ServeOptions {
 }
 
 export interface ServeHandle {
-  /** Base URL, e.g. http://127.0.0.1:8377/ (without the token). */
+  /**
+   * Base URL a browser on this machine can open, e.g. http://127.0.0.1:8377/ (without the token).
+   * For a bind to all interfaces (0.0.0.0, ::) it is the loopback address: the wildcard itself is
+   * no address to open; other machines use one of this machine's own.
+   */
   url: string;
+  /** The address bound, as given. */
   host: string;
+  /** Whether the bind is to all interfaces (host 0.0.0.0 or ::). */
+  allInterfaces: boolean;
   port: number;
   /** The token every request must carry, or null when none is required. */
   token: string | null;
@@ -65,10 +72,13 @@ export async function serve(library: Library, opts: ServeOptions = {}): Promise<
     );
   });
   bound = (server.address() as AddressInfo).port;
-  const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  const allInterfaces = isWildcard(host);
+  const reachable = allInterfaces ? (host === '0.0.0.0' ? '127.0.0.1' : '::1') : host;
+  const urlHost = reachable.includes(':') && !reachable.startsWith('[') ? `[${reachable}]` : reachable;
   return {
     url: `http://${urlHost}:${bound}/`,
     host,
+    allInterfaces,
     port: bound,
     token,
     close: () =>

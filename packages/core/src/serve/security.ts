@@ -60,9 +60,13 @@ export function tokenCheck(token: string): MiddlewareHandler {
   };
 }
 
-/** CSP without inline script, no framing, no sniffing, no referrer. */
+/**
+ * CSP without inline script, no framing, no sniffing, no referrer. No Strict-Transport-Security:
+ * serve speaks plain HTTP, where browsers ignore it, and a TLS proxy in front sets its own.
+ */
 export function securityHeaders(): MiddlewareHandler {
   return secureHeaders({
+    strictTransportSecurity: false,
     contentSecurityPolicy: {
       defaultSrc: ["'none'"],
       scriptSrc: ["'self'"],

@@ -20,7 +20,7 @@ export interface RandomVisionOptions {
 }
 
 export interface RandomTextOptions {
-  /** ≥ 514: 512 byte-level tokens + merges + the two special tokens. */
+  /** ≥ 515: 512 byte-level tokens + at least one merge + the two special tokens. */
   vocabSize: number;
   hidden: number;
   layers: number;
@@ -63,8 +63,8 @@ export const VIT_B32_TEXT: RandomTextOptions = { vocabSize: 49408, hidden: 512, 
 export function writeRandomClipModel(dir: string, opts: RandomClipModelOptions = {}): RandomClipModel {
   const vision = { ...TINY_VISION, ...opts.vision };
   const text = { ...TINY_TEXT, ...opts.text };
-  if (text.vocabSize < byteLevelAlphabet().length * 2 + 2) {
-    throw new RangeError(`writeRandomClipModel: text.vocabSize must be ≥ 514, got ${text.vocabSize}`);
+  if (text.vocabSize < byteLevelAlphabet().length * 2 + 3) {
+    throw new RangeError(`writeRandomClipModel: text.vocabSize must be ≥ 515 (a tokenizer needs a merge), got ${text.vocabSize}`);
   }
   const hiddenAct = opts.hiddenAct ?? 'quick_gelu';
   const projectionDim = opts.projectionDim ?? 32;

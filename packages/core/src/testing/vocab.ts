@@ -39,7 +39,7 @@ function* mergePairs(): Generator<[string, string]> {
   for (const a of ordered) for (const b of ordered) yield [a, b];
 }
 
-/** Writes vocab.json and merges.txt with exactly `vocabSize` ids (≥ 514). */
+/** Writes vocab.json and merges.txt with exactly `vocabSize` ids (≥ 515: one merge at least). */
 export function writeTinyVocab(dir: string, vocabSize: number): void {
   const symbols = byteLevelAlphabet();
   const vocab: Record<string, number> = {};

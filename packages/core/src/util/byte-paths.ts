@@ -3,6 +3,9 @@
 // such a name is shown and stored escaped, `\xHH` per byte that is not UTF-8 and `\\` for a
 // backslash, and opened by its bytes: walks read folders as Buffers, and command-line
 // arguments get their bytes back from /proc/self/cmdline. Valid UTF-8 names stay as they are.
+// Control characters (C0, DEL, C1) are escaped the same way wherever a name is printed for a
+// person (displayPath, displayMessage): a name must never move the cursor, rewrite a line or send
+// an escape sequence to the terminal that shows it. JSON output keeps the names as they are.
 import { existsSync, readFileSync } from 'node:fs';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -19,6 +22,34 @@ export function nameText(bytes: Buffer): string {
     rawByName.set(text, bytes);
     return text;
   }
+}
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** `\xHH` for each UTF-8 byte of the text. */
+function hexBytes(text: string): string {
+  return [...Buffer.from(text)].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
+}
+
+/**
+ * A name as the CLI prints it for a person: as it is, unless it holds a control character; then
+ * escaped like a name that is not UTF-8 (`\xHH` per byte of each control character, `\\` for
+ * a backslash), so it cannot drive the terminal and reads unambiguously.
+ */
+export function displayPath(text: string): string {
+  if (!CONTROL.test(text)) return text;
+  return text.replace(/\\/g, '\\\\').replace(CONTROLS, hexBytes);
+}
+
+/**
+ * A message as one line for the terminal: the file it names (`path`) shown as displayPath()
+ * shows it, line breaks (a multi-line cause) joined with a space, any other control character
+ * escaped as `\xHH`.
+ */
+export function displayMessage(message: string, path?: string): string {
+  const named = path !== undefined && path !== '' && CONTROL.test(path) ? message.split(path).join(displayPath(path)) : message;
+  return named.replace(/\s*\n\s*/g, ' ').trim().replace(CONTROLS, hexBytes);
 }
 
 /** What opens the file a text names: its raw bytes when it is an escaped name met before. */
@@ -132,7 +163,7 @@ function escapeBytes(bytes: Buffer): string {
       out += `\\x${(bytes[i] as number).toString(16).padStart(2, '0')}`;
       i++;
     } else {
-      out += char.text === '\\' ? '\\\\' : char.text;
+      out += char.text === '\\' ? '\\\\' : CONTROL.test(char.text) ? hexBytes(char.text) : char.text;
       i += char.length;
     }
   }

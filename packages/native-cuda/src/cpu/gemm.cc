@@ -19,6 +19,7 @@
 #include "activation.h"
 #include "scratch.h"
 #include "threadpool.h"
+#include "tiles.h"
 
 namespace clipkit::cpu {
 namespace {
@@ -72,10 +73,6 @@ Blocking blocking(Isa isa) {
 
 // Largest packed-B chunk, in floats: bounds scratch for huge n (similarity over a catalogue).
 constexpr int64_t kMaxPackedB = int64_t{1} << 22;
-
-// Below this much work a product runs on the calling thread alone: waking the pool costs
-// tens of microseconds, more than such a product takes.
-constexpr double kParallelMinFlops = 4e6;
 
 // How far ahead loops that stream many rows at once (packing, dot products) prefetch each row.
 constexpr int64_t kPrefetchBytes = 1024;
@@ -411,42 +408,16 @@ void dot_columns_on(Isa isa, const DotJob* job, const uint16_t*, int64_t j0, int
 
 // ---- Many rows: packed panels and the register-tiled micro-kernel. ------------------------
 
-int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
-
-// Tiles of one packed chunk, claimed in order by the pool's threads: row blocks (columns too
-// when there are few rows). Tile counts are multiples of the thread count and tiles are cut on
-// whole micro-panels as evenly as possible, so the threads get equal shares when none stalls.
+// The tiles of one packed chunk (for_each_tile), each packing its rows of a into this thread's
+// scratch.
 void run_tiles(Isa isa, const Blocking& blk, const TileJob& job, int64_t m, bool serial) {
-  const int64_t threads = thread_count();
-  const int64_t row_panels = (m + blk.mr - 1) / blk.mr;
-  const int64_t col_panels = (job.nb + blk.nr - 1) / blk.nr;
-  int64_t tiles_m = (row_panels * blk.mr + blk.mc - 1) / blk.mc;
-  int64_t tiles_n = 1;
-  if (tiles_m >= threads) {
-    tiles_m = std::min(round_up(tiles_m, threads), row_panels);
-  } else {
-    // Few rows (one image: m = 50): split the columns too.
-    tiles_n = std::min(round_up((2 * threads + tiles_m - 1) / tiles_m, threads), col_panels);
-  }
-  const int64_t tiles = tiles_m * tiles_n;
-  parallel_for(tiles, [&](int64_t begin, int64_t end) {
-    thread_local Scratch apack_scratch;
-    float* apack = apack_scratch.floats(static_cast<size_t>(blk.mc * std::max<int64_t>(job.k, 1)));
-    for (int64_t t = begin; t < end; ++t) {
-      const int64_t tm = t % tiles_m;
-      const int64_t tn = t / tiles_m;
-      const int64_t i0 = row_panels * tm / tiles_m * blk.mr;
-      const int64_t i1 = std::min(m, row_panels * (tm + 1) / tiles_m * blk.mr);
-      const int64_t j0 = col_panels * tn / tiles_n * blk.nr;
-      const int64_t j1 = std::min(job.nb, col_panels * (tn + 1) / tiles_n * blk.nr);
-      compute_tile_dispatch_on(isa, &job, i0, i1 - i0, j0, j1 - j0, apack);
-    }
-  }, serial ? tiles : 1);
-}
-
-bool is_serial(int64_t m, int64_t n, int64_t k) {
-  return 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) <
-         kParallelMinFlops;
+  for_each_tile(m, job.nb, blk.mr, blk.nr, blk.mc, serial,
+                [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+                  thread_local Scratch apack_scratch;
+                  float* apack = apack_scratch.floats(
+                      static_cast<size_t>(blk.mc * std::max<int64_t>(job.k, 1)));
+                  compute_tile_dispatch_on(isa, &job, i0, i1 - i0, j0, j1 - j0, apack);
+                });
 }
 
 struct ResidualPlan {
@@ -566,14 +537,18 @@ std::shared_ptr<const PackedLinearWeight> pack_linear_weight(const float* w, int
   return packed;
 }
 
+void check_packed_shape(const char* fn, int64_t packed_n, int64_t packed_k, int64_t n, int64_t k) {
+  if (n != packed_n || k != packed_k) {
+    throw std::invalid_argument(std::string(fn) + ": weight was packed as " +
+                                std::to_string(packed_n) + "x" + std::to_string(packed_k) +
+                                ", called with n=" + std::to_string(n) + " k=" + std::to_string(k));
+  }
+}
+
 void linear_packed(const float* x, const PackedLinearWeight& w, const float* bias,
                    const float* residual, float* out, int64_t m, int64_t n, int64_t k,
                    Activation act) {
-  if (n != w.n || k != w.k) {
-    throw std::invalid_argument("linear_packed: weight was packed as " + std::to_string(w.n) +
-                                "x" + std::to_string(w.k) + ", called with n=" +
-                                std::to_string(n) + " k=" + std::to_string(k));
-  }
+  check_packed_shape("linear_packed", w.n, w.k, n, k);
   if (m <= 0 || n <= 0) return;
   GemmEpilogue epi;
   epi.bias = bias;

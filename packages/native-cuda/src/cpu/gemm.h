@@ -28,4 +28,8 @@ void gemm_nt(const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
 void gemm_nt(const float* a, int64_t lda, const uint16_t* b, int64_t ldb, float* c, int64_t ldc,
              int64_t m, int64_t n, int64_t k, const GemmEpilogue& epi);
 
+// A packed weight (fp32 or bf16) called with another shape than it was packed for: throws
+// std::invalid_argument naming `fn` and both shapes.
+void check_packed_shape(const char* fn, int64_t packed_n, int64_t packed_k, int64_t n, int64_t k);
+
 }  // namespace clipkit::cpu

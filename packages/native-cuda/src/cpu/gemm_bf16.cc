@@ -15,11 +15,11 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "clipkit/bf16.h"
+#include "gemm.h"
 #include "gemm_bf16.h"
 #include "scratch.h"
 #include "threadpool.h"
@@ -213,16 +213,37 @@ const PathState& check(Bf16Path path) {
   return s;
 }
 
-struct Choice {
-  Bf16Path path;
-  std::string note;
-};
+// The fastest path the caps allow: the hardware's, lowered by CLIPKIT_ISA, use_bf16_path() and a
+// dispatch level below AVX-512 (which has none).
+Bf16Path capped_path() {
+  if (detected_isa() != Isa::Avx512) return Bf16Path::None;
+  const auto use_cap = static_cast<Bf16Path>(g_use_cap.load(std::memory_order_relaxed));
+  return lower(bf16_hardware(), lower(env_cap().cap, use_cap));
+}
 
-Choice choose() {
+Bf16Path below(Bf16Path p) { return static_cast<Bf16Path>(rank(p) - 1); }
+
+}  // namespace
+
+Bf16Path bf16_hardware() {
+  if (bf16::cpu_has_amx() && bf16::cpu_has_avx512_bf16()) return Bf16Path::Amx;
+  if (bf16::cpu_has_avx512_bf16()) return Bf16Path::Avx512Bf16;
+  return Bf16Path::None;
+}
+
+// Runs on every bf16 linear call (PackedBf16Cache::get), so it builds no strings: the reasons
+// are put together only when bf16_note() asks.
+Bf16Path bf16_path() {
+  for (Bf16Path p = capped_path(); p != Bf16Path::None; p = below(p)) {
+    if (check(p).ok) return p;
+  }
+  return Bf16Path::None;
+}
+
+std::string bf16_note() {
   const Bf16Path hw = bf16_hardware();
   const EnvCap& env = env_cap();
   const auto use_cap = static_cast<Bf16Path>(g_use_cap.load(std::memory_order_relaxed));
-  Bf16Path cap = lower(hw, lower(env.cap, use_cap));
   std::string note;
   if (hw == Bf16Path::None) {
     note = "this CPU has neither AMX nor AVX512_BF16";
@@ -233,26 +254,14 @@ Choice choose() {
   } else if (rank(use_cap) < rank(hw)) {
     note = std::string("capped at ") + bf16_path_name(use_cap) + " (use_bf16_path)";
   }
-  if (detected_isa() != Isa::Avx512) cap = Bf16Path::None;
-  for (Bf16Path p = cap; p != Bf16Path::None; p = static_cast<Bf16Path>(rank(p) - 1)) {
+  for (Bf16Path p = capped_path(); p != Bf16Path::None; p = below(p)) {
     const PathState& s = check(p);
-    if (s.ok) return {p, note};
-    note = s.why + "; using " + bf16_path_name(static_cast<Bf16Path>(rank(p) - 1));
-    if (rank(p) - 1 == rank(Bf16Path::None)) note += " (fp32 kernels)";
+    if (s.ok) return note;
+    note = s.why + "; using " + bf16_path_name(below(p));
+    if (below(p) == Bf16Path::None) note += " (fp32 kernels)";
   }
-  return {Bf16Path::None, note};
+  return note;
 }
-
-}  // namespace
-
-Bf16Path bf16_hardware() {
-  if (bf16::cpu_has_amx() && bf16::cpu_has_avx512_bf16()) return Bf16Path::Amx;
-  if (bf16::cpu_has_avx512_bf16()) return Bf16Path::Avx512Bf16;
-  return Bf16Path::None;
-}
-
-Bf16Path bf16_path() { return choose().path; }
-std::string bf16_note() { return choose().note; }
 
 void use_bf16_path(Bf16Path cap) { g_use_cap.store(rank(cap), std::memory_order_relaxed); }
 
@@ -308,11 +317,7 @@ std::shared_ptr<const PackedBf16Weight> pack_linear_weight_bf16(const uint16_t* 
 void linear_bf16(const float* x, const PackedBf16Weight& w, const float* bias,
                  const float* residual, float* out, int64_t m, int64_t n, int64_t k,
                  Activation act) {
-  if (n != w.n || k != w.k) {
-    throw std::invalid_argument("linear_bf16: weight was packed as " + std::to_string(w.n) +
-                                "x" + std::to_string(w.k) + ", called with n=" +
-                                std::to_string(n) + " k=" + std::to_string(k));
-  }
+  check_packed_shape("linear_bf16", w.n, w.k, n, k);
   if (m <= 0 || n <= 0) return;
   if (w.path == Bf16Path::None) {
     thread_local Scratch rounded;

@@ -9,7 +9,7 @@
 
 #include "activation.h"
 #include "clipkit/kernels.h"
-#include "threadpool.h"
+#include "tiles.h"
 
 // vdpbf16ps and vcvtne2ps2bf16 on top of the AVX-512 kernels' set.
 #define CLIPKIT_TARGET_AVX512_BF16 \
@@ -50,45 +50,6 @@ struct Gemm {
   int64_t kp;
   Activation act;
 };
-
-// Below this much work a product runs on the calling thread alone (as the fp32 GEMM).
-constexpr double kParallelMinFlops = 4e6;
-
-// Calls tile(i0, i1, j0, j1) on the pool for output tiles covering [0,m) x [0,n): rows in blocks
-// of up to mc (a multiple of mr), and, when there are too few row blocks for the threads,
-// columns split too (on whole kNr panels). Tile counts are multiples of the thread count, cut
-// as evenly as whole micro-tiles allow, as in the fp32 GEMM.
-template <typename Tile>
-void for_each_tile(int64_t m, int64_t n, int64_t k, int64_t mr, int64_t mc, const Tile& tile) {
-  const int64_t threads = thread_count();
-  const auto round_up = [](int64_t x, int64_t to) { return (x + to - 1) / to * to; };
-  const int64_t row_panels = (m + mr - 1) / mr;
-  const int64_t col_panels = (n + kNr - 1) / kNr;
-  int64_t tiles_m = (row_panels * mr + mc - 1) / mc;
-  int64_t tiles_n = 1;
-  if (tiles_m >= threads) {
-    tiles_m = std::min(round_up(tiles_m, threads), row_panels);
-  } else {
-    tiles_n = std::min(round_up((2 * threads + tiles_m - 1) / tiles_m, threads), col_panels);
-  }
-  const int64_t tiles = tiles_m * tiles_n;
-  const bool serial = 2.0 * static_cast<double>(m) * static_cast<double>(n) *
-                          static_cast<double>(k) < kParallelMinFlops;
-  parallel_for(
-      tiles,
-      [&](int64_t begin, int64_t end) {
-        for (int64_t t = begin; t < end; ++t) {
-          const int64_t tm = t % tiles_m;
-          const int64_t tn = t / tiles_m;
-          const int64_t i0 = row_panels * tm / tiles_m * mr;
-          const int64_t i1 = std::min(m, row_panels * (tm + 1) / tiles_m * mr);
-          const int64_t j0 = col_panels * tn / tiles_n * kNr;
-          const int64_t j1 = std::min(n, col_panels * (tn + 1) / tiles_n * kNr);
-          if (i0 < i1 && j0 < j1) tile(i0, i1, j0, j1);
-        }
-      },
-      serial ? tiles : 1);
-}
 
 // One finished row of a tile: out[0, cols) = act(sum + bias) + residual, cols <= 32, as the fp32
 // GEMM's epilogue computes it. residual may be out (read before written).

@@ -185,9 +185,8 @@ bool amx_enable(std::string* why) {
 
 void gemm_amx(const Gemm& g) {
   const int64_t mc = std::clamp<int64_t>(kPackBytes / (g.kp * 2) / kMr * kMr, kMr, kMr * 8);
-  for_each_tile(g.m, g.n, g.k, kMr, mc, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    tile(g, i0, i1, j0, j1);
-  });
+  for_each_tile(g.m, g.n, kMr, kNr, mc, is_serial(g.m, g.n, g.k),
+                [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) { tile(g, i0, i1, j0, j1); });
 }
 
 }  // namespace CLIPKIT_AMX_NAMESPACE

@@ -80,7 +80,7 @@ CLIPKIT_TARGET_AVX512_BF16 __attribute__((flatten)) void micro_kernel(
 void gemm_avx512_bf16(const Gemm& g) {
   const int64_t kq = g.kp / 2;
   const int64_t mc = rows_per_tile(g.kp);
-  for_each_tile(g.m, g.n, g.k, MR, mc, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  const auto run = [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     thread_local Scratch a_scratch;
     thread_local Scratch row_scratch;
     const int64_t panels = (i1 - i0 + MR - 1) / MR;
@@ -96,7 +96,8 @@ void gemm_avx512_bf16(const Gemm& g) {
                      cols);
       }
     }
-  });
+  };
+  for_each_tile(g.m, g.n, MR, kNr, mc, is_serial(g.m, g.n, g.k), run);
 }
 
 }  // namespace clipkit::cpu::bf16

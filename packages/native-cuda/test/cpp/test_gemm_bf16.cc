@@ -3,6 +3,7 @@
 // A path the CPU lacks is reported as SKIP with the reason, never passed silently.
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -200,4 +201,42 @@ TEST(gemm_bf16_packed_shape_mismatch_throws) {
   CHECK_THROWS(cpu::linear_bf16(x.data(), *packed, nullptr, nullptr, out.data(), 2, 6, 3,
                                 Activation::None),
                std::invalid_argument);
+  try {
+    cpu::linear_bf16(x.data(), *packed, nullptr, nullptr, out.data(), 2, 6, 3, Activation::None);
+  } catch (const std::invalid_argument& e) {
+    CHECK_EQ(std::string(e.what()),
+             std::string("linear_bf16: weight was packed as 6x4, called with n=6 k=3"));
+  }
+}
+
+TEST(gemm_bf16_note_explains_path_under_every_cap) {
+  // bf16_path() (per linear call) and bf16_note() (on demand) agree: the note is empty exactly
+  // when the hardware's path is taken, and names a use_bf16_path() cap that lowers it.
+  const Bf16Path hw = cpu::bf16_hardware();
+  const bool isa_env = std::getenv("CLIPKIT_ISA") != nullptr;
+  for (const Bf16Path cap : {Bf16Path::None, Bf16Path::Avx512Bf16, Bf16Path::Amx}) {
+    cpu::use_bf16_path(cap);
+    const Bf16Path path = cpu::bf16_path();
+    const std::string note = cpu::bf16_note();
+    const auto expect = [&](bool ok, int line, const char* rule) {
+      if (!ok) {
+        record_failure(__FILE__, line,
+                       std::string(rule) + " (cap " + bf16_path_name(cap) + ": path " +
+                           bf16_path_name(path) + ", note '" + note + "')");
+      }
+    };
+    expect(static_cast<int>(path) <= static_cast<int>(cap), __LINE__, "path within the cap");
+    expect(cpu::bf16_path() == path, __LINE__, "path stable between calls");
+    if (hw == Bf16Path::None) {
+      expect(note == "this CPU has neither AMX nor AVX512_BF16", __LINE__, "no-hardware note");
+    } else {
+      expect(note.empty() == (path == hw), __LINE__, "note empty exactly on the hardware path");
+    }
+    if (!isa_env && static_cast<int>(cap) < static_cast<int>(hw) &&
+        cpu::detected_isa() == Isa::Avx512) {
+      expect(note == std::string("capped at ") + bf16_path_name(cap) + " (use_bf16_path)",
+             __LINE__, "note names the cap");
+    }
+  }
+  cpu::use_bf16_path(Bf16Path::Amx);
 }

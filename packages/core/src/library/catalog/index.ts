@@ -12,14 +12,9 @@ export * from './types.js';
 
 const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 
-/** True when `location` names a PostgreSQL catalog rather than a SQLite file. */
-export function isPostgresUrl(location: string): boolean {
-  return POSTGRES_URL.test(location);
-}
-
 /** Opens the catalog at `location`: a SQLite file path, or a postgres:// URL. */
 export async function openCatalog(location: string, opts: OpenCatalogOptions = {}): Promise<Catalog> {
-  if (isPostgresUrl(location)) return PgCatalog.open(location, opts);
+  if (POSTGRES_URL.test(location)) return PgCatalog.open(location, opts);
   if (URL_SCHEME.test(location)) {
     throw new UsageError(`--db ${redactUrl(location)}: unsupported catalog URL; give a SQLite file path or postgres://…`);
   }
