@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Library } from '../src/library/index.js';
 import { serve, type ServeHandle } from '../src/serve/index.js';
 import { defaultThumbnailDir } from '../src/serve/thumbs.js';
@@ -349,6 +349,27 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         } finally {
           await guarded.close();
         }
+      });
+
+      it('logs an internal error without letting control characters reach the terminal', async () => {
+        const logged: string[] = [];
+        const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+          logged.push(String(chunk));
+          return true;
+        });
+        const search = library.search;
+        library.search = (() => Promise.reject(new Error('boom \x1b]0;owned\x07 at /p/\x1b[2Jx.jpg'))) as typeof library.search;
+        try {
+          const res = await get('/api/search?q=x');
+          expect(res.status).toBe(500);
+          expect(((await res.json()) as { error: { code: string } }).error.code).toBe('INTERNAL');
+        } finally {
+          library.search = search;
+          spy.mockRestore();
+        }
+        const text = logged.join('');
+        expect(text).toContain('clipkit serve: GET /api/search: Error: boom \\x1b]0;owned\\x07 at /p/\\x1b[2Jx.jpg');
+        expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
       });
 
       it('a non-loopback bind without --token gets a generated one', async () => {

@@ -35,6 +35,16 @@ describe('StageClock', () => {
     expect(t.seconds).toBeLessThanOrEqual(wall - idle);
   });
 
+  it('adds work timed inside a fused native call on top of what it timed itself', async () => {
+    const clock = new StageClock();
+    await clock.time(() => sleep(20));
+    const before = clock.timing();
+    clock.credit(0.5, 3);
+    const t = clock.timing();
+    expect(t.items).toBe(before.items + 3);
+    expect(t.seconds).toBeCloseTo(before.seconds + 0.5, 6);
+  });
+
   it('reports zeros for a stage that never ran', () => {
     expect(new StageClock().timing()).toEqual({ seconds: 0, items: 0, itemsPerSecond: 0 });
   });

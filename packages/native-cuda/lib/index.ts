@@ -65,6 +65,9 @@ export const hostArray = ((length: number, dtype?: 'f32' | 'f16') =>
 export const preprocess: NativeKernels['preprocess'] = (...a) => loadNative().preprocess(...a);
 export const preprocessAsync: NativeKernels['preprocessAsync'] = async (...a) =>
   loadNative().preprocessAsync(...a);
+export const preprocessJpeg: NativeKernels['preprocessJpeg'] = (...a) => loadNative().preprocessJpeg(...a);
+export const preprocessJpegAsync: NativeKernels['preprocessJpegAsync'] = async (...a) =>
+  loadNative().preprocessJpegAsync(...a);
 export const preprocessCrop: NativeKernels['preprocessCrop'] = (...a) =>
   loadNative().preprocessCrop(...a);
 export const linear: NativeKernels['linear'] = (...a) => loadNative().linear(...a);

@@ -31,6 +31,37 @@ export interface NativeInfo {
     bf16Note: string | null;
   };
   cuda: { compiled: boolean; available: boolean; devices: CudaDeviceInfo[]; error: string | null };
+  /**
+   * preprocessJpeg's decoders: the DC-only 1/8 decoder is always there; `libjpeg` says whether
+   * the build linked libjpeg for the other scales and progressive files.
+   */
+  jpeg: { libjpeg: boolean };
+}
+
+/** What preprocessJpeg did with one file. */
+export type JpegPreprocessResult =
+  | {
+      decoded: true;
+      /** 'dc': the 1/8 image from DC coefficients alone; 'libjpeg': libjpeg's scaled decode. */
+      path: 'dc' | 'libjpeg';
+      /** The DCT scale denominator used: 8, 4, 2 or 1. */
+      scale: 1 | 2 | 4 | 8;
+      /** The image as displayed (EXIF orientation applied unless ignored). */
+      width: number;
+      height: number;
+      /** Seconds of the call spent in resize + crop + normalise (the rest decoded). */
+      preprocessSeconds: number;
+    }
+  /** Not decoded (slot untouched): another JPEG process, CMYK, corrupt data, too many pixels... */
+  | { decoded: false; reason: string };
+
+export interface JpegPreprocessOptions extends PreprocessOptions {
+  /** The slot of `out` to fill (default 0). */
+  offset?: number;
+  /** Files with more pixels are not decoded (default 268402689, sharp's limit). */
+  maxPixels?: number;
+  /** 'exif' (default) applies the EXIF Orientation tag; 'ignore' keeps the stored pixels. */
+  orientation?: 'exif' | 'ignore';
 }
 
 /**
@@ -152,6 +183,14 @@ export interface NativeKernels {
   /** Batch: image i -> out[i*3*c*c ...]; out is [n,3,c,c] float32 (or larger; `offset` is the first slot). */
   preprocess(images: RawImage[], out: F32, opts?: PreprocessOptions & { offset?: number }): void;
   preprocessAsync(images: RawImage[], out: F32, opts?: PreprocessOptions & { offset?: number }): Promise<void>;
+  /**
+   * Fast mode's shrink-on-load for one JPEG file's bytes: decoded at the largest DCT scale
+   * (1/8, 1/4, 1/2) that keeps the shorter side >= resizeShortest, straight into slot `offset`
+   * of out through the same resize + crop + normalise as preprocess. Never throws for the
+   * file's content: { decoded: false, reason } says to decode it another way (sharp).
+   */
+  preprocessJpeg(bytes: Uint8Array, out: F32, opts?: JpegPreprocessOptions): JpegPreprocessResult;
+  preprocessJpegAsync(bytes: Uint8Array, out: F32, opts?: JpegPreprocessOptions): Promise<JpegPreprocessResult>;
   /** The uint8 RGB crop [c,c,3] before normalisation (what Pillow's pipeline shows as the crop). */
   preprocessCrop(image: RawImage, opts?: PreprocessOptions): Uint8Array;
 

@@ -2,7 +2,8 @@
 // run on the same generated ViT-B/32-shaped model and its own ONNX export that clipkit's onnx
 // backend loads, from local files only (no hub). Same run, same inputs:
 // - JPEG files → image embeddings: Transformers.js's RawImage + CLIPImageProcessor + vision
-//   model, against clipkit's Clip.encodeImages on the same paths (native and onnx backends);
+//   model, against clipkit's Clip.encodeImages on the same paths: exact mode (native and onnx
+//   backends) and, headlined, fast mode as `clipkit import` runs it (precision auto, and fp32);
 // - strings → text embeddings: its tokenizer + text model against Clip.encodeTexts;
 // - its CLIP tokenizer against @clipkit/tokenizer on CLIP's real vocabulary (when present).
 // Tiny mode: the tiny model and three small JPEGs.
@@ -77,6 +78,12 @@ export async function benchTransformers(opts: BenchOptions): Promise<SuiteOutput
   const textModel = await tjs.CLIPTextModelWithProjection.from_pretrained(modelName, { dtype: 'fp32' });
   const modelTokenizer = await tjs.AutoTokenizer.from_pretrained(modelName);
   const clips = { native: await Clip.load(modelDir, { backend: 'native' }), onnx: await Clip.load(modelDir, { backend: 'onnx' }) };
+  // What `clipkit import` runs: fast mode (shrink-on-load), precision auto (bf16 where the CPU has
+  // a bf16 path); and the same in fp32, to separate the decoder's share from bf16's.
+  const importLike = {
+    auto: await Clip.load(modelDir, { backend: 'native', precision: 'auto', image: { mode: 'fast' } }),
+    fp32: await Clip.load(modelDir, { backend: 'native', precision: 'fp32', image: { mode: 'fast' } }),
+  };
   try {
     const tjsImagesName = `Transformers.js ${tjs.env.version}: RawImage + CLIPImageProcessor + vision model, ${what} → embeddings (${shape})`;
     const tjsImages = await measure(async () => {
@@ -88,11 +95,22 @@ export async function benchTransformers(opts: BenchOptions): Promise<SuiteOutput
     for (const [backend, clip] of Object.entries(clips)) {
       const seconds = await measure(() => clip.encodeImages(files), { warmup: 1, repeats });
       rows.push({
-        name: `clipkit ${backend} backend: Clip.encodeImages, ${what} → embeddings (${shape})`,
+        name: `clipkit ${backend} backend, exact mode, fp32: Clip.encodeImages, ${what} → embeddings (${shape})`,
+        unit: 'images/s',
+        value: files.length / seconds,
+        baseline: tjsImagesName,
+      });
+    }
+    for (const [precision, clip] of Object.entries(importLike)) {
+      const seconds = await measure(() => clip.encodeImages(files), { warmup: 1, repeats });
+      const ran = precision === 'auto' ? `precision auto (${clip.precision} here)` : 'fp32';
+      rows.push({
+        name: `clipkit native, fast mode, ${ran}: Clip.encodeImages, ${what} → embeddings (${shape})`,
         unit: 'images/s',
         value: files.length / seconds,
         baseline: tjsImagesName,
         headline: true,
+        ...(precision === 'auto' ? { note: 'as `clipkit import` runs by default' } : {}),
       });
     }
 
@@ -116,7 +134,7 @@ export async function benchTransformers(opts: BenchOptions): Promise<SuiteOutput
       });
     }
   } finally {
-    for (const clip of Object.values(clips)) clip.dispose();
+    for (const clip of [...Object.values(clips), ...Object.values(importLike)]) clip.dispose();
     await Promise.all([vision.dispose(), textModel.dispose()]);
   }
 

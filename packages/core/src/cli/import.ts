@@ -40,7 +40,7 @@ export function register(program: Command): void {
         const [summary, counts, precisions] = await withLibrary(open, async (library) => {
           // Said once, when the import creates the catalog's contents.
           if (library.storage.vectors === 'bytea' && !(await library.model())) {
-            process.stderr.write(`clipkit: note: ${library.dbPath} stores vectors as bytea, not pgvector halfvec (${library.storage.detail}); --index hnsw is unavailable\n`);
+            process.stderr.write(`clipkit: note: ${displayPath(library.dbPath)} stores vectors as bytea, not pgvector halfvec (${library.storage.detail}); --index hnsw is unavailable\n`);
           }
           const job = library.import(dir, {
             batchSize: opts.batchSize,

@@ -58,7 +58,13 @@ export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): 
     if (typeof input !== 'object' || input === null) throw new UsageError(`${name}: expected a path, encoded image bytes or raw pixels`);
     return checkRaw(input, name, maxPixels);
   }
-  const bytes = typeof input === 'string' ? await readInput(input) : input;
+  const bytes = typeof input === 'string' ? await readImageFile(input) : input;
+  return decodeEncoded(bytes, name, opts);
+}
+
+/** Decodes encoded image bytes already read (from the file `name` names in errors). */
+export async function decodeEncoded(bytes: Uint8Array, name: string, opts: DecodeOptions = {}): Promise<DecodedImage> {
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (bytes.byteLength === 0) throw new ImageDecodeError('empty file: not an image', name);
   try {
     return await decodeBytes(bytes, opts, maxPixels, name);
@@ -67,7 +73,8 @@ export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): 
   }
 }
 
-async function readInput(path: string): Promise<Uint8Array> {
+/** An image file's bytes (regular files only); a typed error naming the file otherwise. */
+export async function readImageFile(path: string): Promise<Uint8Array> {
   try {
     return await readRegularFile(path);
   } catch (err) {

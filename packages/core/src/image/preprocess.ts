@@ -1,17 +1,19 @@
 // Images -> the float32 [n, 3, S, S] batch the vision encoder takes. Decoding runs concurrently
 // on sharp's (libuv) pool, each decoded image goes straight through the addon's fused kernel into
 // its slot of a reused batch buffer and is then dropped, so memory stays at `concurrency` decoded
-// images plus the batch.
+// images plus the batch. In fast mode a JPEG is decoded by the addon itself, shrunk on load by
+// DCT scaling, into a per-thread buffer the kernel reads (addon preprocessJpeg); whatever that
+// declines (other formats, CMYK, damaged data) goes through sharp as in exact mode.
 import { availableParallelism } from 'node:os';
 import * as addon from '@clipkit/native-cuda';
-import type { NativeKernels, PreprocessOptions as KernelOptions, RawImage } from '@clipkit/native-cuda';
+import type { JpegPreprocessOptions, NativeKernels, PreprocessOptions as KernelOptions, RawImage } from '@clipkit/native-cuda';
 import { ClipkitError, UnsupportedImageError, UsageError } from '../errors.js';
 import { checkIntRange, LIMITS } from '../limits.js';
 import type { PreprocessConfig } from '../model/config.js';
 import { openModelDir } from '../model/model-dir.js';
 import type { ImageInput, ImageOptions, PixelBatch } from '../types.js';
 import type { PreprocessClocks } from '../library/stage-clock.js';
-import { decodeImage, describeInput, type DecodedImage, type DecodeOptions } from './decode.js';
+import { decodeEncoded, decodeImage, describeInput, readImageFile, type DecodedImage, type DecodeOptions } from './decode.js';
 import { resizeGray16LikePillow } from './pillow-int32.js';
 import { toRgbFirst } from './rgb-first.js';
 
@@ -99,10 +101,29 @@ export class ImagePreprocessor {
       crop: this.opts.crop ?? 'round',
     };
 
+    const nativeJpeg = this.opts.mode === 'fast' && !this.opts.rgbFirst;
+    const jpegOpts: JpegPreprocessOptions = { ...kernelOpts, orientation: decodeOpts.orientation ?? 'exif' };
+    if (decodeOpts.maxPixels !== undefined) jpegOpts.maxPixels = decodeOpts.maxPixels;
+
     await forEachBounded(n, this.concurrency(), async (i) => {
       const input = inputs[i] as ImageInput;
       try {
-        const decoded = clocks ? await clocks.decode.time(() => decodeImage(input, decodeOpts)) : await decodeImage(input, decodeOpts);
+        let source: ImageInput = input;
+        if (nativeJpeg && (typeof input === 'string' || input instanceof Uint8Array)) {
+          const bytes = typeof input === 'string' ? await readImageFile(input) : input;
+          // One fused call: its time is the decode stage's, its kernel seconds the preprocess
+          // stage's; a declined file counts once, where sharp decodes it.
+          const endDecode = clocks?.decode.begin();
+          const shrunk = await jpegIntoSlot(bytes, data, jpegOpts, i);
+          endDecode?.(shrunk === null ? 0 : 1);
+          if (shrunk !== null) {
+            clocks?.preprocess.credit(shrunk.preprocessSeconds);
+            return;
+          }
+          source = bytes;
+        }
+        const decode = () => (source === input ? decodeImage(input, decodeOpts) : decodeEncoded(source as Uint8Array, describeInput(input), decodeOpts));
+        const decoded = clocks ? await clocks.decode.time(decode) : await decode();
         const endKernel = clocks?.preprocess.begin();
         try {
           await runKernel(this.kernelInput(decoded), data, kernelOpts, i, describeInput(input));
@@ -148,6 +169,24 @@ export class ImagePreprocessor {
     const fresh = new Float32Array(floats);
     this.ring[i] = fresh;
     return fresh;
+  }
+}
+
+const JPEG_MAGIC = [0xff, 0xd8, 0xff];
+
+/**
+ * Fast mode's JPEG path: the addon decodes at the largest DCT scale that keeps the shorter side
+ * >= the target, straight into slot `slot`. Null when it declined (not a JPEG, CMYK, damaged,
+ * over maxPixels, out of memory): the caller decodes with sharp, which names the problem.
+ */
+async function jpegIntoSlot(bytes: Uint8Array, out: Float32Array, opts: JpegPreprocessOptions, slot: number): Promise<{ preprocessSeconds: number } | null> {
+  if (bytes.byteLength < 4 || JPEG_MAGIC.some((b, i) => bytes[i] !== b)) return null;
+  try {
+    const r = await kernels.preprocessJpegAsync(bytes, out, { ...opts, offset: slot });
+    return r.decoded ? r : null;
+  } catch (err) {
+    if (err instanceof TypeError || err instanceof RangeError) throw err; // our arguments: a bug
+    return null; // a failure while decoding (e.g. a CUDA error): sharp gets its turn
   }
 }
 

@@ -40,6 +40,15 @@ export class StageClock {
     }
   }
 
+  /**
+   * Credits work timed elsewhere (inside a fused native call) as busy time of its own: summed,
+   * not merged with overlapping calls, so use it only for a stage that nothing else times.
+   */
+  credit(seconds: number, items = 1): void {
+    this.busyMs += seconds * 1000;
+    this.items += items;
+  }
+
   timing(): StageTiming {
     const ms = this.busyMs + (this.active > 0 ? performance.now() - this.since : 0);
     const seconds = ms / 1000;

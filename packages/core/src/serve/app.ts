@@ -21,6 +21,7 @@ import {
 } from '../errors.js';
 import type { ImageFormat, Library, SearchHit } from '../library/index.js';
 import { LIMITS } from '../limits.js';
+import { displayPath } from '../util/byte-paths.js';
 import { hostCheck, securityHeaders, tokenCheck } from './security.js';
 import { Thumbnails } from './thumbs.js';
 
@@ -239,7 +240,9 @@ function errorResponse(c: Context, err: Error): Response {
     const status = STATUS.find(([type]) => err instanceof type)?.[1] ?? 400;
     return c.json({ error: { code: err.code, message: err.message } }, status as 400);
   }
-  // A bug, not a bad request: its details stay in the server's log.
-  process.stderr.write(`clipkit serve: ${c.req.method} ${c.req.path}: ${err.stack ?? String(err)}\n`);
+  // A bug, not a bad request: its details stay in the server's log, where a control character
+  // from the request or a file name must not reach the terminal (the stack keeps its lines).
+  const details = (err.stack ?? String(err)).split('\n').map(displayPath).join('\n');
+  process.stderr.write(`clipkit serve: ${c.req.method} ${displayPath(c.req.path)}: ${details}\n`);
   return c.json({ error: { code: 'INTERNAL', message: 'internal error (see the server log)' } }, 500);
 }

@@ -8,6 +8,7 @@ import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
 import { ImageDecodeError } from '../errors.js';
 import type { Library } from '../library/index.js';
 import { cacheRoot } from '../model/hub.js';
+import { displayPath } from '../util/byte-paths.js';
 
 const THUMB_SIZE = 320;
 
@@ -84,7 +85,7 @@ export class Thumbnails {
       await fs.rm(tmp, { force: true }).catch(() => {});
       if (!this.warned) {
         this.warned = true;
-        process.stderr.write(`clipkit serve: thumbnails are not cached, ${this.dir} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})\n`);
+        process.stderr.write(`clipkit serve: thumbnails are not cached, ${displayPath(this.dir)} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})\n`);
       }
     }
   }

@@ -71,6 +71,37 @@ void free_host_memory(void* p, size_t bytes);
 // uint8 RGB crop [crop, crop, 3] before normalisation is written there too (for exactness tests).
 void preprocess(const ImageU8& img, const PreprocessParams& p, float* out, uint8_t* crop_rgb);
 
+// JPEG decoding for fast-mode preprocessing (shrink-on-load). jpeg_read_info reads the header:
+// false when the data is not a JPEG whose frame header can be read. jpeg_dc_decode (jpeg_dc.cc)
+// writes the image at 1/8 scale, ceil(width/8) x ceil(height/8) x channels bytes (gray or RGB),
+// from the DC coefficients alone, for the files info.dc_decodable says; jpeg_decode_scaled
+// (jpeg_scaled.cc) is libjpeg's decode at 1/denom (1, 2, 4, 8) of any JPEG it reads cleanly,
+// resizing *out. Both return false, with the reason in *why, for files they do not decode
+// (corrupt or truncated data, any libjpeg warning, CMYK, a build without libjpeg): the caller
+// decodes those another way, so a broken file is judged by the full decoder.
+struct JpegInfo {
+  int64_t width = 0;       // full size, from the frame header
+  int64_t height = 0;
+  int channels = 0;        // components in the frame
+  int orientation = 1;     // EXIF Orientation, 1..8 (1 when absent or unreadable)
+  bool dc_decodable = false;
+  std::string dc_why;      // why not, when not
+};
+bool jpeg_read_info(const uint8_t* data, size_t size, JpegInfo* info);
+bool jpeg_dc_decode(const uint8_t* data, size_t size, uint8_t* out, std::string* why);
+bool jpeg_scaled_available();  // false in builds without libjpeg
+struct JpegScaled {
+  int64_t width = 0;
+  int64_t height = 0;
+  int channels = 0;  // 1 or 3
+};
+bool jpeg_decode_scaled(const uint8_t* data, size_t size, int denom, std::vector<uint8_t>* out,
+                        JpegScaled* image, std::string* why);
+
+// The stored pixels as displayed under EXIF Orientation 1..8 (5..8 swap width and height);
+// `out` holds width*height*channels bytes, tightly packed.
+void orient_image(const ImageU8& img, int orientation, uint8_t* out);
+
 // out[m,n] = act(x[m,k] · w[n,k]^T + bias[n]) + residual[m,n]; bias/residual may be null.
 // w is a PyTorch Linear weight (row-major [out_features, in_features]). out may alias residual.
 void linear(const float* x, const float* w, const float* bias, const float* residual, float* out,

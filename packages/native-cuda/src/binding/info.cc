@@ -22,6 +22,11 @@ Napi::Value native_info(const Napi::CallbackInfo& info) {
   cpu_info.Set("bf16Note", note.empty() ? env.Null() : Napi::String::New(env, note));
   result.Set("cpu", cpu_info);
 
+  // Fast mode's JPEG decoders: the DC-only one is always built; libjpeg only when CMake found it.
+  Napi::Object jpeg_info = Napi::Object::New(env);
+  jpeg_info.Set("libjpeg", cpu::jpeg_scaled_available());
+  result.Set("jpeg", jpeg_info);
+
   Napi::Object cuda_info = Napi::Object::New(env);
   std::string error;
   const bool available = cuda::available(&error);

@@ -1,6 +1,12 @@
-// preprocess / preprocessAsync (batch of decoded images -> normalised CHW slots of `out`) and
-// preprocessCrop (the uint8 RGB crop, for exactness checks).
+// preprocess / preprocessAsync (batch of decoded images -> normalised CHW slots of `out`),
+// preprocessJpeg / preprocessJpegAsync (fast mode: one JPEG file's bytes decoded at the largest
+// DCT scale that keeps the shorter side >= resizeShortest, into one slot) and preprocessCrop (the
+// uint8 RGB crop, for exactness checks).
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -155,6 +161,144 @@ Job prepare_batch(const CallValues& info, const char* fn) {
   return job;
 }
 
+// sharp's default input limit (0x3FFF * 0x3FFF), as core's DEFAULT_MAX_PIXELS.
+constexpr int64_t kDefaultMaxPixels = 268402689;
+// Per-thread decode buffers above this are freed after use instead of kept for the next image.
+constexpr size_t kKeepScratchBytes = size_t{64} << 20;
+
+struct JpegOutcome {
+  bool decoded = false;
+  std::string reason;  // why not, when not decoded
+  const char* path = "";
+  int scale = 1;
+  int64_t width = 0, height = 0;  // as displayed (after EXIF orientation)
+  double preprocess_seconds = 0;  // the resize + crop + normalise part
+};
+
+// Largest of 1/8, 1/4, 1/2 that keeps the shorter side >= target (libjpeg rounds sizes up).
+int dct_scale(int64_t shorter, int target) {
+  for (int d : {8, 4, 2}) {
+    if ((shorter + d - 1) / d >= target) return d;
+  }
+  return 1;
+}
+
+void release_if_large(std::vector<uint8_t>& v) {
+  if (v.capacity() > kKeepScratchBytes) std::vector<uint8_t>().swap(v);
+}
+
+// Decodes and preprocesses one JPEG into dst, or says why it did not (the caller then decodes the
+// file with sharp). Runs on a libuv worker: touches no JS value.
+void decode_jpeg_into(const uint8_t* data, size_t size, int64_t max_pixels, bool exif,
+                      PreprocessParams p, float* dst, Device device, JpegOutcome* r) {
+  thread_local std::vector<uint8_t> decoded, oriented;
+  cpu::JpegInfo info;
+  if (!cpu::jpeg_read_info(data, size, &info)) {
+    r->reason = "no readable JPEG frame header";
+    return;
+  }
+  if (info.width * info.height > max_pixels) {
+    r->reason = "more pixels than maxPixels";
+    return;
+  }
+  const int scale = dct_scale(std::min(info.width, info.height), p.resize_shortest);
+  ImageU8 img{};
+  try {
+    std::string why;
+    if (scale == 8 && info.dc_decodable) {
+      const int64_t w = (info.width + 7) / 8, h = (info.height + 7) / 8;
+      decoded.resize(static_cast<size_t>(w * h * info.channels));
+      if (!cpu::jpeg_dc_decode(data, size, decoded.data(), &why)) {
+        r->reason = why;
+        return;
+      }
+      img = ImageU8{decoded.data(), w, h, info.channels, w * info.channels};
+      r->path = "dc";
+    } else {
+      cpu::JpegScaled s;
+      if (!cpu::jpeg_decode_scaled(data, size, scale, &decoded, &s, &why)) {
+        r->reason = why;
+        return;
+      }
+      img = ImageU8{decoded.data(), s.width, s.height, s.channels, s.width * s.channels};
+      r->path = "libjpeg";
+    }
+    if (exif && info.orientation != 1) {
+      oriented.resize(static_cast<size_t>(img.width * img.height * img.channels));
+      cpu::orient_image(img, info.orientation, oriented.data());
+      if (info.orientation >= 5) std::swap(img.width, img.height);
+      img = ImageU8{oriented.data(), img.width, img.height, img.channels, img.width * img.channels};
+    }
+  } catch (const std::bad_alloc&) {
+    r->reason = "out of memory for the decoded image";
+    return;
+  }
+  const cpu::pillow::Size rs = cpu::pillow::resized_size(img.width, img.height, p.resize_shortest);
+  if (rs.width > kMaxSide || rs.height > kMaxSide) {
+    r->reason = "resized size beyond the kernel's limits";
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  if (device == Device::Cuda) {
+    cuda::preprocess(img, p, dst);
+    cuda::synchronize();
+  } else {
+    cpu::preprocess(img, p, dst, nullptr);
+  }
+  r->preprocess_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  release_if_large(decoded);
+  release_if_large(oriented);
+  r->decoded = true;
+  r->scale = scale;
+  const bool swapped = exif && info.orientation >= 5;
+  r->width = swapped ? info.height : info.width;
+  r->height = swapped ? info.width : info.height;
+}
+
+Job prepare_jpeg(const CallValues& info, const char* fn) {
+  Args args(info, fn);
+  const TypedView bytes = args.typed(info[0], "bytes", {napi_uint8_array}, "a Uint8Array");
+  const Buffer out = args.f32(info[1], "out");
+  const Napi::Object opts = args.options(2, "opts", false);
+  PreprocessParams params = read_params(args, opts);
+  const int64_t offset = args.integer(opts, "offset", 0, kMaxDim, 0);
+  const int64_t max_pixels = args.integer(opts, "maxPixels", 1, kMaxDim, kDefaultMaxPixels);
+  const bool exif = args.choice(opts, "orientation", {"exif", "ignore"}, 0) == 0;
+  const int64_t c = params.crop_size;
+  const uint64_t slot = args.product({3, c, c}, "3*cropSize*cropSize");
+  uint64_t want = 0;
+  if (__builtin_mul_overflow(static_cast<uint64_t>(offset) + 1, slot, &want)) args.range_error("offset is too large");
+  args.need(out, "out", want, "(offset+1)*3*cropSize*cropSize", false);
+  const Device device = args.device_of({&out});
+  args.no_overlap(out, "out", bytes.data, bytes.length, "bytes");
+  args.verify_unchanged();
+
+  Job job;
+  keep_alive(job, out);
+  job.keep.push_back(bytes.js);
+  auto outcome = std::make_shared<JpegOutcome>();
+  const auto* data = static_cast<const uint8_t*>(bytes.data);
+  const size_t size = bytes.length;
+  float* dst = out.f32_mut() + static_cast<size_t>(offset) * slot;
+  job.run = [=] { decode_jpeg_into(data, size, max_pixels, exif, params, dst, device, outcome.get()); };
+  job.result = [outcome](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("decoded", outcome->decoded);
+    if (outcome->decoded) {
+      o.Set("path", outcome->path);
+      o.Set("scale", outcome->scale);
+      o.Set("width", static_cast<double>(outcome->width));
+      o.Set("height", static_cast<double>(outcome->height));
+      o.Set("preprocessSeconds", outcome->preprocess_seconds);
+    } else {
+      o.Set("reason", outcome->reason);
+    }
+    return o;
+  };
+  drop_pack_after(job, out);
+  return job;
+}
+
 Napi::Value preprocess_crop(const Napi::CallbackInfo& info) {
   Args args(info, "preprocessCrop");
   const Napi::Object opts = args.options(1, "opts", false);
@@ -175,6 +319,8 @@ Napi::Value preprocess_crop(const Napi::CallbackInfo& info) {
 void register_preprocess(Napi::Env env, Napi::Object exports) {
   export_sync(exports, "preprocess", prepare_batch);
   export_async(exports, "preprocessAsync", prepare_batch);
+  export_sync(exports, "preprocessJpeg", prepare_jpeg);
+  export_async(exports, "preprocessJpegAsync", prepare_jpeg);
   exports.Set("preprocessCrop", Napi::Function::New<preprocess_crop>(env, "preprocessCrop"));
 }
 
