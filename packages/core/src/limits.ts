@@ -14,6 +14,8 @@ export const LIMITS = {
   batchSize: { min: 1, max: 4096 },
   /** Results of one search: the similarity top-k kernel keeps at most 1024 candidates per query. */
   topK: { min: 1, max: 1024 },
+  // pgvector's hnsw.ef_search accepts 1..1000.
+  efSearch: { min: 1, max: 1000 },
   /** Side of a preprocessed image (resize and crop), as the preprocessing kernel accepts. */
   imageSize: { min: 1, max: 8192 },
   /** Tokens per row, start and end tokens included. */

@@ -178,6 +178,14 @@ const cases: Case[] = [
     says: /--k.*integer from 1 to 1024/,
     untouched: () => [catalog],
   })),
+  ...['0', '1001', 'NaN'].map((e): Case => ({
+    name: `search --ef-search ${e}`,
+    args: () => ['search', 'x', '--index', 'hnsw', '--ef-search', e, ...lib()],
+    rc: 2,
+    says: /--ef-search.*integer from 1 to 1000/,
+    untouched: () => [catalog],
+  })),
+  { name: 'search --ef-search without --index hnsw', args: () => ['search', 'x', '--ef-search', '200', ...lib()], rc: 2, says: /--ef-search applies to --index hnsw only/, untouched: () => [catalog] },
   ...['0', '-1', '1000000', 'NaN', '9007199254740993'].map((n): Case => ({
     name: `classify --threads ${n}`,
     args: () => classify(path.join(photos, 'p0.jpg'), '--threads', n),

@@ -23,6 +23,17 @@ function fresh(): SqliteCatalog {
 }
 
 describe('Catalog', () => {
+  it('checks efSearch before opening anything: 1–1000, and only with index hnsw', async () => {
+    const dir = tmp();
+    await expect(openCatalog(path.join(dir, 'a.db'), { create: true, efSearch: 200 })).rejects.toThrow(/--ef-search applies to --index hnsw only/);
+    // Refused before any connection is tried: nothing listens on port 1.
+    for (const efSearch of [0, 1001, 2.5]) {
+      await expect(openCatalog('postgres://127.0.0.1:1/none', { index: 'hnsw', efSearch })).rejects.toThrow(UsageError);
+      await expect(openCatalog('postgres://127.0.0.1:1/none', { index: 'hnsw', efSearch })).rejects.toThrow(/efSearch/);
+    }
+    expect(fs.existsSync(path.join(dir, 'a.db'))).toBe(false);
+  });
+
   it('records the model once and refuses another model or storage format', async () => {
     const c = fresh();
     expect(await c.model()).toBeNull();

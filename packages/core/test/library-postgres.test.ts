@@ -197,6 +197,9 @@ describe.skipIf(skip)('PostgreSQL catalog', () => {
       ]);
       const top = await (c as Catalog).nearest?.(Float32Array.from([0, 1, 0, 0]), 1);
       expect(top).toEqual([{ contentId: await c.contentId('b'), score: 1 }]);
+      // ef_search per query, at both ends of pgvector's range; out of range refused.
+      for (const ef of [1, 1000]) expect(await (c as Catalog).nearest?.(Float32Array.from([1, 0, 0, 0]), 1, ef)).toEqual([{ contentId: await c.contentId('a'), score: 1 }]);
+      await expect((c as Catalog).nearest?.(Float32Array.from([1, 0, 0, 0]), 1, 1001)).rejects.toThrow(/efSearch/);
     } finally {
       await c.close();
     }

@@ -13,6 +13,7 @@ interface SearchCliOptions extends LibraryCliOptions {
   image?: string;
   k: number;
   index: 'exact' | 'hnsw';
+  efSearch?: number;
 }
 
 export function register(program: Command): void {
@@ -30,9 +31,14 @@ export function register(program: Command): void {
         .choices(['exact', 'hnsw'])
         .default('exact'),
     )
+    .option(
+      '--ef-search <n>',
+      `with --index hnsw: candidates the index search keeps (${LIMITS.efSearch.min}–${LIMITS.efSearch.max}, default max(100, 4k)); higher is closer to exact and slower`,
+      intIn(LIMITS.efSearch),
+    )
     .action(
       action(async (query: string, opts: SearchCliOptions) => {
-        const open = () => Library.openExisting(opts.db, libraryOptions(opts, { index: opts.index }));
+        const open = () => Library.openExisting(opts.db, libraryOptions(opts, { index: opts.index, ...(opts.efSearch !== undefined ? { efSearch: opts.efSearch } : {}) }));
         const hits = await withLibrary(open, async (library) => {
           // An empty result from an empty catalog says nothing; say why instead.
           if ((await library.counts()).ok === 0) {

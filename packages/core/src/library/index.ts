@@ -48,6 +48,9 @@ export interface LibraryOptions {
   /** Search by clipkit's exact top-k over the loaded matrix (default), or, on PostgreSQL with
    * pgvector, by an HNSW index built and searched on the server. */
   index?: 'exact' | 'hnsw';
+  /** With index 'hnsw': pgvector's hnsw.ef_search, 1–1000 (default max(100, 4k)): recall
+   * against exact search rises with it, and so does query time (`npm run bench` shows both). */
+  efSearch?: number;
   /** PostgreSQL: seconds a lost connection is retried before an operation fails (default 30). */
   retrySeconds?: number;
 }
@@ -90,7 +93,7 @@ export class Library {
   /** Opens the catalog at dbPath (a SQLite file or a postgres:// URL), creating it when absent. */
   static async open(dbPath: string, opts: LibraryOptions = {}): Promise<Library> {
     checkPrecision(opts.precision ?? 'auto');
-    return new Library(await openCatalog(dbPath, { create: true, index: opts.index, retrySeconds: opts.retrySeconds }), opts);
+    return new Library(await openCatalog(dbPath, { create: true, index: opts.index, efSearch: opts.efSearch, retrySeconds: opts.retrySeconds }), opts);
   }
 
   /** Copies a catalog's contents, embeddings and files into another (SQLite ⇄ PostgreSQL), no model needed. */
@@ -101,7 +104,7 @@ export class Library {
   /** Opens an existing catalog only (search, duplicates): a wrong --db is an error, not a new file. */
   static async openExisting(dbPath: string, opts: LibraryOptions = {}): Promise<Library> {
     checkPrecision(opts.precision ?? 'auto');
-    return new Library(await openCatalog(dbPath, { readOnly: true, index: opts.index, retrySeconds: opts.retrySeconds }), opts);
+    return new Library(await openCatalog(dbPath, { readOnly: true, index: opts.index, efSearch: opts.efSearch, retrySeconds: opts.retrySeconds }), opts);
   }
 
   get dbPath(): string {

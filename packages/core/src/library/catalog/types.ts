@@ -197,7 +197,8 @@ export interface Catalog {
   readonly workQueue?: WorkQueue;
 
   /** Present where the engine searches an index itself (pgvector HNSW): the k nearest contents. */
-  nearest?(query: Float32Array, k: number): Promise<Array<{ contentId: number; score: number }>>;
+  /** efSearch overrides the catalog's (pgvector's hnsw.ef_search) for this query. */
+  nearest?(query: Float32Array, k: number, efSearch?: number): Promise<Array<{ contentId: number; score: number }>>;
 }
 
 export interface CatalogStorage {
@@ -268,4 +269,7 @@ export interface OpenCatalogOptions {
   retrySeconds?: number;
   /** PostgreSQL: 'hnsw' searches a pgvector HNSW index on the server instead of the exact matrix. */
   index?: 'exact' | 'hnsw';
+  /** PostgreSQL HNSW: candidates the index search keeps (pgvector's hnsw.ef_search, 1–1000;
+   * default max(100, 4k)). Higher finds more of the true top-k and takes longer. */
+  efSearch?: number;
 }

@@ -452,7 +452,7 @@ export class PgCatalog implements Catalog {
   }
 
   /** The k nearest contents by the server's HNSW index (inner product of unit vectors = cosine). */
-  async nearest(query: Float32Array, k: number): Promise<Array<{ contentId: number; score: number }>> {
+  async nearest(query: Float32Array, k: number, efSearch = this.opts.efSearch): Promise<Array<{ contentId: number; score: number }>> {
     if (this.opts.index !== 'hnsw') throw new UsageError('nearest() needs a catalog opened with index: hnsw');
     // Built on first search, not at open: an import into an indexed table pays per row.
     if (!this.hnswReady) await this.ensureHnsw();
@@ -460,7 +460,9 @@ export class PgCatalog implements Catalog {
     const literal = `[${Array.from(query, (v) => (Number.isFinite(v) ? v : 0)).join(',')}]`;
     return this.tx(async (c) => {
       // pgvector's default ef_search (40) trades too much recall away for top-k lists of photos.
-      await c.query(`SET LOCAL hnsw.ef_search = ${Math.min(1000, Math.max(100, k * 4))}`);
+      const ef = efSearch ?? Math.min(LIMITS.efSearch.max, Math.max(100, k * 4));
+      checkIntRange('efSearch', ef, LIMITS.efSearch);
+      await c.query(`SET LOCAL hnsw.ef_search = ${ef}`);
       await c.query(`SET LOCAL hnsw.iterative_scan = relaxed_order`);
       const { rows } = await c.query<{ id: number; score: number }>(
         `SELECT c.id, -(c.embedding <#> $1::halfvec) AS score FROM clipkit.contents c
