@@ -56,6 +56,19 @@ export class Clip {
     return opts.normalize ? normalizeRows(out, this.info.projectionDim) : out;
   }
 
+  /**
+   * Runs both encoders once, on a blank image and an empty text, so that the weights are read
+   * (the native backend reads each tower on its first use), packed for the GEMM and the first
+   * call's buffers made now: a server, or an importer timed from its first batch, does not pay
+   * for them in its first answer.
+   */
+  async warm(): Promise<void> {
+    this.checkLive();
+    const size = this.model.config.vision.imageSize;
+    await this.backend.encodeImages({ data: new Float32Array(this.model.config.vision.numChannels * size * size), n: 1, size });
+    await this.encodeTexts(['']);
+  }
+
   /** [n, projectionDim] embeddings of texts (tokenized with the model's vocabulary, truncated to the context). */
   async encodeTexts(texts: readonly string[], opts: EncodeOptions = {}): Promise<Float32Array> {
     this.checkLive();

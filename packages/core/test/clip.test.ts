@@ -75,6 +75,19 @@ describe.each(['onnx', 'native'] as const)('Clip with the %s backend', (backend)
     expect(dot(row(textsUnit, 0), row(textsUnit, 1))).toBeLessThan(0.999);
   });
 
+  it('warm() leaves the embeddings of a later call exactly those of a cold instance', async () => {
+    const cold = await Clip.load(dir, { backend, batchSize: 2 });
+    const warmed = await Clip.load(dir, { backend, batchSize: 2 });
+    try {
+      await warmed.warm();
+      expect(await warmed.encodeImages(pixels)).toEqual(await cold.encodeImages(pixels));
+      expect(await warmed.encodeTexts(labels)).toEqual(await cold.encodeTexts(labels));
+    } finally {
+      cold.dispose();
+      warmed.dispose();
+    }
+  });
+
   it('encodes image files in batches through the model\'s preprocessing; a broken file is a typed error naming it', async () => {
     const files = await writeImages();
     const direct = await clip.encodeImages(files);
@@ -150,6 +163,7 @@ describe('Clip lifecycle', () => {
     const clip = await Clip.load(dir, { backend: 'onnx' });
     clip.dispose();
     await expect(clip.encodeTexts(['x'])).rejects.toThrow(/disposed/);
+    await expect(clip.warm()).rejects.toThrow(/disposed/);
   });
 });
 

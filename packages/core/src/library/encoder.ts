@@ -28,5 +28,7 @@ export interface LibraryEncoder {
   encodeImages(pixels: PixelBatch): Promise<Float32Array>;
   /** L2-normalised text embeddings, [n, projectionDim]. */
   encodeTexts(texts: readonly string[]): Promise<Float32Array>;
+  /** Reads and prepares the weights now (Clip.warm) rather than in the first call. */
+  warm(): Promise<void>;
   dispose(): void;
 }

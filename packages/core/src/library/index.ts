@@ -215,10 +215,14 @@ export class Library {
     return this.access.open(id);
   }
 
-  /** Loads the model now rather than at the first query, and checks it matches the catalog. */
+  /**
+   * Loads the model now, weights included (rather than at the first query or batch), and checks
+   * it matches the catalog.
+   */
   async loadModel(): Promise<void> {
     const encoder = await this.loadEncoder();
     await this.catalog.checkModel(encoder.identity);
+    await encoder.warm();
   }
 
   /**

@@ -33,6 +33,7 @@ export async function loadLibraryEncoder(dir: string, opts: ClipLoadOptions = {}
     },
     encodeImages: (pixels) => clip.encodeImages(pixels, { normalize: true }),
     encodeTexts: (texts) => clip.encodeTexts(texts, { normalize: true }),
+    warm: () => clip.warm(),
     dispose: () => clip.dispose(),
   };
 }
