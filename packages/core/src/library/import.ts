@@ -434,6 +434,8 @@ async function* fromArray(files: readonly ScannedFile[]): AsyncGenerator<Scanned
   yield* files;
 }
 
+const IDLE_POLL_MS = 250;
+
 /** Files claimed batch by batch; waits (yielding 'idle') while others hold the rest. */
 async function* claimed(queue: WorkQueue, batchSize: number, onClaim: (n: number) => void): AsyncGenerator<ScannedFile | 'idle'> {
   for (;;) {
@@ -446,7 +448,9 @@ async function* claimed(queue: WorkQueue, batchSize: number, onClaim: (n: number
     const { files: outstanding, waitSeconds } = await queue.outstanding();
     if (outstanding === 0) return;
     yield 'idle';
-    await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(200, waitSeconds * 1000))));
+    // Others' work ends when they settle it (any moment) or when a lease runs out: look again
+    // soon, since the whole import waits for the last worker to notice (two indexed queries).
+    await new Promise((r) => setTimeout(r, Math.min(IDLE_POLL_MS, Math.max(50, waitSeconds * 1000))));
   }
 }
 
