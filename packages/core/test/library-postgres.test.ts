@@ -186,6 +186,34 @@ describe.skipIf(skip)('PostgreSQL catalog', () => {
     }
   });
 
+  it('claims a content for one importer at a time, and finds it once stored, in one round trip', async () => {
+    const url = await freshDatabase(adminUrl as string, 'claims');
+    const a = (await openCatalog(url, { create: true })) as PgCatalog;
+    const b = (await openCatalog(url)) as PgCatalog;
+    try {
+      await a.bindModel(MODEL);
+      await a.workQueue.begin('/c', 5);
+      await b.workQueue.begin('/c', 5);
+      const hash = 'ab'.repeat(32);
+      expect(await a.workQueue.claimContent(hash)).toEqual({ existing: undefined, claimed: true });
+      expect(await a.workQueue.claimContent(hash)).toEqual({ existing: undefined, claimed: true }); // its own claim again
+      expect(await b.workQueue.claimContent(hash)).toEqual({ existing: undefined, claimed: false });
+      // A stores it (and so drops the claim): B now finds the content instead of claiming it.
+      await a.writeBatch([{ files: [stat('/c/a.jpg')], content: { hash, embedding: f16(1, 0, 0, 0) } }]);
+      const id = await a.contentId(hash);
+      expect(id).toBeTypeOf('number');
+      expect(await b.workQueue.claimContent(hash)).toEqual({ existing: id, claimed: false });
+      // Only a sha256 digest reaches the SQL text.
+      await expect(b.workQueue.claimContent("x'; DROP TABLE clipkit.contents; --")).rejects.toThrow(RangeError);
+      expect(await a.contentId(hash)).toBe(id);
+      await a.workQueue.end();
+      await b.workQueue.end();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('finds the nearest contents through a server-side HNSW index', async () => {
     const url = await freshDatabase(adminUrl as string, 'hnsw');
     const c = await openCatalog(url, { create: true, index: 'hnsw' });

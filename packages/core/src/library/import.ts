@@ -361,16 +361,18 @@ async function importFiles(
             break;
           }
           await committing.get(hash)?.catch(() => undefined); // a failed write fails the import below
-          let existing = await catalog.contentId(hash);
-          if (existing === undefined && queue && outcome.kind === 'image') {
+          let existing: number | undefined;
+          if (queue && outcome.kind === 'image') {
             // Another importer may be encoding the same bytes: whoever claims the hash encodes it,
-            // the other comes back to the file later. Look again after claiming: the content may
-            // have been stored between the look above and the claim.
-            if (!(await queue.claimContent(hash))) {
+            // the other comes back to the file later (unless the content is stored by then).
+            const claim = await queue.claimContent(hash);
+            existing = claim.existing;
+            if (existing === undefined && !claim.claimed) {
               await queue.defer(stat.path);
               p.total--;
               break;
             }
+          } else {
             existing = await catalog.contentId(hash);
           }
           if (existing !== undefined) {

@@ -246,8 +246,12 @@ export interface WorkQueue {
   claim(max: number): Promise<QueuedFile[]>;
   /** Files under the root that others hold or that wait, and seconds until the first lease ends. */
   outstanding(): Promise<{ files: number; waitSeconds: number }>;
-  /** True when this importer may encode the content (no live importer is encoding it). */
-  claimContent(hash: string): Promise<boolean>;
+  /**
+   * For a new file's content, in one round trip: the stored content's id when there is one
+   * (looked up again after the claim, so a content stored meanwhile is found), and whether this
+   * importer may encode it (it claimed the hash: no live importer is encoding it).
+   */
+  claimContent(hash: string): Promise<{ existing: number | undefined; claimed: boolean }>;
   /** Hands a claimed file back for later: its content is being encoded by another importer. */
   defer(path: string): Promise<void>;
   /** Takes files that need no catalog row (not images, vanished, unreadable) off the queue. */
