@@ -192,6 +192,7 @@ describe.skipIf(skip)('PostgreSQL catalog', () => {
     const b = (await openCatalog(url)) as PgCatalog;
     try {
       await a.bindModel(MODEL);
+      await expect(a.workQueue.claimContent('ab'.repeat(32))).rejects.toThrow(/before begin/);
       await a.workQueue.begin('/c', 5);
       await b.workQueue.begin('/c', 5);
       const hash = 'ab'.repeat(32);

@@ -601,10 +601,12 @@ class PgWorkQueue implements WorkQueue {
     // Each statement takes its own snapshot (READ COMMITTED), so the second look sees a content
     // committed after the claim, as two separate queries would.
     if (!/^[0-9a-f]{64}$/.test(hash)) throw new RangeError(`claimContent: not a sha256 hex digest: ${hash}`);
+    const worker = this.workerId;
+    if (worker === null) throw new Error('claimContent before begin(): this importer has no worker id');
     const results = (await this.catalog.run((c) =>
       c.query(
         `INSERT INTO clipkit.content_claims (hash, worker, lease_until)
-           SELECT '${hash}', ${c.escapeLiteral(this.workerId ?? '')}, now() + make_interval(secs => ${this.leaseSeconds})
+           SELECT '${hash}', ${c.escapeLiteral(worker)}, now() + make_interval(secs => ${this.leaseSeconds})
            WHERE NOT EXISTS (SELECT 1 FROM clipkit.contents WHERE hash = '${hash}')
          ON CONFLICT (hash) DO UPDATE SET worker = excluded.worker, lease_until = excluded.lease_until
          WHERE clipkit.content_claims.worker = excluded.worker OR clipkit.content_claims.lease_until < now();
