@@ -88,7 +88,9 @@ struct JpegInfo {
   std::string dc_why;      // why not, when not
 };
 bool jpeg_read_info(const uint8_t* data, size_t size, JpegInfo* info);
-bool jpeg_dc_decode(const uint8_t* data, size_t size, uint8_t* out, std::string* why);
+// out_size: the bytes at out; a header asking for more is refused before anything is written.
+bool jpeg_dc_decode(const uint8_t* data, size_t size, uint8_t* out, size_t out_size,
+                    std::string* why);
 bool jpeg_scaled_available();  // false in builds without libjpeg
 struct JpegScaled {
   int64_t width = 0;

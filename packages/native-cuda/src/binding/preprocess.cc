@@ -192,6 +192,14 @@ void release_if_large(std::vector<uint8_t>& v) {
 void decode_jpeg_into(const uint8_t* data, size_t size, int64_t max_pixels, bool exif,
                       PreprocessParams p, float* dst, Device device, JpegOutcome* r) {
   thread_local std::vector<uint8_t> decoded, oriented;
+  // On every way out, the failed ones too: a refused 200 MP file must not pin its pixels on this
+  // libuv thread until the next JPEG comes along.
+  struct Release {
+    ~Release() {
+      release_if_large(decoded);
+      release_if_large(oriented);
+    }
+  } release;
   cpu::JpegInfo info;
   if (!cpu::jpeg_read_info(data, size, &info)) {
     r->reason = "no readable JPEG frame header";
@@ -208,7 +216,7 @@ void decode_jpeg_into(const uint8_t* data, size_t size, int64_t max_pixels, bool
     if (scale == 8 && info.dc_decodable) {
       const int64_t w = (info.width + 7) / 8, h = (info.height + 7) / 8;
       decoded.resize(static_cast<size_t>(w * h * info.channels));
-      if (!cpu::jpeg_dc_decode(data, size, decoded.data(), &why)) {
+      if (!cpu::jpeg_dc_decode(data, size, decoded.data(), decoded.size(), &why)) {
         r->reason = why;
         return;
       }
@@ -246,8 +254,6 @@ void decode_jpeg_into(const uint8_t* data, size_t size, int64_t max_pixels, bool
     cpu::preprocess(img, p, dst, nullptr);
   }
   r->preprocess_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  release_if_large(decoded);
-  release_if_large(oriented);
   r->decoded = true;
   r->scale = scale;
   const bool swapped = exif && info.orientation >= 5;

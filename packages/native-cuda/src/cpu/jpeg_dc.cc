@@ -421,10 +421,16 @@ bool jpeg_read_info(const uint8_t* data, size_t size, JpegInfo* info) {
   return f.width > 0 && f.height > 0;
 }
 
-bool jpeg_dc_decode(const uint8_t* data, size_t size, uint8_t* out, std::string* why) {
+bool jpeg_dc_decode(const uint8_t* data, size_t size, uint8_t* out, size_t out_size,
+                    std::string* why) {
   Frame f;
   Parser ps{data, size, why};
   if (!parse_header(ps, &f)) return false;
+  // The caller sized out from jpeg_read_info; the header is read again here, so check it holds.
+  if (static_cast<uint64_t>((f.width + 7) / 8) * static_cast<uint64_t>((f.height + 7) / 8) *
+          static_cast<uint64_t>(f.ncomp) > out_size) {
+    return ps.fail("output buffer smaller than the image at 1/8 scale");
+  }
   const int64_t mcu_w = 8 * f.hmax, mcu_h = 8 * f.vmax;
   // A single-component scan is not interleaved: one block per "MCU", over the component's own grid.
   const bool interleaved = f.ncomp > 1;

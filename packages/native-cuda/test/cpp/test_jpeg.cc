@@ -147,7 +147,7 @@ TEST(jpeg_info_rejects_what_is_not_a_jpeg_header) {
   const uint8_t segment_past_end[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x40, 0x00, 1, 2, 3};
   CHECK(!cpu::jpeg_read_info(segment_past_end, sizeof segment_past_end, &info));
   std::string why;
-  CHECK(!cpu::jpeg_dc_decode(segment_past_end, sizeof segment_past_end, nullptr, &why));
+  CHECK(!cpu::jpeg_dc_decode(segment_past_end, sizeof segment_past_end, nullptr, 0, &why));
   CHECK(!why.empty());
 }
 
@@ -227,7 +227,9 @@ int dc_vs_libjpeg(const std::vector<uint8_t>& j, const Spec& s) {
   const size_t n = static_cast<size_t>(((s.width + 7) / 8) * ((s.height + 7) / 8) * s.components);
   std::vector<uint8_t> dc(n + 1, 0xA5);  // one guard byte
   std::string why;
-  if (!cpu::jpeg_dc_decode(j.data(), j.size(), dc.data(), &why)) return -1;
+  // One byte short of the image: refused, nothing written.
+  if (cpu::jpeg_dc_decode(j.data(), j.size(), dc.data(), n - 1, &why) || dc[0] != 0xA5) return 1000;
+  if (!cpu::jpeg_dc_decode(j.data(), j.size(), dc.data(), n, &why)) return -1;
   if (dc[n] != 0xA5) return 1000;  // wrote past the image
   std::vector<uint8_t> ref;
   cpu::JpegScaled scaled;
@@ -282,7 +284,7 @@ TEST(jpeg_progressive_goes_to_libjpeg) {
   CHECK(info.width == 203 && info.height == 157);
   std::string why;
   std::vector<uint8_t> out(26 * 20 * 3);
-  CHECK(!cpu::jpeg_dc_decode(j.data(), j.size(), out.data(), &why));
+  CHECK(!cpu::jpeg_dc_decode(j.data(), j.size(), out.data(), out.size(), &why));
   for (int denom : {1, 2, 4, 8}) {
     std::vector<uint8_t> px;
     cpu::JpegScaled img;
@@ -301,7 +303,7 @@ TEST(jpeg_decoders_refuse_every_truncation_and_survive_corruption) {
   // The file without its last data byte or more (the final 2 bytes are EOI): never decoded.
   for (size_t len = 0; len + 3 <= j.size(); ++len) {
     std::vector<uint8_t> cut(j.begin(), j.begin() + static_cast<long>(len));  // exact-size heap block for ASan
-    CHECK_MSG(!cpu::jpeg_dc_decode(cut.data(), cut.size(), out.data(), &why), "truncated to " + std::to_string(len));
+    CHECK_MSG(!cpu::jpeg_dc_decode(cut.data(), cut.size(), out.data(), out.size(), &why), "truncated to " + std::to_string(len));
     std::vector<uint8_t> px;
     cpu::JpegScaled img;
     CHECK_MSG(!cpu::jpeg_decode_scaled(cut.data(), cut.size(), 8, &px, &img, &why), "libjpeg, truncated to " + std::to_string(len));
@@ -315,7 +317,7 @@ TEST(jpeg_decoders_refuse_every_truncation_and_survive_corruption) {
     cpu::JpegInfo info;
     if (cpu::jpeg_read_info(bad.data(), bad.size(), &info) && info.dc_decodable && info.width * info.height <= 96 * 80 * 64) {
       std::vector<uint8_t> px(static_cast<size_t>(((info.width + 7) / 8) * ((info.height + 7) / 8) * info.channels));
-      if (!cpu::jpeg_dc_decode(bad.data(), bad.size(), px.data(), &why)) ++refused;
+      if (!cpu::jpeg_dc_decode(bad.data(), bad.size(), px.data(), px.size(), &why)) ++refused;
     }
   }
   CHECK(refused > 0);
