@@ -38,26 +38,19 @@ void on_message(j_common_ptr cinfo, int level) {
   if (level < 0) on_error(cinfo);  // a warning: corrupt data libjpeg would paper over
 }
 
-}  // namespace
+enum class Outcome { Decoded, LibjpegError, Unsupported, OutOfMemory };
 
-bool jpeg_scaled_available() { return true; }
-
-bool jpeg_decode_scaled(const uint8_t* data, size_t size, int denom, std::vector<uint8_t>* out,
-                        JpegScaled* image, std::string* why) {
-  if (denom != 1 && denom != 2 && denom != 4 && denom != 8) {
-    if (why) *why = "scale must be 1/1, 1/2, 1/4 or 1/8";
-    return false;
-  }
+// Everything between setjmp and libjpeg's longjmp: plain data only (no std::string, nothing with
+// a destructor), so the jump skips no cleanup and clobbers nothing the caller reads.
+Outcome decode(const uint8_t* data, size_t size, int denom, std::vector<uint8_t>* out,
+               JpegScaled* image, ErrorManager* err) {
   jpeg_decompress_struct cinfo{};
-  ErrorManager err{};
-  cinfo.err = jpeg_std_error(&err.pub);
-  err.pub.error_exit = on_error;
-  err.pub.emit_message = on_message;
-  // Nothing with a destructor lives between setjmp and a longjmp back to it.
-  if (setjmp(err.jump) != 0) {
+  cinfo.err = jpeg_std_error(&err->pub);
+  err->pub.error_exit = on_error;
+  err->pub.emit_message = on_message;
+  if (setjmp(err->jump) != 0) {
     jpeg_destroy_decompress(&cinfo);
-    if (why) *why = std::string("libjpeg: ") + err.message;
-    return false;
+    return Outcome::LibjpegError;
   }
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
@@ -65,8 +58,7 @@ bool jpeg_decode_scaled(const uint8_t* data, size_t size, int denom, std::vector
   if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK ||
       (cinfo.num_components != 1 && cinfo.num_components != 3)) {
     jpeg_destroy_decompress(&cinfo);
-    if (why) *why = "CMYK or unusual component count";
-    return false;
+    return Outcome::Unsupported;
   }
   cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
   cinfo.scale_num = 1;
@@ -78,8 +70,7 @@ bool jpeg_decode_scaled(const uint8_t* data, size_t size, int denom, std::vector
     out->resize(w * h * static_cast<size_t>(ch));
   } catch (const std::bad_alloc&) {
     jpeg_destroy_decompress(&cinfo);
-    if (why) *why = "out of memory for the decoded image";
-    return false;
+    return Outcome::OutOfMemory;
   }
   while (cinfo.output_scanline < cinfo.output_height) {
     JSAMPROW row = out->data() + static_cast<size_t>(cinfo.output_scanline) * w * static_cast<size_t>(ch);
@@ -90,7 +81,29 @@ bool jpeg_decode_scaled(const uint8_t* data, size_t size, int denom, std::vector
   image->width = static_cast<int64_t>(w);
   image->height = static_cast<int64_t>(h);
   image->channels = ch;
-  return true;
+  return Outcome::Decoded;
+}
+
+}  // namespace
+
+bool jpeg_scaled_available() { return true; }
+
+bool jpeg_decode_scaled(const uint8_t* data, size_t size, int denom, std::vector<uint8_t>* out,
+                        JpegScaled* image, std::string* why) {
+  const char* reason = nullptr;
+  ErrorManager err{};
+  if (denom != 1 && denom != 2 && denom != 4 && denom != 8) {
+    reason = "scale must be 1/1, 1/2, 1/4 or 1/8";
+  } else {
+    switch (decode(data, size, denom, out, image, &err)) {
+      case Outcome::Decoded: return true;
+      case Outcome::LibjpegError: break;
+      case Outcome::Unsupported: reason = "CMYK or unusual component count"; break;
+      case Outcome::OutOfMemory: reason = "out of memory for the decoded image"; break;
+    }
+  }
+  if (why) *why = reason != nullptr ? std::string(reason) : std::string("libjpeg: ") + err.message;
+  return false;
 }
 
 #else
