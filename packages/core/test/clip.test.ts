@@ -75,19 +75,6 @@ describe.each(['onnx', 'native'] as const)('Clip with the %s backend', (backend)
     expect(dot(row(textsUnit, 0), row(textsUnit, 1))).toBeLessThan(0.999);
   });
 
-  it('warm() leaves the embeddings of a later call exactly those of a cold instance', async () => {
-    const cold = await Clip.load(dir, { backend, batchSize: 2 });
-    const warmed = await Clip.load(dir, { backend, batchSize: 2 });
-    try {
-      await warmed.warm();
-      expect(await warmed.encodeImages(pixels)).toEqual(await cold.encodeImages(pixels));
-      expect(await warmed.encodeTexts(labels)).toEqual(await cold.encodeTexts(labels));
-    } finally {
-      cold.dispose();
-      warmed.dispose();
-    }
-  });
-
   it('encodes image files in batches through the model\'s preprocessing; a broken file is a typed error naming it', async () => {
     const files = await writeImages();
     const direct = await clip.encodeImages(files);
@@ -164,6 +151,25 @@ describe('Clip lifecycle', () => {
     clip.dispose();
     await expect(clip.encodeTexts(['x'])).rejects.toThrow(/disposed/);
     await expect(clip.warm()).rejects.toThrow(/disposed/);
+  });
+});
+
+describe('Clip.warm', () => {
+  it('reads the native weights now: with the weights file gone, a warmed instance still encodes (alike), a cold one cannot', async () => {
+    const modelDir = path.join(root, 'warm-model');
+    writeRandomClipModel(modelDir, { seed: 5 });
+    const reference = await Clip.load(dir, { backend: 'native' }); // the same seed's weights
+    const cold = await Clip.load(modelDir, { backend: 'native' });
+    const warmed = await Clip.load(modelDir, { backend: 'native' });
+    try {
+      await warmed.warm();
+      rmSync(path.join(modelDir, 'model.safetensors'));
+      expect(await warmed.encodeImages(pixels)).toEqual(await reference.encodeImages(pixels));
+      expect(await warmed.encodeTexts(labels)).toEqual(await reference.encodeTexts(labels));
+      await expect(cold.encodeImages(pixels)).rejects.toThrow(ModelFormatError);
+    } finally {
+      for (const c of [reference, cold, warmed]) c.dispose();
+    }
   });
 });
 
