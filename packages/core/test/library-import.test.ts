@@ -287,6 +287,24 @@ describe('Library import of a folder with unreadable entries', () => {
   });
 });
 
+describe('Library.loadModel', () => {
+  it('reads the weights then: with the weights file gone afterwards, an import still encodes', async () => {
+    const copy = path.join(work, 'model-copy');
+    fs.cpSync(modelDir, copy, { recursive: true });
+    const photos = await makePhotoLibrary(path.join(work, 'few-photos'), { photos: 3 });
+    const library = await Library.open(path.join(work, 'loaded.db'), { model: copy });
+    try {
+      await library.loadModel();
+      fs.rmSync(path.join(copy, 'model.safetensors'));
+      const summary = await library.import(photos.root);
+      expect(summary.encoded).toBe(photos.uniqueImages);
+      expect(summary.errors.map((e) => e.path).sort()).toEqual([...photos.broken].sort());
+    } finally {
+      await library.close();
+    }
+  });
+});
+
 describe('Library with --store f16', () => {
   it('stores half-precision embeddings that search like the f32 ones', async () => {
     const db32 = path.join(work, 'main.db');
