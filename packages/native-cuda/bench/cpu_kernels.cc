@@ -167,18 +167,27 @@ void add_rowwise(std::vector<Case>& cases, const char* kernel, const std::string
   cases.push_back(std::move(c));
 }
 
+// fma_only: the same many-query top-k with the AMX first pass off (the fused fp32 kernel over
+// every row), for the two side by side in one run. The rate is of fp32 multiply-adds either way.
 void add_topk(std::vector<Case>& cases, int64_t queries, int64_t n, int64_t d, int64_t k,
-              bool half) {
+              bool half, bool fma_only = false) {
   Case c;
   c.kernel = half ? "similarity_topk_f16" : "similarity_topk_f32";
   c.device = "cpu";
-  c.shape = std::to_string(queries) + "q x " + dims(n, d) + " top" + std::to_string(k);
+  c.shape = std::to_string(queries) + "q x " + dims(n, d) + " top" + std::to_string(k) +
+            (fma_only ? " no AMX pass" : "");
   const double bytes = static_cast<double>(n * d) * (half ? 2.0 : 4.0);
   const double flops = 2.0 * static_cast<double>(queries * n * d);
   // One query reads the catalogue once: memory-bound. Many reuse it: compute-bound.
   c.bound = queries == 1 ? Bound::Read : Bound::Compute;
   c.work = queries == 1 ? bytes : flops;
-  c.prepare = [queries, n, d, k, half] {
+  c.prepare = [queries, n, d, k, half, fma_only] {
+    // Caps the bf16 path below AMX for this call only.
+    struct Cap {
+      bool on;
+      explicit Cap(bool on) : on(on) { if (on) cpu::use_bf16_path(Bf16Path::Avx512Bf16); }
+      ~Cap() { if (on) cpu::use_bf16_path(Bf16Path::Amx); }
+    };
     auto a = randoms(static_cast<size_t>(queries * d), 12);
     auto idx = std::make_shared<std::vector<int32_t>>(static_cast<size_t>(queries * k));
     auto score = std::make_shared<std::vector<float>>(static_cast<size_t>(queries * k));
@@ -186,12 +195,14 @@ void add_topk(std::vector<Case>& cases, int64_t queries, int64_t n, int64_t d, i
       auto b = std::make_shared<HostArray<uint16_t>>(static_cast<size_t>(n * d));
       fill_random_half(b->data(), b->size(), 13);
       return Runner([=] {
+        const Cap cap(fma_only);
         cpu::similarity_topk_f16(a->data(), b->data(), queries, n, d, 1.0f, k, idx->data(),
                                  score->data());
       });
     }
     auto b = host_randoms(static_cast<size_t>(n * d), 13);
     return Runner([=] {
+      const Cap cap(fma_only);
       cpu::similarity_topk_f32(a->data(), b->data(), queries, n, d, 1.0f, k, idx->data(),
                                score->data());
     });
@@ -271,6 +282,10 @@ void cpu_cases(const Options& o, std::vector<Case>& cases) {
       if (o.quick && q > 1 && n > 100'000) continue;
       add_topk(cases, q, n, 512, 10, false);
       add_topk(cases, q, n, 512, 10, true);
+      if (q > 1 && cpu::bf16_path() == Bf16Path::Amx) {
+        add_topk(cases, q, n, 512, 10, false, true);
+        add_topk(cases, q, n, 512, 10, true, true);
+      }
     }
   }
 }

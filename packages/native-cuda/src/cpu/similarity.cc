@@ -2,7 +2,8 @@
 // score matrix, or a per-query top-k that never holds more than a block of scores. Few queries:
 // scores come from the GEMM (which streams b without packing) a block at a time. Many queries:
 // a fused kernel keeps a tile of scores in registers and only lets the rare score that can
-// still enter a query's top-k leave them.
+// still enter a query's top-k leave them. On AMX, a bf16 first pass (similarity_amx.cc) picks
+// the rows that can hold a query's top-k, and the fused kernel scores only those.
 #include <algorithm>
 #include <limits>
 #include <type_traits>
@@ -10,6 +11,7 @@
 
 #include "gemm.h"
 #include "scratch.h"
+#include "similarity_amx.h"
 #include "threadpool.h"
 #include "topk.h"
 #include "vec.h"
@@ -71,6 +73,7 @@ struct FusedTile<simd::VecPortable> {
 
 struct FusedJob {
   const float* packed_a;  // [groups][d][G]
+  const int32_t* ids;     // the rows of b to score, increasing; nullptr: all of them
   int64_t m, n, d, k;
   float scale;
   Candidate* kept;        // [parts][m][k]
@@ -91,8 +94,8 @@ struct PartState {
 
 template <typename V, int QV, int R>
 CLIPKIT_INLINE void fused_tile(const FusedJob& job, const float* at, const float* const* rows,
-                               int64_t j0, int64_t valid, int64_t q0, int64_t queries,
-                               PartState& st) {
+                               int64_t j0, const int32_t* ids, int64_t valid, int64_t q0,
+                               int64_t queries, PartState& st) {
   using Reg = typename V::R;
   constexpr int64_t G = group_queries<V>();
   Reg acc[R][QV];
@@ -138,22 +141,24 @@ CLIPKIT_INLINE void fused_tile(const FusedJob& job, const float* at, const float
   for (int64_t q = 0; q < queries; ++q) {
     if (top[q] <= bars[q]) continue;
     TopK& heap = st.heaps[static_cast<size_t>(q0 + q)];
-    for (int64_t r = 0; r < valid; ++r) heap.push_in_order(tile[r][q], static_cast<int32_t>(j0 + r));
+    for (int64_t r = 0; r < valid; ++r) {
+      heap.push_in_order(tile[r][q], ids != nullptr ? ids[r] : static_cast<int32_t>(j0 + r));
+    }
     bars[q] = heap.bar();
   }
 }
 
 // A chunk's rows (rows[r]; the missing ones repeat the last real row) against one query group,
-// in R-row tiles.
+// in R-row tiles. Row indices: j0 + r, or ids[r] when ids is set.
 template <typename V, int QV>
 CLIPKIT_INLINE void fused_group(const FusedJob& job, const float* at, const float* const* rows,
-                                int64_t j0, int64_t count, int64_t q0, int64_t queries,
-                                PartState& st) {
+                                int64_t j0, const int32_t* ids, int64_t count, int64_t q0,
+                                int64_t queries, PartState& st) {
   constexpr int R = FusedTile<V>::kAcc / QV;
   static_assert(kChunkRows % R == 0, "a chunk holds whole tiles");
   for (int64_t r = 0; r < count; r += R) {
-    fused_tile<V, QV, R>(job, at, rows + r, j0 + r, std::min<int64_t>(R, count - r), q0, queries,
-                         st);
+    fused_tile<V, QV, R>(job, at, rows + r, j0 + r, ids != nullptr ? ids + r : nullptr,
+                         std::min<int64_t>(R, count - r), q0, queries, st);
   }
 }
 
@@ -174,8 +179,9 @@ CLIPKIT_INLINE void fused_rows(const FusedJob* job, const T* b, int64_t part, in
   const float* rows[kChunkRows];
   for (int64_t j0 = j_begin; j0 < j_end; j0 += kChunkRows) {
     const int64_t count = std::min(kChunkRows, j_end - j0);
+    const int32_t* ids = job->ids != nullptr ? job->ids + j0 : nullptr;
     for (int64_t r = 0; r < count; ++r) {
-      const T* src = b + (j0 + r) * d;
+      const T* src = b + (ids != nullptr ? ids[r] : j0 + r) * d;
       if constexpr (std::is_same_v<T, float>) {
         rows[r] = src;
       } else {
@@ -191,10 +197,10 @@ CLIPKIT_INLINE void fused_rows(const FusedJob* job, const T* b, int64_t part, in
       const float* at = job->packed_a + q0 * d;
       const int64_t queries = std::min(G, m - q0);
       switch ((queries + V::W - 1) / V::W) {
-        case 1: fused_group<V, 1>(*job, at, rows, j0, count, q0, queries, st); break;
-        case 2: if constexpr (FusedTile<V>::kMaxQV >= 2) fused_group<V, 2>(*job, at, rows, j0, count, q0, queries, st); break;
-        case 3: if constexpr (FusedTile<V>::kMaxQV >= 3) fused_group<V, 3>(*job, at, rows, j0, count, q0, queries, st); break;
-        default: if constexpr (FusedTile<V>::kMaxQV >= 4) fused_group<V, 4>(*job, at, rows, j0, count, q0, queries, st); break;
+        case 1: fused_group<V, 1>(*job, at, rows, j0, ids, count, q0, queries, st); break;
+        case 2: if constexpr (FusedTile<V>::kMaxQV >= 2) fused_group<V, 2>(*job, at, rows, j0, ids, count, q0, queries, st); break;
+        case 3: if constexpr (FusedTile<V>::kMaxQV >= 3) fused_group<V, 3>(*job, at, rows, j0, ids, count, q0, queries, st); break;
+        default: if constexpr (FusedTile<V>::kMaxQV >= 4) fused_group<V, 4>(*job, at, rows, j0, ids, count, q0, queries, st); break;
       }
     }
   }
@@ -267,21 +273,41 @@ void merge_parts(const std::vector<Candidate>& kept, const std::vector<int64_t>&
   }
 }
 
+// The AMX first pass (tile-rate bf16, then the fused kernel on the few rows it keeps) pays
+// off once rows far outnumber the k kept per query.
+bool amx_first_pass(Isa isa, int64_t n, int64_t k) {
+  return isa == Isa::Avx512 && n >= 64 * k && bf16_path() == Bf16Path::Amx;
+}
+
 template <typename T>
 void topk_fused(const float* a, const T* b, int64_t m, int64_t n, int64_t d, float scale,
                 int64_t k, int32_t* idx, float* score) {
   const Isa isa = detected_isa();
+  std::vector<int32_t> ids;
+  bool filtered = false;
+  if (amx_first_pass(isa, n, k)) {
+    TopkCounters& counters = topk_counters();
+    counters.amx_passes.fetch_add(1, std::memory_order_relaxed);
+    filtered = bf16::topk_candidates_amx(a, b, m, n, d, k, scale, &ids);
+    if (filtered) {
+      counters.rescored_rows.fetch_add(static_cast<int64_t>(ids.size()), std::memory_order_relaxed);
+    } else {
+      counters.amx_gave_up.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  const int64_t rows = filtered ? static_cast<int64_t>(ids.size()) : n;
   const int64_t parts = thread_count();
   const std::vector<float> packed = pack_queries(a, m, d, group_queries_on(isa));
   std::vector<Candidate> kept(static_cast<size_t>(parts * m * k));
   std::vector<int64_t> kept_count(static_cast<size_t>(parts * m), 0);
-  const FusedJob job{packed.data(), m, n, d, k, scale, kept.data(), kept_count.data(), parts};
+  const FusedJob job{packed.data(), filtered ? ids.data() : nullptr, m, n, d, k, scale,
+                     kept.data(), kept_count.data(), parts};
   parallel_for(parts, [&](int64_t part_begin, int64_t part_end) {
     for (int64_t part = part_begin; part < part_end; ++part) {
       // Whole chunks per part, so only the last chunk of b is short.
-      const int64_t chunks = (n + kChunkRows - 1) / kChunkRows;
-      const int64_t j0 = std::min(n, chunks * part / parts * kChunkRows);
-      const int64_t j1 = std::min(n, chunks * (part + 1) / parts * kChunkRows);
+      const int64_t chunks = (rows + kChunkRows - 1) / kChunkRows;
+      const int64_t j0 = std::min(rows, chunks * part / parts * kChunkRows);
+      const int64_t j1 = std::min(rows, chunks * (part + 1) / parts * kChunkRows);
       if (j0 < j1) fused_rows_on(isa, &job, b, part, j0, j1);
     }
   });
@@ -331,6 +357,11 @@ void topk_any(const float* a, const T* b, int64_t m, int64_t n, int64_t d, float
 }
 
 }  // namespace
+
+TopkCounters& topk_counters() {
+  static TopkCounters counters;
+  return counters;
+}
 
 void similarity_f32(const float* a, const float* b, float* out, int64_t m, int64_t n, int64_t d,
                     float scale) {

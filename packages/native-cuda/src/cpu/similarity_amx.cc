@@ -1,0 +1,297 @@
+// Many-query top-k, first pass on AMX: every row of b is scored against every query in bf16
+// (tdpbf16ps, fp32 sums), and a row is kept for a query only if its score could still reach
+// that query's k-th best once the bf16 error is accounted for.
+//
+// The bound. Let s be the exact kernel's score (an fp32 FMA chain over d, similarity.cc) and t
+// this pass's. Both operands are rounded to bf16 (relative error u = 2^-8 each, products exact
+// in fp32), and each sum rounds at most d times in fp32 (γ_d ≈ d·2^-24), so
+//   |t − s| ≤ (2u + u² + 2.1·d·2^-24)·Σ|q_p·r_p| + (denormals flushed to zero, ≤ d·2^-126 each)
+//          ≤ c·‖q‖·‖r‖ + d·2^-118·(1 + ‖r‖)  =: e(q, r)        (Cauchy–Schwarz)
+// with c = 1.01·(2^-7 + 2^-16 + 2.1·d·2^-24 + 2^-20). The 1% covers the rounding of the norms
+// and of t ± e; the 2^-20 covers scores that differ before scaling and tie after it (they are
+// within 2^-22·‖q‖‖r‖ of each other, or 2^-149/scale when subnormal: the 2^-146/scale term).
+// For each query the k-th largest lower bound t − e over the rows seen is a bar no exact k-th
+// best can be under; a row whose upper bound t + e is below the final bar is not in the top-k
+// under any tie order. Rows whose norm is not finite or exceeds 2^20 get an infinite bound (kept
+// for every query; the exact pass ranks their NaN/Inf scores), and so does every row while a
+// query has fewer than k bounds.
+//
+// Layout: a block of 32 rows is rounded to bf16 row-major ([32][kp], the A tiles tmm4, tmm5);
+// queries are packed once as B tiles of 16 queries × 32 depths ([16 pairs][16 queries][2]);
+// tmm0..tmm3 hold 32 rows × 32 queries. Each thread takes a contiguous range of rows and keeps,
+// per query, its k largest lower bounds (a heap) and its candidates (row, upper bound).
+#include "similarity_amx.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <utility>
+
+#include "amx_tiles.h"
+#include "clipkit/bf16.h"
+#include "gemm_bf16.h"
+#include "scratch.h"
+#include "threadpool.h"
+
+namespace CLIPKIT_AMX_NAMESPACE {
+namespace {
+
+constexpr int64_t kBlockRows = 2 * kTileRows;
+constexpr int64_t kQueryStep = 2 * kTileRows;
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr double kMaxNorm = 1048576.0;  // 2^20
+
+inline void barrier() { __asm__ __volatile__("" ::: "memory"); }
+
+// Rows of b the pass reads: float or half, masked loads for the tails past d.
+CLIPKIT_TARGET_AMX inline __m512 load_row(const float* p, __mmask16 mask) {
+  return _mm512_maskz_loadu_ps(mask, p);
+}
+CLIPKIT_TARGET_AMX inline __m512 load_row(const uint16_t* p, __mmask16 mask) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, p));
+}
+
+inline __mmask16 lanes(int64_t count) {
+  return count >= 16 ? __mmask16(0xffff)
+                     : static_cast<__mmask16>((1u << std::max<int64_t>(count, 0)) - 1u);
+}
+
+// src[0, d) rounded to bf16 into dst[0, kp) (zero past d); returns ‖src‖, or +inf when that is
+// not finite or over 2^20.
+template <typename T>
+CLIPKIT_TARGET_AMX float round_row_norm(const T* src, int64_t d, int64_t kp, uint16_t* dst) {
+  __m512 ss0 = _mm512_setzero_ps();
+  __m512 ss1 = _mm512_setzero_ps();
+  for (int64_t p = 0; p < kp; p += 32) {
+    const __m512 lo = load_row(src + p, lanes(d - p));
+    const __m512 hi = load_row(src + p + 16, lanes(d - p - 16));
+    ss0 = _mm512_fmadd_ps(lo, lo, ss0);
+    ss1 = _mm512_fmadd_ps(hi, hi, ss1);
+    _mm512_storeu_si512(dst + p, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+  }
+  const float norm = std::sqrt(_mm512_reduce_add_ps(_mm512_add_ps(ss0, ss1)));
+  return norm <= static_cast<float>(kMaxNorm) ? norm : kInf;
+}
+
+// One query's share of a thread's rows.
+struct QueryState {
+  std::vector<float> bounds;                       // min-heap: the k largest lower bounds
+  std::vector<std::pair<int32_t, float>> kept;     // (row, upper bound), rows increasing
+};
+
+struct Pass {
+  const uint16_t* packed_q;  // [mp/16][kp/32] B tiles of 16 x 32 bf16
+  const float* cq;           // [mp]: c·‖q‖, 0 on padding
+  int64_t m, mp, n, d, kp, k;
+  float abs_per_row;         // d·2^-118
+  float abs_scale;           // 2^-146 / scale
+  int64_t cap;               // candidates one query may keep per thread
+  std::atomic<bool>* gave_up;
+};
+
+struct PartState {
+  std::vector<QueryState> queries;
+  std::vector<float> bars;  // [mp]: the heap's least once it holds k, else -inf
+};
+
+// A candidate (row, ub) with lower bound lb for query q. False: too many kept, give up.
+bool keep(const Pass& pass, PartState& st, int64_t q, int32_t row, float ub, float lb) {
+  QueryState& qs = st.queries[static_cast<size_t>(q)];
+  float& bar = st.bars[static_cast<size_t>(q)];
+  if (static_cast<int64_t>(qs.kept.size()) >= pass.cap) {
+    // Candidates taken under an older, lower bar.
+    const float now = bar;
+    qs.kept.erase(std::remove_if(qs.kept.begin(), qs.kept.end(),
+                                 [now](const std::pair<int32_t, float>& c) { return c.second < now; }),
+                  qs.kept.end());
+    if (static_cast<int64_t>(qs.kept.size()) > pass.cap / 2) return false;
+  }
+  qs.kept.emplace_back(row, ub);
+  if (!(lb > bar)) return true;  // NaN, or under the k-th bound
+  auto& h = qs.bounds;
+  if (static_cast<int64_t>(h.size()) == pass.k) {
+    std::pop_heap(h.begin(), h.end(), std::greater<float>());
+    h.back() = lb;
+  } else {
+    h.push_back(lb);
+  }
+  std::push_heap(h.begin(), h.end(), std::greater<float>());
+  if (static_cast<int64_t>(h.size()) == pass.k) bar = h.front();
+  return true;
+}
+
+template <typename T>
+CLIPKIT_TARGET_AMX __attribute__((flatten)) void pass_rows(const Pass& pass, const T* b,
+                                                           int64_t j_begin, int64_t j_end,
+                                                           PartState& st) {
+  thread_local Scratch a_scratch;
+  thread_local Scratch c_scratch;
+  const int64_t kp = pass.kp, mp = pass.mp, d = pass.d;
+  auto* abuf = reinterpret_cast<uint16_t*>(a_scratch.floats(static_cast<size_t>(kBlockRows * kp / 2)));
+  float* cbuf = c_scratch.floats(static_cast<size_t>(kBlockRows * mp));
+  alignas(64) float norm[kBlockRows];
+  alignas(64) float abs_err[kBlockRows];
+  const int64_t lda = kp * static_cast<int64_t>(sizeof(uint16_t));
+  const int64_t ldc = mp * static_cast<int64_t>(sizeof(float));
+  constexpr int64_t kBTile = kTileRows * 32;  // bf16 per B tile
+  const int64_t q_vectors = mp / 16;
+  configure_tiles();
+  for (int64_t j0 = j_begin; j0 < j_end; j0 += kBlockRows) {
+    if (pass.gave_up->load(std::memory_order_relaxed)) return;
+    const int64_t rows = std::min(kBlockRows, j_end - j0);
+    for (int64_t r = 0; r < kBlockRows; ++r) {
+      uint16_t* dst = abuf + r * kp;
+      if (r < rows) {
+        norm[r] = round_row_norm(b + (j0 + r) * d, d, kp, dst);
+        abs_err[r] = pass.abs_per_row * (1.0f + norm[r]) + pass.abs_scale;
+      } else {
+        std::memset(dst, 0, static_cast<size_t>(lda));
+      }
+    }
+    barrier();
+    for (int64_t q0 = 0; q0 < mp; q0 += kQueryStep) {
+      const uint16_t* bq = pass.packed_q + (q0 / kTileRows) * (kp / 32) * kBTile;
+      const uint16_t* bq_hi = bq + (kp / 32) * kBTile;
+      CLIPKIT_TILE_ZERO(0);
+      CLIPKIT_TILE_ZERO(1);
+      CLIPKIT_TILE_ZERO(2);
+      CLIPKIT_TILE_ZERO(3);
+      for (int64_t p = 0; p < kp; p += 32) {
+        CLIPKIT_TILE_LOAD(4, abuf + p, lda);
+        CLIPKIT_TILE_LOAD(5, abuf + kTileRows * kp + p, lda);
+        CLIPKIT_TILE_LOAD(6, bq + p / 32 * kBTile, 64);
+        CLIPKIT_TILE_LOAD(7, bq_hi + p / 32 * kBTile, 64);
+        CLIPKIT_TILE_DPBF16PS(0, 4, 6);
+        CLIPKIT_TILE_DPBF16PS(1, 4, 7);
+        CLIPKIT_TILE_DPBF16PS(2, 5, 6);
+        CLIPKIT_TILE_DPBF16PS(3, 5, 7);
+      }
+      CLIPKIT_TILE_STORE(0, cbuf + q0, ldc);
+      CLIPKIT_TILE_STORE(1, cbuf + q0 + kTileRows, ldc);
+      CLIPKIT_TILE_STORE(2, cbuf + kTileRows * mp + q0, ldc);
+      CLIPKIT_TILE_STORE(3, cbuf + kTileRows * mp + q0 + kTileRows, ldc);
+    }
+    barrier();
+    for (int64_t r = 0; r < rows; ++r) {
+      const __m512 nr = _mm512_set1_ps(norm[r]);
+      const __m512 ab = _mm512_set1_ps(abs_err[r]);
+      for (int64_t v = 0; v < q_vectors; ++v) {
+        const __m512 t = _mm512_loadu_ps(cbuf + r * mp + v * 16);
+        const __m512 e = _mm512_fmadd_ps(_mm512_loadu_ps(pass.cq + v * 16), nr, ab);
+        const __m512 ub = _mm512_add_ps(t, e);
+        // Not below the bar, NaN included.
+        __mmask16 hit = _mm512_cmp_ps_mask(ub, _mm512_loadu_ps(st.bars.data() + v * 16), _CMP_NLT_UQ);
+        hit &= lanes(pass.m - v * 16);
+        if (hit == 0) continue;
+        alignas(64) float ubs[16], lbs[16];
+        _mm512_store_ps(ubs, ub);
+        _mm512_store_ps(lbs, _mm512_sub_ps(t, e));
+        for (; hit != 0; hit &= hit - 1) {
+          const int lane = __builtin_ctz(hit);
+          if (!keep(pass, st, v * 16 + lane, static_cast<int32_t>(j0 + r), ubs[lane], lbs[lane])) {
+            pass.gave_up->store(true, std::memory_order_relaxed);
+            return;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Queries rounded to bf16 as B tiles: tile (t, s) holds queries 16t.. and depths 32s.., element
+// [pair][query][2]; zero past m and d.
+std::vector<uint16_t> pack_queries_bf16(const float* a, int64_t m, int64_t mp, int64_t d,
+                                        int64_t kp) {
+  const int64_t steps = kp / 32;
+  std::vector<uint16_t> packed(static_cast<size_t>(mp * kp), 0);
+  for (int64_t i = 0; i < m; ++i) {
+    uint16_t* tiles = packed.data() + (i / kTileRows) * steps * kTileRows * 32;
+    for (int64_t p = 0; p < d; ++p) {
+      const int64_t s = p / 32, pair = (p % 32) / 2, half = p % 2;
+      tiles[(s * kTileRows + pair) * 32 + (i % kTileRows) * 2 + half] = float_to_bf16(a[i * d + p]);
+    }
+  }
+  return packed;
+}
+
+template <typename T>
+bool candidates(const float* a, const T* b, int64_t m, int64_t n, int64_t d, int64_t k,
+                float scale, std::vector<int32_t>* rows) {
+  if (m <= 0 || n <= 0 || d <= 0 || d > 65536 || k <= 0) return false;
+  if (!(scale >= 0x1p-60f && scale <= 0x1p40f)) return false;
+  const int64_t mp = (m + kQueryStep - 1) / kQueryStep * kQueryStep;
+  const int64_t kp = padded_k(d);
+  const double c = 1.01 * (0x1p-7 + 0x1p-16 + 2.1 * static_cast<double>(d) * 0x1p-24 + 0x1p-20);
+  std::vector<float> cq(static_cast<size_t>(mp), 0.0f);
+  for (int64_t i = 0; i < m; ++i) {
+    double ss = 0.0;
+    for (int64_t p = 0; p < d; ++p) ss += static_cast<double>(a[i * d + p]) * a[i * d + p];
+    const double norm = std::sqrt(ss);
+    if (!(norm <= kMaxNorm)) return false;
+    cq[static_cast<size_t>(i)] = static_cast<float>(c * norm * (1.0 + 0x1p-20));
+  }
+  const std::vector<uint16_t> packed = pack_queries_bf16(a, m, mp, d, kp);
+  std::atomic<bool> gave_up{false};
+  const Pass pass{packed.data(), cq.data(), m, mp, n, d, kp, k,
+                  static_cast<float>(static_cast<double>(d) * 0x1p-118),
+                  static_cast<float>(0x1p-146 / static_cast<double>(scale)),
+                  std::max<int64_t>(4096, 8 * k), &gave_up};
+  const int64_t parts = thread_count();
+  std::vector<PartState> states(static_cast<size_t>(parts));
+  for (PartState& st : states) {
+    st.queries.resize(static_cast<size_t>(m));
+    st.bars.assign(static_cast<size_t>(mp), -kInf);
+  }
+  const int64_t blocks = (n + kBlockRows - 1) / kBlockRows;
+  parallel_for(parts, [&](int64_t part_begin, int64_t part_end) {
+    for (int64_t part = part_begin; part < part_end; ++part) {
+      const int64_t j0 = std::min(n, blocks * part / parts * kBlockRows);
+      const int64_t j1 = std::min(n, blocks * (part + 1) / parts * kBlockRows);
+      if (j0 < j1) pass_rows(pass, b, j0, j1, states[static_cast<size_t>(part)]);
+    }
+  });
+  if (gave_up.load()) return false;
+  // Each query's bar over all parts: the k-th largest of their lower bounds.
+  std::vector<uint64_t> marked(static_cast<size_t>((n + 63) / 64), 0);
+  std::vector<float> all;
+  for (int64_t i = 0; i < m; ++i) {
+    all.clear();
+    for (const PartState& st : states) {
+      const auto& h = st.queries[static_cast<size_t>(i)].bounds;
+      all.insert(all.end(), h.begin(), h.end());
+    }
+    float bar = -kInf;
+    if (static_cast<int64_t>(all.size()) >= k) {
+      std::nth_element(all.begin(), all.begin() + (k - 1), all.end(), std::greater<float>());
+      bar = all[static_cast<size_t>(k - 1)];
+    }
+    for (const PartState& st : states) {
+      for (const auto& [row, ub] : st.queries[static_cast<size_t>(i)].kept) {
+        if (!(ub < bar)) marked[static_cast<size_t>(row) / 64] |= uint64_t{1} << (row % 64);
+      }
+    }
+  }
+  rows->clear();
+  for (size_t w = 0; w < marked.size(); ++w) {
+    for (uint64_t bits = marked[w]; bits != 0; bits &= bits - 1) {
+      rows->push_back(static_cast<int32_t>(w * 64 + static_cast<size_t>(__builtin_ctzll(bits))));
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool topk_candidates_amx(const float* a, const float* b, int64_t m, int64_t n, int64_t d,
+                         int64_t k, float scale, std::vector<int32_t>* rows) {
+  return candidates(a, b, m, n, d, k, scale, rows);
+}
+
+bool topk_candidates_amx(const float* a, const uint16_t* b, int64_t m, int64_t n, int64_t d,
+                         int64_t k, float scale, std::vector<int32_t>* rows) {
+  return candidates(a, b, m, n, d, k, scale, rows);
+}
+
+}  // namespace CLIPKIT_AMX_NAMESPACE
