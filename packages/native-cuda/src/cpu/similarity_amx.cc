@@ -1,3 +1,5 @@
+
+
 // Many-query top-k, first pass on AMX: every row of b is scored against every query in bf16
 // (tdpbf16ps, fp32 sums), and a row is kept for a query only if its score could still reach
 // that query's k-th best once the bf16 error is accounted for.
@@ -67,6 +69,9 @@ CLIPKIT_TARGET_AMX float round_row_norm(const T* src, int64_t d, int64_t kp, uin
   for (int64_t p = 0; p < kp; p += 32) {
     const __m512 lo = load_row(src + p, lanes(d - p));
     const __m512 hi = load_row(src + p + 16, lanes(d - p - 16));
+    // The same row of the next block: the hardware prefetchers alone left the loads waiting.
+    _mm_prefetch(reinterpret_cast<const char*>(src + kBlockRows * d + p), _MM_HINT_T0);
+    if (sizeof(T) == 4) _mm_prefetch(reinterpret_cast<const char*>(src + kBlockRows * d + p + 16), _MM_HINT_T0);
     ss0 = _mm512_fmadd_ps(lo, lo, ss0);
     ss1 = _mm512_fmadd_ps(hi, hi, ss1);
     _mm512_storeu_si512(dst + p, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
