@@ -237,13 +237,16 @@ bool candidates(const float* a, const T* b, int64_t m, int64_t n, int64_t d, int
     if (!(norm <= kMaxNorm)) return false;
     cq[static_cast<size_t>(i)] = static_cast<float>(c * norm * (1.0 + 0x1p-20));
   }
+  const int64_t parts = thread_count();
+  // Candidates one query may keep per thread: a few thousand, within 64 MiB for all of them
+  // (8 bytes each), and room for at least twice k after a compaction.
+  const int64_t cap = std::min<int64_t>(std::max<int64_t>(4096, 8 * k), (int64_t{64} << 20) / (8 * m * parts));
+  if (cap < 4 * k) return false;
   const std::vector<uint16_t> packed = pack_queries_bf16(a, m, mp, d, kp);
   std::atomic<bool> gave_up{false};
   const Pass pass{packed.data(), cq.data(), m, mp, n, d, kp, k,
                   static_cast<float>(static_cast<double>(d) * 0x1p-118),
-                  static_cast<float>(0x1p-146 / static_cast<double>(scale)),
-                  std::max<int64_t>(4096, 8 * k), &gave_up};
-  const int64_t parts = thread_count();
+                  static_cast<float>(0x1p-146 / static_cast<double>(scale)), cap, &gave_up};
   std::vector<PartState> states(static_cast<size_t>(parts));
   for (PartState& st : states) {
     st.queries.resize(static_cast<size_t>(m));

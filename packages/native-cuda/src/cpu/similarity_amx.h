@@ -25,8 +25,9 @@ namespace bf16 {
 // Candidate rows for top-k of a[m,d] · b[n,d]^T scaled by `scale`, in increasing order, into
 // *rows: every row that the exact kernel's ranking (score desc, lower index first, NaN last)
 // could put in some query's first k. False when the pass does not apply (a non-finite or huge
-// query, scale outside [2^-60, 2^40], d > 65536) or gives up (a query keeps too many
-// candidates, e.g. most rows tie); the caller then scores every row. Needs amx_enable().
+// query, scale outside [2^-60, 2^40], d > 65536, or so many queries and so large a k that
+// their candidate lists would not fit in 64 MiB) or gives up (a query keeps too many candidates,
+// e.g. most rows tie); the caller then scores every row. Needs amx_enable().
 bool topk_candidates_amx(const float* a, const float* b, int64_t m, int64_t n, int64_t d,
                          int64_t k, float scale, std::vector<int32_t>* rows);
 bool topk_candidates_amx(const float* a, const uint16_t* b, int64_t m, int64_t n, int64_t d,

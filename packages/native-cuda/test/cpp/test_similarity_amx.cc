@@ -238,6 +238,12 @@ TEST(topk_amx_gives_up_when_rows_tie) {
   // Every row the same: every row stays a candidate, the pass gives up, the fused kernel answers.
   const auto b = clustered_rows(rng, n, d, 1, 0.0f);
   check_case("all rows equal", a, to_half(b), m, n, d, k, 1.0f, Expect::GivesUp);
+  // Thousands of queries with a large k: their candidate lists would not fit the pass's memory
+  // budget, so it declines before allocating them.
+  const int64_t many = 1024, k_large = 1100, rows = 64 * k_large;
+  const auto qs = random_normals(rng, static_cast<size_t>(many * 2));
+  const auto bs = random_normals(rng, static_cast<size_t>(rows * 2));
+  check_case("memory budget", qs, to_half(bs), many, rows, 2, k_large, 1.0f, Expect::GivesUp);
 }
 
 TEST(topk_amx_not_used_for_few_rows_or_queries) {
