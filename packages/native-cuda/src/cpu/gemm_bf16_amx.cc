@@ -28,15 +28,31 @@ constexpr int64_t kXfeatureXtiledata = 18;
 // Rows of A converted per tile: the rows x kp bf16 stay in L2 next to one B panel.
 constexpr int64_t kPackBytes = int64_t{512} << 10;
 
-// out rows [r0, r0 + rows) x columns [c0, c0 + cols) of one 32 x 32 block. a: the block's first
-// row of rounded x (rows lda bytes apart); bp: the column panel.
-CLIPKIT_TARGET_AMX __attribute__((flatten)) void block(const Gemm& g, const uint16_t* a,
-                                                       int64_t lda, const uint16_t* bp, int64_t r0,
-                                                       int64_t rows, int64_t c0, int64_t cols,
-                                                       float* cbuf) {
+// A finished 32 x 32 block waiting for its epilogue: its sums in cbuf ([32][32] floats), for
+// out rows [r0, r0 + rows) x columns [c0, c0 + cols).
+struct Sums {
+  const float* cbuf;
+  int64_t r0, rows, c0, cols;
+};
+
+CLIPKIT_TARGET_AMX CLIPKIT_INLINE void finish(const Gemm& g, const Sums& s, int64_t r) {
+  const int64_t row = s.r0 + r;
+  finish_row(_mm512_load_ps(s.cbuf + r * kNr), _mm512_load_ps(s.cbuf + r * kNr + 16), s.cols,
+             g.bias != nullptr ? g.bias + s.c0 : nullptr,
+             g.residual != nullptr ? g.residual + row * g.n + s.c0 : nullptr,
+             g.out + row * g.n + s.c0, g.act);
+}
+
+// The sums of one 32 x 32 block into cbuf. a: the block's first row of rounded x (rows lda bytes
+// apart); bp: the column panel. The previous block's epilogue (prev, rows from *done on) is
+// spread over the k steps: it is vector work the core does while the tiles multiply.
+CLIPKIT_TARGET_AMX CLIPKIT_INLINE void block(const Gemm& g, const uint16_t* a, int64_t lda,
+                                             const uint16_t* bp, float* cbuf, const Sums& prev,
+                                             int64_t* done) {
   const uint16_t* a_lo = a;
   const uint16_t* a_hi = a + kTileRows * (lda / 2);
   constexpr int64_t kBStride = kNr * 2 * sizeof(uint16_t);  // one pair row of the panel: 128
+  const int64_t per_step = (prev.rows * kKStep + g.kp - 1) / g.kp;
   CLIPKIT_TILE_ZERO(0);
   CLIPKIT_TILE_ZERO(1);
   CLIPKIT_TILE_ZERO(2);
@@ -51,23 +67,19 @@ CLIPKIT_TARGET_AMX __attribute__((flatten)) void block(const Gemm& g, const uint
     CLIPKIT_TILE_DPBF16PS(1, 4, 7);
     CLIPKIT_TILE_DPBF16PS(2, 5, 6);
     CLIPKIT_TILE_DPBF16PS(3, 5, 7);
+    for (const int64_t end = std::min(prev.rows, *done + per_step); *done < end; ++*done) {
+      finish(g, prev, *done);
+    }
   }
-  constexpr int64_t kCStride = kNr * sizeof(float);  // cbuf is [32][32] floats
+  constexpr int64_t kCStride = kNr * sizeof(float);
   CLIPKIT_TILE_STORE(0, cbuf, kCStride);
   CLIPKIT_TILE_STORE(1, cbuf + kTileRows, kCStride);
   CLIPKIT_TILE_STORE(2, cbuf + kTileRows * kNr, kCStride);
   CLIPKIT_TILE_STORE(3, cbuf + kTileRows * kNr + kTileRows, kCStride);
-  compiler_barrier();
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t row = r0 + r;
-    finish_row(_mm512_load_ps(cbuf + r * kNr), _mm512_load_ps(cbuf + r * kNr + 16), cols,
-               g.bias != nullptr ? g.bias + c0 : nullptr,
-               g.residual != nullptr ? g.residual + row * g.n + c0 : nullptr,
-               g.out + row * g.n + c0, g.act);
-  }
 }
 
-CLIPKIT_TARGET_AMX void tile(const Gemm& g, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+CLIPKIT_TARGET_AMX __attribute__((flatten)) void tile(const Gemm& g, int64_t i0, int64_t i1,
+                                                      int64_t j0, int64_t j1) {
   thread_local Scratch a_scratch;
   thread_local Scratch c_scratch;
   const int64_t rows = (i1 - i0 + kMr - 1) / kMr * kMr;
@@ -81,18 +93,30 @@ CLIPKIT_TARGET_AMX void tile(const Gemm& g, int64_t i0, int64_t i1, int64_t j0, 
       std::memset(dst, 0, static_cast<size_t>(g.kp) * sizeof(uint16_t));
     }
   }
-  float* cbuf = c_scratch.floats(static_cast<size_t>(kMr * kNr));
+  // Two blocks of sums: the tiles fill one while the other's epilogue runs.
+  float* cbufs = c_scratch.floats(static_cast<size_t>(2 * kMr * kNr));
   configure_tiles();
   compiler_barrier();
   const auto* a16 = reinterpret_cast<const uint16_t*>(a);
   const int64_t lda = g.kp * static_cast<int64_t>(sizeof(uint16_t));
+  Sums prev{cbufs, 0, 0, 0, 0};
+  int cur = 0;
   for (int64_t j = j0; j < j1; j += kNr) {
     const uint16_t* bp = g.panels + j / kNr * panel_elems(g.kp);
     const int64_t cols = std::min(kNr, j1 - j);
     for (int64_t i = i0; i < i1; i += kMr) {
-      block(g, a16 + (i - i0) * g.kp, lda, bp, i, std::min(kMr, i1 - i), j, cols, cbuf);
+      float* cbuf = cbufs + cur * kMr * kNr;
+      int64_t done = 0;
+      block(g, a16 + (i - i0) * g.kp, lda, bp, cbuf, prev, &done);
+      for (; done < prev.rows; ++done) finish(g, prev, done);
+      // The tile stores above before the next epilogue's loads of cbuf, and this epilogue's
+      // loads of the other buffer before the next block's tile stores into it.
+      compiler_barrier();
+      prev = Sums{cbuf, i, std::min(kMr, i1 - i), j, cols};
+      cur = 1 - cur;
     }
   }
+  for (int64_t r = 0; r < prev.rows; ++r) finish(g, prev, r);
 }
 
 }  // namespace
