@@ -4,8 +4,9 @@
 // tmm7 (columns 16-31), sums in tmm0..tmm3. A is x rounded to bf16, row-major [rows][kp]
 // (zero rows up to a multiple of 32, zero columns up to kp); B is the weight's packed panel
 // [kp/2][32][2], whose left and right 64-byte halves are the two B tiles (rows 128 bytes
-// apart). Sums cover all of k in the tiles; stored to a 32x32 buffer, they get the same fp32
-// epilogue as the AVX512_BF16 path. Tile plumbing: amx_tiles.h.
+// apart). Sums cover all of k in the tiles; stored to one of two 32x32 buffers, they get the
+// same fp32 epilogue as the AVX512_BF16 path, spread over the next block's k steps.
+// Tile plumbing: amx_tiles.h.
 #include <sys/syscall.h>
 #include <unistd.h>
 
