@@ -45,8 +45,6 @@ constexpr int64_t kQueryStep = 2 * kTileRows;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr double kMaxNorm = 1048576.0;  // 2^20
 
-inline void barrier() { __asm__ __volatile__("" ::: "memory"); }
-
 // Rows of b the pass reads: float or half, masked loads for the tails past d.
 CLIPKIT_TARGET_AMX inline __m512 load_row(const float* p, __mmask16 mask) {
   return _mm512_maskz_loadu_ps(mask, p);
@@ -89,7 +87,7 @@ struct QueryState {
 struct Pass {
   const uint16_t* packed_q;  // [mp/16][kp/32] B tiles of 16 x 32 bf16
   const float* cq;           // [mp]: c·‖q‖, 0 on padding
-  int64_t m, mp, n, d, kp, k;
+  int64_t m, mp, d, kp, k;
   float abs_per_row;         // d·2^-118
   float abs_scale;           // 2^-146 / scale
   int64_t cap;               // candidates one query may keep per thread
@@ -155,7 +153,7 @@ CLIPKIT_TARGET_AMX __attribute__((flatten)) void pass_rows(const Pass& pass, con
         std::memset(dst, 0, static_cast<size_t>(lda));
       }
     }
-    barrier();
+    compiler_barrier();  // the rounded rows are in memory before the tile loads read them
     for (int64_t q0 = 0; q0 < mp; q0 += kQueryStep) {
       const uint16_t* bq = pass.packed_q + (q0 / kTileRows) * (kp / 32) * kBTile;
       const uint16_t* bq_hi = bq + (kp / 32) * kBTile;
@@ -178,7 +176,7 @@ CLIPKIT_TARGET_AMX __attribute__((flatten)) void pass_rows(const Pass& pass, con
       CLIPKIT_TILE_STORE(2, cbuf + kTileRows * mp + q0, ldc);
       CLIPKIT_TILE_STORE(3, cbuf + kTileRows * mp + q0 + kTileRows, ldc);
     }
-    barrier();
+    compiler_barrier();  // and the scores stored before the checks below load them
     for (int64_t r = 0; r < rows; ++r) {
       const __m512 nr = _mm512_set1_ps(norm[r]);
       const __m512 ab = _mm512_set1_ps(abs_err[r]);
@@ -244,7 +242,7 @@ bool candidates(const float* a, const T* b, int64_t m, int64_t n, int64_t d, int
   if (cap < 4 * k) return false;
   const std::vector<uint16_t> packed = pack_queries_bf16(a, m, mp, d, kp);
   std::atomic<bool> gave_up{false};
-  const Pass pass{packed.data(), cq.data(), m, mp, n, d, kp, k,
+  const Pass pass{packed.data(), cq.data(), m, mp, d, kp, k,
                   static_cast<float>(static_cast<double>(d) * 0x1p-118),
                   static_cast<float>(0x1p-146 / static_cast<double>(scale)), cap, &gave_up};
   std::vector<PartState> states(static_cast<size_t>(parts));
