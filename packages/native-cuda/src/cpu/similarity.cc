@@ -279,29 +279,17 @@ bool amx_first_pass(Isa isa, int64_t n, int64_t k) {
   return isa == Isa::Avx512 && n >= 64 * k && bf16_path() == Bf16Path::Amx;
 }
 
+// The fused kernel for queries a[m,d] over the rows of b: all n, or ids[0, count) (increasing)
+// when ids is set.
 template <typename T>
-void topk_fused(const float* a, const T* b, int64_t m, int64_t n, int64_t d, float scale,
-                int64_t k, int32_t* idx, float* score) {
-  const Isa isa = detected_isa();
-  std::vector<int32_t> ids;
-  bool filtered = false;
-  if (amx_first_pass(isa, n, k)) {
-    TopkCounters& counters = topk_counters();
-    counters.amx_passes.fetch_add(1, std::memory_order_relaxed);
-    filtered = bf16::topk_candidates_amx(a, b, m, n, d, k, scale, &ids);
-    if (filtered) {
-      counters.rescored_rows.fetch_add(static_cast<int64_t>(ids.size()), std::memory_order_relaxed);
-    } else {
-      counters.amx_gave_up.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-  const int64_t rows = filtered ? static_cast<int64_t>(ids.size()) : n;
+void fused_topk(Isa isa, const float* a, const T* b, int64_t m, int64_t n, int64_t d, float scale,
+                int64_t k, const int32_t* ids, int64_t count, int32_t* idx, float* score) {
+  const int64_t rows = ids != nullptr ? count : n;
   const int64_t parts = thread_count();
   const std::vector<float> packed = pack_queries(a, m, d, group_queries_on(isa));
   std::vector<Candidate> kept(static_cast<size_t>(parts * m * k));
   std::vector<int64_t> kept_count(static_cast<size_t>(parts * m), 0);
-  const FusedJob job{packed.data(), filtered ? ids.data() : nullptr, m, n, d, k, scale,
-                     kept.data(), kept_count.data(), parts};
+  const FusedJob job{packed.data(), ids, m, n, d, k, scale, kept.data(), kept_count.data(), parts};
   parallel_for(parts, [&](int64_t part_begin, int64_t part_end) {
     for (int64_t part = part_begin; part < part_end; ++part) {
       // Whole chunks per part, so only the last chunk of b is short.
@@ -312,6 +300,43 @@ void topk_fused(const float* a, const T* b, int64_t m, int64_t n, int64_t d, flo
     }
   });
   merge_parts(kept, kept_count, parts, m, k, idx, score);
+}
+
+// Many queries: on AMX the first pass picks the rows, the fused kernel scores them (and every
+// row for the queries the pass could not filter); elsewhere the fused kernel scores every row.
+// Each query's answer depends only on its own scores, so the split changes nothing.
+template <typename T>
+void topk_fused(const float* a, const T* b, int64_t m, int64_t n, int64_t d, float scale,
+                int64_t k, int32_t* idx, float* score) {
+  const Isa isa = detected_isa();
+  if (amx_first_pass(isa, n, k)) {
+    TopkCounters& counters = topk_counters();
+    counters.amx_passes.fetch_add(1, std::memory_order_relaxed);
+    std::vector<int32_t> ids, every_row;
+    if (bf16::topk_candidates_amx(a, b, m, n, d, k, scale, &ids, &every_row)) {
+      const auto u = static_cast<int64_t>(every_row.size());
+      counters.rescored_rows.fetch_add(static_cast<int64_t>(ids.size()), std::memory_order_relaxed);
+      counters.unfiltered_queries.fetch_add(u, std::memory_order_relaxed);
+      fused_topk(isa, a, b, m, n, d, scale, k, ids.data(), static_cast<int64_t>(ids.size()), idx,
+                 score);
+      if (u == 0) return;
+      std::vector<float> sub(static_cast<size_t>(u * d));
+      for (int64_t q = 0; q < u; ++q) {
+        std::copy_n(a + every_row[static_cast<size_t>(q)] * d, d, sub.data() + q * d);
+      }
+      std::vector<int32_t> sub_idx(static_cast<size_t>(u * k));
+      std::vector<float> sub_score(static_cast<size_t>(u * k));
+      fused_topk(isa, sub.data(), b, u, n, d, scale, k, nullptr, 0, sub_idx.data(), sub_score.data());
+      for (int64_t q = 0; q < u; ++q) {
+        const int64_t i = every_row[static_cast<size_t>(q)];
+        std::copy_n(sub_idx.data() + q * k, k, idx + i * k);
+        std::copy_n(sub_score.data() + q * k, k, score + i * k);
+      }
+      return;
+    }
+    counters.amx_gave_up.fetch_add(1, std::memory_order_relaxed);
+  }
+  fused_topk(isa, a, b, m, n, d, scale, k, nullptr, 0, idx, score);
 }
 
 template <typename T>

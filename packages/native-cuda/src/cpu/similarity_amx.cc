@@ -91,15 +91,17 @@ struct Pass {
   float abs_per_row;         // d·2^-118
   float abs_scale;           // 2^-146 / scale
   int64_t cap;               // candidates one query may keep per thread
-  std::atomic<bool>* gave_up;
+  std::atomic<int64_t>* unfiltered;  // queries some part stopped filtering (may repeat a query)
 };
 
 struct PartState {
   std::vector<QueryState> queries;
-  std::vector<float> bars;  // [mp]: the heap's least once it holds k, else -inf
+  std::vector<float> bars;     // [mp]: the heap's least once it holds k, else -inf
+  std::vector<__mmask16> live; // [mp/16]: the queries still filtered (not past the cap)
 };
 
-// A candidate (row, ub) with lower bound lb for query q. False: too many kept, give up.
+// A candidate (row, ub) with lower bound lb for query q. False: the query keeps too many rows
+// (it then needs every row, and this part stops filtering it).
 bool keep(const Pass& pass, PartState& st, int64_t q, int32_t row, float ub, float lb) {
   QueryState& qs = st.queries[static_cast<size_t>(q)];
   float& bar = st.bars[static_cast<size_t>(q)];
@@ -142,7 +144,8 @@ CLIPKIT_TARGET_AMX __attribute__((flatten)) void pass_rows(const Pass& pass, con
   const int64_t q_vectors = mp / 16;
   configure_tiles();
   for (int64_t j0 = j_begin; j0 < j_end; j0 += kBlockRows) {
-    if (pass.gave_up->load(std::memory_order_relaxed)) return;
+    // Past half the queries needing every row, the pass is not worth finishing.
+    if (pass.unfiltered->load(std::memory_order_relaxed) > pass.m / 2) return;
     const int64_t rows = std::min(kBlockRows, j_end - j0);
     for (int64_t r = 0; r < kBlockRows; ++r) {
       uint16_t* dst = abuf + r * kp;
@@ -186,16 +189,18 @@ CLIPKIT_TARGET_AMX __attribute__((flatten)) void pass_rows(const Pass& pass, con
         const __m512 ub = _mm512_add_ps(t, e);
         // Not below the bar, NaN included.
         __mmask16 hit = _mm512_cmp_ps_mask(ub, _mm512_loadu_ps(st.bars.data() + v * 16), _CMP_NLT_UQ);
-        hit &= lanes(pass.m - v * 16);
+        hit &= st.live[static_cast<size_t>(v)];
         if (hit == 0) continue;
         alignas(64) float ubs[16], lbs[16];
         _mm512_store_ps(ubs, ub);
         _mm512_store_ps(lbs, _mm512_sub_ps(t, e));
         for (; hit != 0; hit &= hit - 1) {
           const int lane = __builtin_ctz(hit);
-          if (!keep(pass, st, v * 16 + lane, static_cast<int32_t>(j0 + r), ubs[lane], lbs[lane])) {
-            pass.gave_up->store(true, std::memory_order_relaxed);
-            return;
+          const int64_t q = v * 16 + lane;
+          if (!keep(pass, st, q, static_cast<int32_t>(j0 + r), ubs[lane], lbs[lane])) {
+            st.live[static_cast<size_t>(v)] &= static_cast<__mmask16>(~(1u << lane));
+            std::vector<std::pair<int32_t, float>>().swap(st.queries[static_cast<size_t>(q)].kept);
+            if (pass.unfiltered->fetch_add(1, std::memory_order_relaxed) + 1 > pass.m / 2) return;
           }
         }
       }
@@ -221,7 +226,7 @@ std::vector<uint16_t> pack_queries_bf16(const float* a, int64_t m, int64_t mp, i
 
 template <typename T>
 bool candidates(const float* a, const T* b, int64_t m, int64_t n, int64_t d, int64_t k,
-                float scale, std::vector<int32_t>* rows) {
+                float scale, std::vector<int32_t>* rows, std::vector<int32_t>* every_row) {
   if (m <= 0 || n <= 0 || d <= 0 || d > 65536 || k <= 0) return false;
   if (!(scale >= 0x1p-60f && scale <= 0x1p40f)) return false;
   const int64_t mp = (m + kQueryStep - 1) / kQueryStep * kQueryStep;
@@ -241,14 +246,15 @@ bool candidates(const float* a, const T* b, int64_t m, int64_t n, int64_t d, int
   const int64_t cap = std::min<int64_t>(std::max<int64_t>(4096, 8 * k), (int64_t{64} << 20) / (8 * m * parts));
   if (cap < 4 * k) return false;
   const std::vector<uint16_t> packed = pack_queries_bf16(a, m, mp, d, kp);
-  std::atomic<bool> gave_up{false};
+  std::atomic<int64_t> unfiltered{0};
   const Pass pass{packed.data(), cq.data(), m, mp, d, kp, k,
                   static_cast<float>(static_cast<double>(d) * 0x1p-118),
-                  static_cast<float>(0x1p-146 / static_cast<double>(scale)), cap, &gave_up};
+                  static_cast<float>(0x1p-146 / static_cast<double>(scale)), cap, &unfiltered};
   std::vector<PartState> states(static_cast<size_t>(parts));
   for (PartState& st : states) {
     st.queries.resize(static_cast<size_t>(m));
     st.bars.assign(static_cast<size_t>(mp), -kInf);
+    for (int64_t v = 0; v < mp / 16; ++v) st.live.push_back(lanes(m - v * 16));
   }
   const int64_t blocks = (n + kBlockRows - 1) / kBlockRows;
   parallel_for(parts, [&](int64_t part_begin, int64_t part_end) {
@@ -258,11 +264,19 @@ bool candidates(const float* a, const T* b, int64_t m, int64_t n, int64_t d, int
       if (j0 < j1) pass_rows(pass, b, j0, j1, states[static_cast<size_t>(part)]);
     }
   });
-  if (gave_up.load()) return false;
+  if (unfiltered.load() > m / 2) return false;
   // Each query's bar over all parts: the k-th largest of their lower bounds.
   std::vector<uint64_t> marked(static_cast<size_t>((n + 63) / 64), 0);
   std::vector<float> all;
+  every_row->clear();
   for (int64_t i = 0; i < m; ++i) {
+    const auto dropped = [i](const PartState& st) {
+      return ((st.live[static_cast<size_t>(i / 16)] >> (i % 16)) & 1u) == 0;
+    };
+    if (std::any_of(states.begin(), states.end(), dropped)) {
+      every_row->push_back(static_cast<int32_t>(i));
+      continue;
+    }
     all.clear();
     for (const PartState& st : states) {
       const auto& h = st.queries[static_cast<size_t>(i)].bounds;
@@ -291,13 +305,15 @@ bool candidates(const float* a, const T* b, int64_t m, int64_t n, int64_t d, int
 }  // namespace
 
 bool topk_candidates_amx(const float* a, const float* b, int64_t m, int64_t n, int64_t d,
-                         int64_t k, float scale, std::vector<int32_t>* rows) {
-  return candidates(a, b, m, n, d, k, scale, rows);
+                         int64_t k, float scale, std::vector<int32_t>* rows,
+                         std::vector<int32_t>* every_row) {
+  return candidates(a, b, m, n, d, k, scale, rows, every_row);
 }
 
 bool topk_candidates_amx(const float* a, const uint16_t* b, int64_t m, int64_t n, int64_t d,
-                         int64_t k, float scale, std::vector<int32_t>* rows) {
-  return candidates(a, b, m, n, d, k, scale, rows);
+                         int64_t k, float scale, std::vector<int32_t>* rows,
+                         std::vector<int32_t>* every_row) {
+  return candidates(a, b, m, n, d, k, scale, rows, every_row);
 }
 
 }  // namespace CLIPKIT_AMX_NAMESPACE

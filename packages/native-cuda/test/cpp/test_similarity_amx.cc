@@ -64,20 +64,24 @@ void require_amx() {
   if (cpu::bf16_path() != Bf16Path::Amx) SKIP("AMX is on this CPU but capped: " + cpu::bf16_note());
 }
 
-enum class Expect { Filtered, GivesUp, Either };
+// What the first pass should do: filter every query; filter most and leave `unfiltered` queries
+// to the exact kernel over every row; or give up.
+enum class Expect { Filtered, SomeUnfiltered, GivesUp };
 
 // One case through both paths: AMX first pass + exact rows, and the fused kernel over every row
 // (bf16 path capped below AMX). Checks they agree bit for bit and what the first pass did.
 template <typename B>
 void check_case(const std::string& name, const std::vector<float>& a, const std::vector<B>& b,
-                int64_t m, int64_t n, int64_t d, int64_t k, float scale, Expect expect) {
+                int64_t m, int64_t n, int64_t d, int64_t k, float scale, Expect expect,
+                int64_t unfiltered = 0) {
   cpu::TopkCounters& c = cpu::topk_counters();
   const int64_t passes = c.amx_passes.load(), gave_up = c.amx_gave_up.load();
-  const int64_t rescored = c.rescored_rows.load();
+  const int64_t rescored = c.rescored_rows.load(), left = c.unfiltered_queries.load();
   const Answer fast = topk(a, b, m, n, d, k, scale);
   const int64_t ran = c.amx_passes.load() - passes;
   const int64_t quit = c.amx_gave_up.load() - gave_up;
   const int64_t rows = c.rescored_rows.load() - rescored;
+  const int64_t everything = c.unfiltered_queries.load() - left;
   cpu::use_bf16_path(Bf16Path::Avx512Bf16);
   const Answer exact = topk(a, b, m, n, d, k, scale);
   const int64_t ran_capped = c.amx_passes.load() - passes - ran;
@@ -91,9 +95,13 @@ void check_case(const std::string& name, const std::vector<float>& a, const std:
                                            " without");
     return;
   }
-  if (expect == Expect::Filtered && (quit != 0 || rows <= 0 || rows >= n)) {
+  const int64_t want_unfiltered = expect == Expect::SomeUnfiltered ? unfiltered : 0;
+  if (expect != Expect::GivesUp &&
+      (quit != 0 || rows <= 0 || rows >= n || everything != want_unfiltered)) {
     record_failure(__FILE__, __LINE__, at + ": expected the first pass to drop rows, gave up " +
-                                           std::to_string(quit) + ", kept " + std::to_string(rows));
+                                           std::to_string(quit) + ", kept " + std::to_string(rows) +
+                                           ", left " + std::to_string(everything) + " queries (want " +
+                                           std::to_string(want_unfiltered) + ")");
   }
   if (expect == Expect::GivesUp && quit != 1) {
     record_failure(__FILE__, __LINE__, at + ": expected the first pass to give up");
@@ -221,13 +229,24 @@ TEST(topk_amx_special_rows_and_queries) {
   check_case("NaN query", nan_query, to_half(b), m, n, d, k, 1.0f, Expect::GivesUp);
   check_case("negative scale", a, to_half(b), m, n, d, k, -1.0f, Expect::GivesUp);
   check_case("tiny scale", a, to_half(b), m, n, d, k, 1e-30f, Expect::GivesUp);
-  // A query that ties most rows within the bound keeps them all (or makes the pass give up).
-  auto zero = a;
-  std::fill(zero.begin() + 2 * d, zero.begin() + 3 * d, 0.0f);
-  check_case("zero query", zero, to_half(b), m, n, d, k, 1.0f, Expect::Either);
-  auto subnormal = a;
-  for (int64_t p = 0; p < d; ++p) subnormal[5 * d + p] = (p % 2 ? 1 : -1) * 0x1p-140f;
-  check_case("subnormal query", subnormal, b, m, n, d, k, 1.0f, Expect::Either);
+}
+
+TEST(topk_amx_queries_that_tie_every_row) {
+  require_amx();
+  Rng rng(907);
+  const int64_t m = 20, n = 20000, d = 64, k = 10;
+  auto a = random_normals(rng, static_cast<size_t>(m * d));
+  const auto b = random_normals(rng, static_cast<size_t>(n * d));
+  // A zero query scores 0 against every row, and a subnormal one's bound is all absolute term:
+  // each keeps every row past the cap, and gets the exact kernel over every row; the rest are
+  // still filtered.
+  std::fill(a.begin() + 2 * d, a.begin() + 3 * d, 0.0f);
+  for (int64_t p = 0; p < d; ++p) a[5 * d + p] = (p % 2 ? 1 : -1) * 0x1p-140f;
+  check_case("zero and subnormal queries", a, b, m, n, d, k, 1.0f, Expect::SomeUnfiltered, 2);
+  check_case("zero and subnormal queries", a, to_half(b), m, n, d, k, 1.0f, Expect::SomeUnfiltered, 2);
+  // Over half the queries like that: the pass gives up.
+  for (int64_t i = 0; i < 11; ++i) std::fill(a.begin() + i * d, a.begin() + (i + 1) * d, 0.0f);
+  check_case("mostly zero queries", a, to_half(b), m, n, d, k, 1.0f, Expect::GivesUp);
 }
 
 TEST(topk_amx_gives_up_when_rows_tie) {
@@ -270,11 +289,11 @@ TEST(topk_amx_first_pass_on_tile_model) {
     const Adversarial adv = adversarial(rng, m, k, n / 3, n - k - n / 3);
     const auto a = d == 2 ? adv.a : random_normals(rng, static_cast<size_t>(m * d));
     const auto b = to_half(d == 2 ? adv.b : clustered_rows(rng, n, d, n / 4, 0x1p-8f));
-    std::vector<int32_t> rows;
-    const bool ok = cpu::bf16::model::topk_candidates_amx(a.data(), b.data(), m, n, d, k, 1.0f, &rows);
+    std::vector<int32_t> rows, every_row;
+    const bool ok = cpu::bf16::model::topk_candidates_amx(a.data(), b.data(), m, n, d, k, 1.0f, &rows, &every_row);
     const std::string at = "m=" + std::to_string(m) + " n=" + std::to_string(n) + " d=" + std::to_string(d);
-    if (!ok) {
-      record_failure(__FILE__, __LINE__, "tile model first pass gave up " + at);
+    if (!ok || !every_row.empty()) {
+      record_failure(__FILE__, __LINE__, "tile model first pass gave up or left queries " + at);
       continue;
     }
     if (!(static_cast<int64_t>(rows.size()) < (d == 2 ? n : n / 2))) {
