@@ -1,5 +1,3 @@
-
-
 // Many-query top-k, first pass on AMX: every row of b is scored against every query in bf16
 // (tdpbf16ps, fp32 sums), and a row is kept for a query only if its score could still reach
 // that query's k-th best once the bf16 error is accounted for.
@@ -15,8 +13,10 @@
 // For each query the k-th largest lower bound t − e over the rows seen is a bar no exact k-th
 // best can be under; a row whose upper bound t + e is below the final bar is not in the top-k
 // under any tie order. Rows whose norm is not finite or exceeds 2^20 get an infinite bound (kept
-// for every query; the exact pass ranks their NaN/Inf scores), and so does every row while a
-// query has fewer than k bounds.
+// for every query; the exact pass ranks their NaN/Inf scores), and while a query has fewer than
+// k bounds its bar is -inf, so every row is kept. A query that keeps more than its share of rows
+// (a zero query ties every row) is dropped from the pass and left to the exact kernel over every
+// row.
 //
 // Layout: a block of 32 rows is rounded to bf16 row-major ([32][kp], the A tiles tmm4, tmm5);
 // queries are packed once as B tiles of 16 queries × 32 depths ([16 pairs][16 queries][2]);
