@@ -196,6 +196,17 @@ async function jsApiRows(opts: BenchOptions, cpp: CppBench): Promise<BenchRow[]>
       baseline: `js api top-10 1 query over ${n}x${d} f32`,
       note: `${gbs16.toFixed(1)} GB/s of f16${bw16 ? `; ${bw16}` : ''}`,
     });
+    // Many queries over the f16 matrix: the catalog's search shape (on AMX, the bf16 first pass).
+    const tmh = await measure(() => native.similarityTopKAsync(qs, f16, { m, n, d, k: 10 }), { repeats: Math.max(2, repeats >> 1) });
+    const gfh = (2 * m * n * d) / tmh / 1e9;
+    const peakh = note(cpp, gfh, fma, cppCase('f16', m)).note;
+    rows.push({
+      name: `js api top-10 ${m} queries over ${n}x${d} f16`,
+      unit: 'ms',
+      value: tmh * 1e3,
+      baseline: `js api top-10 ${m} queries over ${n}x${d} f32`,
+      note: `${gfh.toFixed(0)} GFLOP/s${peakh ? `; ${peakh}` : ''}`,
+    });
   }
   return rows;
 }
