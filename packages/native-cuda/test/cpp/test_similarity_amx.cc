@@ -120,6 +120,14 @@ void check_case(const std::string& name, const std::vector<float>& a, const std:
   }
 }
 
+// The case with b stored as f32 and again as f16.
+void check_f32_and_f16(const std::string& name, const std::vector<float>& a,
+                       const std::vector<float>& b, int64_t m, int64_t n, int64_t d, int64_t k,
+                       Expect expect, int64_t unfiltered = 0) {
+  check_case(name, a, b, m, n, d, k, 1.0f, expect, unfiltered);
+  check_case(name, a, to_half(b), m, n, d, k, 1.0f, expect, unfiltered);
+}
+
 // n rows, each a copy of one of `distinct` random unit-ish vectors plus noise of relative size
 // `noise`: close scores whose bf16 order differs from their exact order.
 std::vector<float> clustered_rows(Rng& rng, int64_t n, int64_t d, int64_t distinct, float noise) {
@@ -166,8 +174,7 @@ TEST(topk_amx_adversarial_rounding) {
   require_amx();
   Rng rng(906);
   const Adversarial x = adversarial(rng, 16, 10, 3000, 5000);
-  check_case("adversarial rounding", x.a, x.b, x.m, x.n, x.d, 10, 1.0f, Expect::Filtered);
-  check_case("adversarial rounding", x.a, to_half(x.b), x.m, x.n, x.d, 10, 1.0f, Expect::Filtered);
+  check_f32_and_f16("adversarial rounding", x.a, x.b, x.m, x.n, x.d, 10, Expect::Filtered);
 }
 
 TEST(topk_amx_random_shapes_equal_fused) {
@@ -194,12 +201,10 @@ TEST(topk_amx_near_ties_and_exact_ties) {
   const auto a = random_normals(rng, static_cast<size_t>(m * d));
   // 200 directions x ~100 copies each, 2^-9 apart: bf16 cannot order the copies, fp32 can.
   const auto near = clustered_rows(rng, n, d, 200, 0x1p-9f);
-  check_case("near ties", a, near, m, n, d, k, 1.0f, Expect::Filtered);
-  check_case("near ties", a, to_half(near), m, n, d, k, 1.0f, Expect::Filtered);
+  check_f32_and_f16("near ties", a, near, m, n, d, k, Expect::Filtered);
   // Exact copies: the top-k is a run of equal scores, lower index first.
   const auto copies = clustered_rows(rng, n, d, 1000, 0.0f);
-  check_case("exact ties", a, copies, m, n, d, k, 1.0f, Expect::Filtered);
-  check_case("exact ties", a, to_half(copies), m, n, d, k, 1.0f, Expect::Filtered);
+  check_f32_and_f16("exact ties", a, copies, m, n, d, k, Expect::Filtered);
 }
 
 TEST(topk_amx_special_rows_and_queries) {
@@ -218,8 +223,7 @@ TEST(topk_amx_special_rows_and_queries) {
   for (int64_t j = 13; j < n; j += 211) {
     for (int64_t p = 0; p < d; ++p) b[j * d + p] *= 0x1p-20f;  // f16 subnormals
   }
-  check_case("special rows", a, b, m, n, d, k, 1.0f, Expect::Filtered);
-  check_case("special rows", a, to_half(b), m, n, d, k, 1.0f, Expect::Filtered);
+  check_f32_and_f16("special rows", a, b, m, n, d, k, Expect::Filtered);
   // Queries or scales the bound does not cover: the pass declines, the answer is unchanged.
   auto huge = a;
   huge[3 * d] = 3e6f;
@@ -242,8 +246,7 @@ TEST(topk_amx_queries_that_tie_every_row) {
   // still filtered.
   std::fill(a.begin() + 2 * d, a.begin() + 3 * d, 0.0f);
   for (int64_t p = 0; p < d; ++p) a[5 * d + p] = (p % 2 ? 1 : -1) * 0x1p-140f;
-  check_case("zero and subnormal queries", a, b, m, n, d, k, 1.0f, Expect::SomeUnfiltered, 2);
-  check_case("zero and subnormal queries", a, to_half(b), m, n, d, k, 1.0f, Expect::SomeUnfiltered, 2);
+  check_f32_and_f16("zero and subnormal queries", a, b, m, n, d, k, Expect::SomeUnfiltered, 2);
   // Over half the queries like that: the pass gives up.
   for (int64_t i = 0; i < 11; ++i) std::fill(a.begin() + i * d, a.begin() + (i + 1) * d, 0.0f);
   check_case("mostly zero queries", a, to_half(b), m, n, d, k, 1.0f, Expect::GivesUp);
