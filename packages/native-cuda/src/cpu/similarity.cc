@@ -317,6 +317,8 @@ void topk_fused(const float* a, const T* b, int64_t m, int64_t n, int64_t d, flo
       const auto u = static_cast<int64_t>(every_row.size());
       counters.rescored_rows.fetch_add(static_cast<int64_t>(ids.size()), std::memory_order_relaxed);
       counters.unfiltered_queries.fetch_add(u, std::memory_order_relaxed);
+      // All queries over the kept rows; the unfiltered ones' answers are replaced below (scoring
+      // them over the few kept rows costs less than packing the other queries apart).
       fused_topk(isa, a, b, m, n, d, scale, k, ids.data(), static_cast<int64_t>(ids.size()), idx,
                  score);
       if (u == 0) return;
